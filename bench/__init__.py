@@ -1,0 +1,1 @@
+"""dlbench's runner: the ``bench`` command, matrix expansion, the result store and executors."""

@@ -1,0 +1,201 @@
+"""The ``bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from platformdirs import user_cache_path
+from tabulate import tabulate
+
+from registry.errors import DlbenchError
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LIST_KINDS = ("models", "datasets", "strategies", "executors", "plugins")
+DATA_ENV = "DLBENCH_DATA"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message (see prog --help)`` and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> ArgumentParser:
+    """The parser for every subcommand."""
+    parser = ArgumentParser(prog="bench", description="Run deep-learning benchmark matrices.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+
+    run = commands.add_parser("run", help="run a matrix and write its report")
+    run.add_argument("--matrix", required=True, type=Path, help="matrix YAML file")
+    run.add_argument("--out", type=Path, help="results directory (default: runs/<matrix name>)")
+    run.add_argument("--only", action="append", default=[], metavar="GLOB",
+                     help="run only experiments whose name matches (repeatable)")
+    run.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                     help="override a value, e.g. strategy.epochs=1 (repeatable)")
+    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    run.add_argument("--data-root", type=Path,
+                     help=f"dataset folder (default: ${DATA_ENV}, else a user cache folder)")
+    run.add_argument("--no-download", dest="download", action="store_false",
+                     help="never download datasets; fail if files are missing")
+    run.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+    run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    run.add_argument("--force", action="store_true", help="rerun cells already stored")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    listing = commands.add_parser("list", help="list registered plugins and what they provide")
+    listing.add_argument("kind", nargs="?", default="models", choices=LIST_KINDS)
+    listing.add_argument("--include", default="*", metavar="GLOB", help="names to show")
+    listing.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    report = commands.add_parser("report", help="redraw a results directory's tables")
+    report.add_argument("directory", type=Path)
+    report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def default_data_root() -> Path:
+    """``$DLBENCH_DATA``, else the user's cache folder for dlbench."""
+    configured = os.environ.get(DATA_ENV)
+    return Path(configured) if configured else user_cache_path("dlbench") / "data"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    try:
+        return int(COMMANDS[args.command](args))
+    except DlbenchError as exc:
+        if args.debug:
+            raise
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    print(f"bench: warning: {message}", file=sys.stderr)
+
+
+def _catalog() -> Any:
+    from registry.catalog import build_catalog
+    from registry.manager import build_plugin_manager
+
+    host = build_plugin_manager()
+    catalog = build_catalog(host)
+    for message in host.load_errors:
+        print(f"bench: warning: {message}; skipped", file=sys.stderr)
+    return catalog
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """``bench run``: validate the whole matrix, then run what is not stored yet."""
+    from bench.engine.device import resolve_device, set_threads
+    from bench.matrix import load_matrix
+    from bench.overrides import parse_override
+    from bench.progress import make_progress
+    from bench.runner import RunSettings, run_matrix
+    from bench.store import ResultStore
+    from reports.markdown import REPORT, write_report
+
+    if args.threads is not None and args.threads < 1:
+        raise DlbenchError(f"--threads {args.threads}: expected a number of threads >= 1")
+    overrides = [parse_override(text) for text in args.overrides]
+    catalog = _catalog()
+    matrix = load_matrix(args.matrix.resolve(), catalog, overrides, args.only)
+    out = args.out or Path("runs") / matrix.name
+    device = resolve_device(args.device)
+    if args.dry_run:
+        return _dry_run(matrix, out)
+    store = ResultStore.open(out, matrix.name)
+    settings = RunSettings(
+        device=device,
+        data_root=(args.data_root or default_data_root()).expanduser().resolve(),
+        download=args.download,
+        threads=set_threads(args.threads),
+    )
+    try:
+        summary = run_matrix(matrix, store, catalog, settings, make_progress(), force=args.force)
+    except KeyboardInterrupt:
+        write_report(store)
+        print(
+            f"bench: interrupted; finished cells are stored in {out}. "
+            "Run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(write_report(store))
+    print(
+        f"{summary.ran} cell(s) ran, {summary.reused} reused, {len(summary.failed)} failed; "
+        f"report: {out / REPORT}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
+
+
+def _dry_run(matrix: Any, out: Path) -> int:
+    from bench.store import ResultStore
+
+    store = ResultStore(out)
+    rows = []
+    for experiment in matrix.experiments:
+        for cell in experiment.cells:
+            status = "stored" if store.is_finished(cell.id) else "to run"
+            rows.append([experiment.name, cell.id, status, cell.describe()])
+        for skipped in experiment.skipped:
+            rows.append([experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"])
+    print(tabulate(rows, headers=["experiment", "cell", "status", "cell"], tablefmt="simple"))
+    unique = matrix.unique_cells()
+    pending = sum(not store.is_finished(c.id) for c in unique)
+    print(f"\n{len(unique)} unique cell(s), {pending} to run; results would go to {out}")
+    return EXIT_OK
+
+
+def command_list(args: argparse.Namespace) -> int:
+    """``bench list``: what is registered, and by which plugin."""
+    catalog = _catalog()
+    if args.kind == "plugins":
+        rows = [
+            [info.name, info.distribution, info.version, "built-in" if info.builtin else "external"]
+            for info in sorted(catalog.host.plugins.values(), key=lambda i: (not i.builtin, i.name))
+        ]
+        print(tabulate(rows, headers=["plugin", "distribution", "version", "kind"]))
+        return EXIT_OK
+    registry = catalog.of_kind(args.kind)
+    rows = []
+    for name in registry.names(args.include):
+        entry = registry.entry(name)
+        params = getattr(entry.spec, "params", {})
+        defaults = ", ".join(f"{k}={v.default}" for k, v in params.items())
+        rows.append([name, entry.spec.description, entry.plugin.name, entry.plugin.version, defaults])
+    if not rows:
+        raise DlbenchError(f"no {args.kind} match {args.include!r}; all: {', '.join(registry.names())}")
+    print(tabulate(rows, headers=["name", "description", "plugin", "version", "parameters"],
+                   maxcolwidths=[None, 40, None, None, 50]))
+    return EXIT_OK
+
+
+def command_report(args: argparse.Namespace) -> int:
+    """``bench report DIR``: redraw the tables from stored records, without training."""
+    from bench.store import ResultStore
+    from reports.markdown import write_report
+
+    if not args.directory.is_dir():
+        raise DlbenchError(f"{args.directory}: not a directory")
+    print(write_report(ResultStore(args.directory)))
+    return EXIT_OK
+
+
+COMMANDS = {"run": command_run, "list": command_list, "report": command_report}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

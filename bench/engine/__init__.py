@@ -1,0 +1,1 @@
+"""The training engine: in-memory batches, one training loop, optimizers, devices."""

@@ -1,0 +1,175 @@
+"""The training loop: batches drawn by index from tensors on the device, normalised per batch.
+
+There is one loop; strategies change what it optimises through ``loss_fn`` and observe it through
+``on_epoch``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from registry.data import DatasetSplits, Normalization, Split
+from registry.run import TrainingResult
+
+#: ``loss_fn(logits, targets, indices) -> loss``; ``indices`` index the training split, so a
+#: strategy can look up per-example data (e.g. cached teacher outputs).
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+EpochCallback = Callable[[int, Mapping[str, float]], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How long and in what batches to train.
+
+    :param epochs: passes over the training split.
+    :param batch_size: training batch size; the last batch of an epoch may be smaller.
+    :param eval_batch_size: batch size for validation and test.
+    :param seed: seeds the batch order.
+    """
+
+    epochs: int
+    batch_size: int
+    eval_batch_size: int
+    seed: int
+
+
+class BatchNormalizer:
+    """Turns a raw batch (uint8 or float) into normalised float32 on the batch's device."""
+
+    def __init__(self, normalization: Normalization, input_rank: int, device: torch.device):
+        channels = len(normalization.mean)
+        shape = (channels,) + (1,) * (input_rank - 1) if input_rank > 1 else (channels,)
+        std = torch.tensor(normalization.std, dtype=torch.float32, device=device)
+        mean = torch.tensor(normalization.mean, dtype=torch.float32, device=device)
+        # (x / scale - mean) / std folded into one multiply and one subtract.
+        self._scale = (1.0 / (normalization.scale * std)).reshape(shape)
+        self._shift = (mean / std).reshape(shape)
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        """The normalised float32 batch."""
+        return raw.to(torch.float32).mul_(self._scale).sub_(self._shift)
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Plain cross-entropy on hard labels (the default ``loss_fn``)."""
+    del indices
+    return F.cross_entropy(logits, targets)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, split: Split, normalize: BatchNormalizer, batch_size: int
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``split``."""
+    model.eval()
+    loss_sum = torch.zeros((), device=split.targets.device)
+    correct = torch.zeros((), dtype=torch.long, device=split.targets.device)
+    for start in range(0, len(split), batch_size):
+        inputs = normalize(split.inputs[start : start + batch_size])
+        targets = split.targets[start : start + batch_size]
+        logits = model(inputs)
+        loss_sum += F.cross_entropy(logits, targets, reduction="sum")
+        correct += (logits.argmax(dim=1) == targets).sum()
+    n = len(split)
+    return loss_sum.item() / n, correct.item() / n
+
+
+def fit(
+    model: nn.Module,
+    splits: DatasetSplits,
+    optimizer: torch.optim.Optimizer,
+    config: FitConfig,
+    *,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    loss_fn: LossFn = cross_entropy,
+    on_epoch: EpochCallback | None = None,
+) -> TrainingResult:
+    """Train ``model`` on ``splits.train``, validating after every epoch.
+
+    Keeps the weights of the best validation epoch, and at the end reports every epoch metric at
+    the best and the last epoch (``val_acc@best``, ``val_acc@last``, ...) plus, where a test split
+    exists, test loss and accuracy of both the best and the last weights.
+
+    :raises TrainingDiverged: when the training loss is NaN or infinite.
+    """
+    train = splits.train
+    device = train.targets.device
+    normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), device)
+    order_generator = torch.Generator().manual_seed(config.seed)
+    n = len(train)
+    epochs: list[dict[str, float]] = []
+    best_epoch, best_state = 0, None
+    train_seconds = 0.0
+
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        started = time.perf_counter()
+        order = torch.randperm(n, generator=order_generator).to(device)
+        # Sums stay on the device so the loop never waits for it mid-epoch.
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        for start in range(0, n, config.batch_size):
+            indices = order[start : start + config.batch_size]
+            inputs = normalize(train.inputs[indices])
+            targets = train.targets[indices]
+            logits = model(inputs)
+            loss = loss_fn(logits, targets, indices)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(indices)
+            correct += (logits.detach().argmax(dim=1) == targets).sum()
+        train_loss = loss_sum.item() / n
+        train_seconds += time.perf_counter() - started
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"training loss became {train_loss} (diverged at epoch {epoch})")
+        lr = optimizer.param_groups[0]["lr"]
+        if scheduler is not None:
+            scheduler.step()
+        val_loss, val_acc = evaluate(model, splits.val, normalize, config.eval_batch_size)
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": correct.item() / n,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "lr": lr,
+            "seconds": time.perf_counter() - started,
+        }
+        epochs.append(metrics)
+        if best_state is None or val_acc > epochs[best_epoch - 1]["val_acc"]:
+            best_epoch = epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+
+    final: dict[str, Any] = {"best_epoch": best_epoch, "last_epoch": config.epochs}
+    for key in epochs[-1]:
+        if key not in {"epoch", "seconds", "lr"}:
+            final[f"{key}@best"] = epochs[best_epoch - 1][key]
+            final[f"{key}@last"] = epochs[-1][key]
+    if splits.test is not None:
+        final["test_loss@last"], final["test_acc@last"] = evaluate(
+            model, splits.test, normalize, config.eval_batch_size
+        )
+        assert best_state is not None
+        model.load_state_dict(best_state)
+        final["test_loss@best"], final["test_acc@best"] = evaluate(
+            model, splits.test, normalize, config.eval_batch_size
+        )
+    final["train_seconds"] = train_seconds
+    final["images_per_second"] = n * config.epochs / train_seconds if train_seconds else 0.0
+    final["parameters"] = sum(p.numel() for p in model.parameters())
+    return TrainingResult(epochs=epochs, final=final)

@@ -1,0 +1,73 @@
+"""Helpers dataset plugins share: seeded splits and per-channel statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from registry.data import DatasetSplits, Normalization, Split
+from registry.params import Param
+
+
+def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Split ``split`` into (rest, held-out) with ``fraction`` held out, by a seeded permutation.
+
+    The permutation comes from its own ``torch.Generator`` so the split depends on ``seed`` only,
+    never on how much randomness was drawn before.
+    """
+    n = len(split)
+    held = round(n * fraction)
+    if not 0 < held < n:
+        raise ValueError(f"a fraction of {fraction} of {n} examples leaves an empty split")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    rest, out = order[held:], order[:held]
+    return (
+        Split(split.inputs[rest], split.targets[rest]),
+        Split(split.inputs[out], split.targets[out]),
+    )
+
+
+def channel_normalization(inputs: torch.Tensor, scale: float) -> Normalization:
+    """Per-channel mean and std of ``inputs / scale``, channels on dim 1 (or one channel)."""
+    values = inputs.to(torch.float64) / scale
+    if values.dim() >= 3:
+        per_channel = values.transpose(0, 1).reshape(values.shape[1], -1)
+    else:
+        per_channel = values.reshape(1, -1)
+    std = per_channel.std(dim=1).clamp_min(1e-8)
+    return Normalization(
+        scale=scale,
+        mean=tuple(float(m) for m in per_channel.mean(dim=1)),
+        std=tuple(float(s) for s in std),
+    )
+
+
+SPLIT_PARAMS: dict[str, Param] = {
+    "val_fraction": Param(0.2, float, "share of the training set held out for validation",
+                          minimum=0, maximum=1, exclusive_minimum=True),
+    "split_seed": Param(0, int, "seed of the train/validation split (fixed across cell seeds)"),
+}
+
+
+def make_splits(
+    train_full: Split,
+    test: Split | None,
+    *,
+    scale: float,
+    num_classes: int,
+    params: Mapping[str, Any],
+) -> DatasetSplits:
+    """Hold out validation from ``train_full`` and normalise with the training part's statistics.
+
+    :param params: the dataset's resolved parameters, with ``val_fraction`` and ``split_seed``.
+    """
+    train, val = split_off(train_full, params["val_fraction"], params["split_seed"])
+    return DatasetSplits(
+        train=train,
+        val=val,
+        test=test,
+        num_classes=num_classes,
+        normalization=channel_normalization(train.inputs, scale),
+    )

@@ -1,0 +1,146 @@
+"""Progress of a run: bars on a terminal (matrix and current cell), plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from typing import Protocol, TextIO
+
+from tqdm import tqdm
+
+from registry.cell import Cell
+from registry.run import CellRecord
+
+
+class Progress(Protocol):
+    """Receives the events of a run."""
+
+    def matrix_started(self, total: int, reused: int) -> None:
+        """``total`` cells will run; ``reused`` were already stored."""
+
+    def cell_started(self, cell: Cell) -> None:
+        """A cell starts."""
+
+    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """The current cell finished an epoch."""
+
+    def cell_finished(self, record: CellRecord) -> None:
+        """The current cell finished or failed."""
+
+    def close(self) -> None:
+        """The run is over (or interrupted)."""
+
+
+def make_progress(stream: TextIO | None = None) -> Progress:
+    """Bars when ``stream`` (default stderr) is a terminal, plain lines otherwise."""
+    stream = stream or sys.stderr
+    return BarProgress(stream) if stream.isatty() else LineProgress(stream)
+
+
+def _epochs(cell: Cell) -> int | None:
+    epochs = cell.strategy.params.get("epochs")
+    return epochs if isinstance(epochs, int) else None
+
+
+def _summary(metrics: Mapping[str, float]) -> str:
+    parts = []
+    if "train_loss" in metrics:
+        parts.append(f"train_loss {metrics['train_loss']:.4f}")
+    if "val_acc" in metrics:
+        parts.append(f"val_acc {metrics['val_acc']:.2%}")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+class LineProgress:
+    """One line per cell, epoch and outcome; for logs and pipes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._total = 0
+        self._done = 0
+        self._started = time.perf_counter()
+        self._cell: Cell | None = None
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
+
+    def matrix_started(self, total: int, reused: int) -> None:
+        """Say how many cells will run."""
+        self._total, self._started = total, time.perf_counter()
+        self._print(f"{total} cell(s) to run, {reused} already stored")
+
+    def cell_started(self, cell: Cell) -> None:
+        """Name the cell."""
+        self._cell = cell
+        self._print(f"[{self._done + 1}/{self._total}] {cell.describe()} ({cell.id})")
+
+    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """One line per epoch."""
+        total = _epochs(self._cell) if self._cell else None
+        self._print(f"  epoch {epoch}{f'/{total}' if total else ''}: {_summary(metrics)}")
+
+    def cell_finished(self, record: CellRecord) -> None:
+        """Outcome and time left."""
+        self._done += 1
+        elapsed = time.perf_counter() - self._started
+        eta = elapsed / self._done * (self._total - self._done)
+        took = record.timings.get("total", 0.0)
+        if record.status == "ok":
+            self._print(f"  done in {_duration(took)}; eta {_duration(eta)}")
+        else:
+            self._print(f"  FAILED after {_duration(took)}: {record.error}")
+
+    def close(self) -> None:
+        """Nothing to tidy."""
+
+
+class BarProgress:
+    """A matrix bar (cells, ETA) and a bar for the current cell (epochs, loss, accuracy)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._matrix: tqdm | None = None
+        self._cell: tqdm | None = None
+
+    def matrix_started(self, total: int, reused: int) -> None:
+        """Open the matrix bar."""
+        self._matrix = tqdm(
+            total=total, desc=f"cells ({reused} stored)", unit="cell", position=0,
+            file=self._stream, dynamic_ncols=True,
+        )
+
+    def cell_started(self, cell: Cell) -> None:
+        """Open a bar for the cell."""
+        self._cell = tqdm(
+            total=_epochs(cell), desc=cell.describe(), unit="epoch", position=1, leave=False,
+            file=self._stream, dynamic_ncols=True,
+        )
+
+    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Advance the cell bar and show loss and accuracy."""
+        if self._cell is not None:
+            self._cell.set_postfix_str(_summary(metrics), refresh=False)
+            self._cell.update(1)
+
+    def cell_finished(self, record: CellRecord) -> None:
+        """Close the cell bar and advance the matrix bar; failures get a line of their own."""
+        if self._cell is not None:
+            self._cell.close()
+            self._cell = None
+        if record.status == "failed":
+            tqdm.write(f"FAILED {record.cell_id}: {record.error}", file=self._stream)
+        if self._matrix is not None:
+            self._matrix.update(1)
+
+    def close(self) -> None:
+        """Close any open bar."""
+        for bar in (self._cell, self._matrix):
+            if bar is not None:
+                bar.close()

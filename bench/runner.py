@@ -1,0 +1,128 @@
+"""Run a matrix: skip finished cells, execute the rest through the executor, store each record."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bench.context import CellContext, DatasetCache, RunSettings
+from bench.engine.device import seed_everything
+from bench.environment import capture_environment
+from bench.matrix import Matrix
+from bench.progress import Progress
+from bench.store import ResultStore
+from registry.catalog import Catalog
+from registry.cell import Cell
+from registry.run import CellRecord
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    total: int = 0
+    reused: int = 0
+    ran: int = 0
+    failed: list[CellRecord] = field(default_factory=list)
+
+
+class CellExecutor:
+    """Runs one cell in this process and turns any failure inside it into a failed record."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: RunSettings,
+        environment: Mapping[str, Any],
+        progress: Progress,
+    ) -> None:
+        self._catalog = catalog
+        self._settings = settings
+        self._environment = dict(environment)
+        self._progress = progress
+        self._datasets = DatasetCache()
+
+    def __call__(self, cell: Cell) -> CellRecord:
+        """Train ``cell`` and return its record; only an interrupt propagates."""
+        hook = self._catalog.host.hook
+        started = time.perf_counter()
+        self._progress.cell_started(cell)
+        hook.dlbench_cell_start(cell=cell)
+
+        def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            self._progress.epoch_ended(epoch, metrics)
+            hook.dlbench_epoch_end(cell=cell, epoch=epoch, metrics=metrics)
+
+        context = CellContext(cell, self._catalog, self._settings, self._datasets, on_epoch)
+        base: dict[str, Any] = {
+            "cell_id": cell.id, "cell": cell.to_json(), "environment": self._environment,
+        }
+        try:
+            seed_everything(cell.seed)
+            result = self._catalog.strategies.get(cell.strategy.name).run(cell, context)
+        except Exception as exc:
+            record = CellRecord(
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(),
+                timings=_timings(started, context),
+                finished_at=_now(),
+                **base,
+            )
+        else:
+            record = CellRecord(
+                status="ok",
+                epochs=result.epochs,
+                final=result.final,
+                timings=_timings(started, context),
+                finished_at=_now(),
+                **base,
+            )
+        hook.dlbench_cell_end(cell=cell, record=record)
+        return record
+
+
+def _timings(started: float, context: CellContext) -> dict[str, float]:
+    return {"total": time.perf_counter() - started, "data": context.data_seconds}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_matrix(
+    matrix: Matrix,
+    store: ResultStore,
+    catalog: Catalog,
+    settings: RunSettings,
+    progress: Progress,
+    *,
+    force: bool = False,
+) -> RunSummary:
+    """Run every unfinished cell of ``matrix`` and store its record as soon as it finishes.
+
+    A cell that fails is stored as failed and the rest go on. An interrupt stops the run; every
+    record stored before it stays, and the cell in flight is not recorded.
+    """
+    store.write_manifest(matrix.manifest())
+    cells = matrix.unique_cells()
+    pending = [cell for cell in cells if force or not store.is_finished(cell.id)]
+    summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
+    executor = catalog.executors.get(matrix.executor).create()
+    environment = capture_environment(settings.device, settings.threads, matrix.source.parent)
+    execute = CellExecutor(catalog, settings, environment, progress)
+    progress.matrix_started(total=len(pending), reused=summary.reused)
+    try:
+        for record in executor.run(pending, execute):
+            store.put(record)
+            summary.ran += 1
+            if record.status == "failed":
+                summary.failed.append(record)
+            progress.cell_finished(record)
+    finally:
+        progress.close()
+    return summary

@@ -1,0 +1,123 @@
+"""The result store: one JSON record per cell, written atomically, under a results directory.
+
+Layout of ``DIR``::
+
+    manifest.json        the expanded matrix (experiments, their cells and tables)
+    cells/<id>.json      one record per cell that ran (``ok`` or ``failed``)
+    report.md            the tables, redrawn from the above
+    tables/*.csv         the same tables as CSV
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from registry.errors import DlbenchError
+from registry.run import CellRecord
+
+MANIFEST = "manifest.json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+class ResultStore:
+    """Records of one matrix's cells, by cell id."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cells_dir = root / "cells"
+
+    @classmethod
+    def open(cls, root: Path, matrix_name: str) -> ResultStore:
+        """Open (creating if needed) ``root`` for ``matrix_name``.
+
+        :raises DlbenchError: when ``root`` is not a directory or holds another matrix's results.
+        """
+        if root.exists() and not root.is_dir():
+            raise DlbenchError(f"--out {root}: exists and is not a directory")
+        store = cls(root)
+        manifest = store.read_manifest(missing_ok=True)
+        if manifest is not None and manifest.get("name") != matrix_name:
+            raise DlbenchError(
+                f"--out {root}: holds results of matrix {manifest.get('name')!r}, not "
+                f"{matrix_name!r}; choose another --out directory"
+            )
+        try:
+            store.cells_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DlbenchError(f"--out {root}: cannot create: {exc.strerror}") from None
+        return store
+
+    def read_manifest(self, missing_ok: bool = False) -> dict[str, Any] | None:
+        """The stored manifest; ``None`` if absent and ``missing_ok``."""
+        path = self.root / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            if missing_ok:
+                return None
+            raise DlbenchError(f"{self.root}: not a results directory (no {MANIFEST})") from None
+        except (OSError, ValueError) as exc:
+            raise DlbenchError(f"{path}: unreadable manifest: {exc}") from None
+        if not isinstance(data, dict):
+            raise DlbenchError(f"{path}: unreadable manifest: not a JSON object")
+        return data
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Store the expanded matrix that reports are drawn from."""
+        write_atomic(self.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+
+    def get(self, cell_id: str) -> CellRecord | None:
+        """The record of ``cell_id``, or ``None``; an unreadable record warns and counts as absent."""
+        path = self.cells_dir / f"{cell_id}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            record = CellRecord.from_json(data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            warnings.warn(f"{path}: unreadable record ({exc}); the cell will run again", stacklevel=2)
+            return None
+        if record.cell_id != cell_id:
+            warnings.warn(f"{path}: record of another cell; the cell will run again", stacklevel=2)
+            return None
+        return record
+
+    def is_finished(self, cell_id: str) -> bool:
+        """Whether ``cell_id`` has a successful record (failed cells run again)."""
+        record = self.get(cell_id)
+        return record is not None and record.status == "ok"
+
+    def put(self, record: CellRecord) -> None:
+        """Store ``record`` atomically, replacing an earlier failed record of the same cell."""
+        write_atomic(
+            self.cells_dir / f"{record.cell_id}.json",
+            json.dumps(record.to_json(), indent=1, sort_keys=True, allow_nan=True),
+        )
+
+    def records(self, cell_ids: list[str]) -> dict[str, CellRecord]:
+        """The stored records among ``cell_ids``."""
+        found = {}
+        for cell_id in cell_ids:
+            record = self.get(cell_id)
+            if record is not None:
+                found[cell_id] = record
+        return found

@@ -1,0 +1,10 @@
+"""Built-in plugins. Each module uses only the public hooks of :mod:`registry`."""
+
+#: Registered in this order, before any external plugin.
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "plugins.models.mlp",
+    "plugins.datasets.digits",
+    "plugins.datasets.torchvision",
+    "plugins.strategies.plain",
+    "plugins.executors.local",
+)

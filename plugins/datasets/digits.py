@@ -1,0 +1,44 @@
+"""scikit-learn's handwritten digits: 1,797 real 8x8 images shipped inside the package.
+
+The embedded default: it needs no download, so examples and tests run anywhere.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from bench.engine.splits import SPLIT_PARAMS, make_splits, split_off
+from registry import DatasetRequest, DatasetSpec, DatasetSplits, Param, Split, hookimpl
+
+DIGITS_PARAMS = {
+    **SPLIT_PARAMS,
+    "test_fraction": Param(0.2, float, "share held out as the test split (digits has none)",
+                           minimum=0, maximum=1, exclusive_minimum=True),
+}
+
+
+def load_digits(request: DatasetRequest) -> DatasetSplits:
+    """Load the digits, hold out a fixed test split, then split train/validation."""
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    bunch = sklearn_load_digits()
+    # Pixel values are integers 0..16; uint8 keeps them exact and small.
+    images = torch.from_numpy(bunch.images).to(torch.uint8).unsqueeze(1)
+    full = Split(images, torch.from_numpy(bunch.target).to(torch.int64))
+    rest, test = split_off(full, request.params["test_fraction"], request.params["split_seed"])
+    return make_splits(rest, test, scale=16.0, num_classes=10, params=request.params)
+
+
+@hookimpl
+def dlbench_register_datasets(register):  # type: ignore[no-untyped-def]
+    """Register ``digits``."""
+    register(
+        DatasetSpec(
+            name="digits",
+            load=load_digits,
+            description="scikit-learn handwritten digits, 8x8 grey, 10 classes (embedded)",
+            input_shape=(1, 8, 8),
+            num_classes=10,
+            params=DIGITS_PARAMS,
+        )
+    )

@@ -1,0 +1,41 @@
+"""Plain supervised training with cross-entropy on hard labels."""
+
+from __future__ import annotations
+
+from bench.engine.loop import FitConfig, fit
+from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
+from registry import Cell, RunContext, StrategySpec, TrainingResult, hookimpl
+
+
+def run_plain(cell: Cell, context: RunContext) -> TrainingResult:
+    """Train the cell's model on its dataset with the cell's optimizer and schedule."""
+    params = cell.strategy.params
+    splits = context.load_dataset()
+    model = context.build_model(splits)
+    optimizer = make_optimizer(model.parameters(), params, context.device)
+    return fit(
+        model,
+        splits,
+        optimizer,
+        FitConfig(
+            epochs=params["epochs"],
+            batch_size=params["batch_size"],
+            eval_batch_size=params["eval_batch_size"],
+            seed=cell.seed,
+        ),
+        scheduler=make_scheduler(optimizer, params),
+        on_epoch=context.epoch_end,
+    )
+
+
+@hookimpl
+def dlbench_register_strategies(register):  # type: ignore[no-untyped-def]
+    """Register ``plain``."""
+    register(
+        StrategySpec(
+            name="plain",
+            run=run_plain,
+            description="supervised training with cross-entropy on hard labels",
+            params=TRAINING_PARAMS,
+        )
+    )

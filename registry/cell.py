@@ -1,0 +1,106 @@
+"""A cell: one fully resolved unit of work, and its identity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+COMPONENT_KINDS = ("model", "dataset", "strategy")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A plugin chosen for a cell, with every parameter resolved (defaults filled in).
+
+    :param name: the registered name, e.g. ``mlp``.
+    :param params: resolved parameters (JSON-serialisable).
+    :param plugin: the plugin that registered ``name``.
+    :param version: that plugin's version; part of the cell identity.
+    """
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+    version: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dictionary for records and hashing."""
+        return {
+            "name": self.name,
+            "params": {k: _jsonable(v) for k, v in sorted(self.params.items())},
+            "plugin": self.plugin,
+            "version": self.version,
+        }
+
+    def describe(self) -> str:
+        """``name(key=value, ...)`` for humans."""
+        inner = ", ".join(f"{k}={_jsonable(v)}" for k, v in sorted(self.params.items()))
+        return f"{self.name}({inner})" if inner else self.name
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a model trained on a dataset by a strategy with a seed.
+
+    Its identity (:attr:`id`) is a hash of this resolved content and the versions of the plugins
+    that implement it, never of the matrix text or position, so the same cell reached from two
+    experiments or two edits of the matrix is run once.
+    """
+
+    model: Component
+    dataset: Component
+    strategy: Component
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The resolved configuration as a plain dictionary."""
+        return {
+            "model": self.model.to_json(),
+            "dataset": self.dataset.to_json(),
+            "strategy": self.strategy.to_json(),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cell:
+        """Rebuild a cell from :meth:`to_json` output."""
+        return cls(
+            **{kind: Component(**data[kind]) for kind in COMPONENT_KINDS},
+            seed=int(data["seed"]),
+        )
+
+    @cached_property
+    def id(self) -> str:
+        """Content hash: 16 hex digits of SHA-256 over the canonical JSON of :meth:`to_json`."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def value(self, path: str) -> Any:
+        """The value at a dotted path: ``seed``, ``model.name``, ``strategy.lr``, ..."""
+        if path == "seed":
+            return self.seed
+        kind, _, key = path.partition(".")
+        if kind not in COMPONENT_KINDS or not key:
+            raise KeyError(path)
+        component: Component = getattr(self, kind)
+        if key == "name":
+            return component.name
+        return _jsonable(component.params[key])
+
+    def describe(self) -> str:
+        """A one-line summary for progress output and reports."""
+        return (
+            f"{self.model.describe()} on {self.dataset.name} "
+            f"by {self.strategy.name}, seed {self.seed}"
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,77 @@
+"""In-memory dataset records that dataset plugins return and the training engine consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split held as two tensors.
+
+    :param inputs: ``(N, *input_shape)``; ``uint8`` where the source data is 8-bit, so it stays
+        small on the device and is normalised per batch.
+    :param targets: ``(N,)`` class indices, ``int64``.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.inputs.shape[0] != self.targets.shape[0]:
+            raise ValueError(
+                f"split has {self.inputs.shape[0]} inputs but {self.targets.shape[0]} targets"
+            )
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def to(self, device: torch.device) -> Split:
+        """This split with both tensors on ``device``."""
+        return Split(self.inputs.to(device), self.targets.to(device))
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How raw inputs become model inputs: ``(x / scale - mean) / std``, per channel.
+
+    :param scale: the raw value that maps to 1.0 (255 for 8-bit images, 16 for sklearn digits).
+    :param mean: per-channel mean after scaling.
+    :param std: per-channel standard deviation after scaling.
+    """
+
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """A dataset ready for training: train, validation and (where one exists) test splits.
+
+    :param num_classes: number of target classes.
+    :param normalization: applied per batch on the training device.
+    """
+
+    train: Split
+    val: Split
+    test: Split | None
+    num_classes: int
+    normalization: Normalization
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, without the batch dimension."""
+        return tuple(self.train.inputs.shape[1:])
+
+    def to(self, device: torch.device) -> DatasetSplits:
+        """These splits with every tensor on ``device``."""
+        return DatasetSplits(
+            train=self.train.to(device),
+            val=self.val.to(device),
+            test=self.test.to(device) if self.test is not None else None,
+            num_classes=self.num_classes,
+            normalization=self.normalization,
+        )

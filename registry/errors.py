@@ -1,0 +1,39 @@
+"""Errors a user can cause and fix; the command line prints them as one line and exits 2."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DlbenchError(Exception):
+    """A bad input: the message says what is wrong, where, and what is accepted."""
+
+
+class UnknownNameError(DlbenchError, KeyError):
+    """A name that no plugin registered; the message lists close matches and the choices."""
+
+    def __init__(self, kind: str, name: str, choices: Iterable[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.choices = sorted(choices)
+        close = difflib.get_close_matches(name, self.choices, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        listed = ", ".join(self.choices) if self.choices else "none registered"
+        super().__init__(f"unknown {kind} {name!r}; {hint}choices: {listed}")
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would wrap the message in quotes.
+        return str(self.args[0])
+
+
+class DuplicateNameError(DlbenchError):
+    """Two plugins registered the same name for the same kind."""
+
+
+class PluginLoadError(DlbenchError):
+    """An external plugin could not be imported or registered."""
+
+
+class DataUnavailableError(DlbenchError):
+    """A dataset's files are missing or unreadable and could not be downloaded."""

@@ -1,0 +1,147 @@
+"""Build the plugin manager: built-in plugins, then external ones from entry points.
+
+Built-in plugins are registered through the same hooks as external ones. An external plugin that
+fails to import or register is reported and skipped (``DLBENCH_STRICT_PLUGINS=1`` makes it an
+error); a broken built-in fails loudly. ``DLBENCH_DISABLE_PLUGINS=a,b`` blocks plugins by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
+from typing import Any
+
+import pluggy
+
+from registry import hookspecs
+from registry.errors import PluginLoadError
+from registry.names import PluginInfo
+
+ENTRY_POINT_GROUP = "dlbench"
+STRICT_ENV = "DLBENCH_STRICT_PLUGINS"
+DISABLE_ENV = "DLBENCH_DISABLE_PLUGINS"
+DISTRIBUTION = "dlbench"
+
+
+def dlbench_version() -> str:
+    """The installed dlbench version (``0+unknown`` when run from an uninstalled tree)."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class PluginHost:
+    """A plugin manager with the provenance of each plugin and the load errors it skipped."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    load_errors: list[str] = field(default_factory=list)
+    strict: bool = False
+
+    @property
+    def hook(self) -> Any:
+        """The hook relay, as ``pluggy.PluginManager.hook``."""
+        return self.manager.hook
+
+    def report_external_failure(self, message: str, cause: BaseException | None = None) -> None:
+        """Skip a broken external plugin with ``message``, or raise when strict."""
+        if self.strict:
+            raise PluginLoadError(f"{message} (unset {STRICT_ENV} to skip it)") from cause
+        self.load_errors.append(message)
+
+
+def build_plugin_manager(
+    *,
+    builtins: Iterable[str] | None = None,
+    plugins: Mapping[str, object] | None = None,
+    load_entry_points: bool = True,
+    strict: bool | None = None,
+    disabled: Iterable[str] | None = None,
+) -> PluginHost:
+    """Create a plugin manager with dlbench's hooks and register every plugin.
+
+    :param builtins: modules of built-in plugins; defaults to ``plugins.BUILTIN_PLUGINS``.
+    :param plugins: extra plugin objects by name, registered as external plugins (for tests and
+        embedding).
+    :param load_entry_points: load the ``dlbench`` entry-point group.
+    :param strict: fail on a broken external plugin; defaults to ``DLBENCH_STRICT_PLUGINS``.
+    :param disabled: plugin names to block; defaults to ``DLBENCH_DISABLE_PLUGINS``.
+    """
+    if builtins is None:
+        from plugins import BUILTIN_PLUGINS
+
+        builtins = BUILTIN_PLUGINS
+    if strict is None:
+        strict = os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    if disabled is None:
+        disabled = [n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()]
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    host = PluginHost(manager=manager, strict=strict)
+    for name in disabled:
+        manager.set_blocked(name)
+
+    own_version = dlbench_version()
+    for module_name in builtins:
+        name = builtin_plugin_name(module_name)
+        if manager.is_blocked(name):
+            continue
+        module = importlib.import_module(module_name)
+        manager.register(module, name=name)
+        host.plugins[name] = PluginInfo(name, DISTRIBUTION, own_version, builtin=True)
+    manager.check_pending()
+
+    if load_entry_points:
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            if not manager.is_blocked(entry_point.name):
+                _register_entry_point(host, entry_point)
+    for name, plugin in (plugins or {}).items():
+        if not manager.is_blocked(name):
+            _register_external(host, name, plugin, PluginInfo(name, name, "0", builtin=False))
+    return host
+
+
+def builtin_plugin_name(module_name: str) -> str:
+    """The plugin name of a built-in module: ``plugins.models.mlp`` -> ``dlbench.models.mlp``."""
+    return f"{DISTRIBUTION}.{module_name.removeprefix('plugins.')}"
+
+
+def _register_entry_point(host: PluginHost, entry_point: EntryPoint) -> None:
+    try:
+        plugin = entry_point.load()
+    except Exception as exc:
+        host.report_external_failure(
+            f"plugin {entry_point.name!r} ({entry_point.value}) failed to import: "
+            f"{type(exc).__name__}: {exc}",
+            exc,
+        )
+        return
+    dist = entry_point.dist
+    info = PluginInfo(
+        entry_point.name,
+        dist.name if dist is not None else entry_point.value.partition(":")[0],
+        dist.version if dist is not None else "unknown",
+        builtin=False,
+    )
+    _register_external(host, entry_point.name, plugin, info)
+
+
+def _register_external(host: PluginHost, name: str, plugin: object, info: PluginInfo) -> None:
+    try:
+        host.manager.register(plugin, name=name)
+        # Checked per plugin so that a misspelt hook names its plugin and skips only that one.
+        host.manager.check_pending()
+    except Exception as exc:
+        if host.manager.is_registered(plugin):
+            host.manager.unregister(plugin)
+        host.report_external_failure(
+            f"plugin {name!r} could not be registered: {type(exc).__name__}: {exc}", exc
+        )
+        return
+    host.plugins[name] = info

@@ -1,0 +1,145 @@
+"""Declared parameters of a plugin and their validation.
+
+Every spec declares the parameters it accepts as :class:`Param` records, so a matrix can be
+checked before anything runs: unknown keys, wrong types and out-of-range values become one-line
+errors that name the accepted values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter a plugin accepts.
+
+    :param default: value used when the matrix does not set it.
+    :param type: ``bool``, ``int``, ``float`` or ``str``; ``sequence=True`` makes it a list of these.
+    :param help: one line shown by ``bench list``.
+    :param choices: the only accepted values, if any.
+    :param minimum: smallest accepted value for numbers (inclusive unless ``exclusive_minimum``).
+    :param maximum: largest accepted value for numbers (inclusive).
+    :param exclusive_minimum: reject a value equal to ``minimum`` (e.g. a learning rate of 0).
+    :param nullable: ``null`` is accepted.
+    :param sequence: the value is a list of ``type``; a list of lists in a matrix is then an axis.
+    """
+
+    default: Any
+    type: type = str
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    nullable: bool = False
+    sequence: bool = False
+
+    def describe(self) -> str:
+        """What this parameter accepts, in words, for error messages."""
+        if self.choices is not None:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        else:
+            text = _TYPE_NAMES[self.type]
+            if self.minimum is not None:
+                text += f" {'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
+            if self.maximum is not None:
+                text += f" <= {self.maximum:g}"
+        if self.sequence:
+            text = f"a list of {text.removeprefix('a ').removeprefix('an ')}"
+        if self.nullable:
+            text += " or null"
+        return text
+
+    def convert(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise ``ValueError``."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueError(f"expected {self.describe()}, got null")
+        if self.sequence:
+            if not isinstance(value, (list, tuple)) or not value:
+                raise ValueError(f"expected {self.describe()}, got {value!r}")
+            return tuple(self._convert_one(v) for v in value)
+        return self._convert_one(value)
+
+    def _convert_one(self, value: Any) -> Any:
+        converted = _coerce(value, self.type)
+        if converted is _INVALID:
+            raise ValueError(f"expected {self.describe()}, got {value!r}")
+        if self.choices is not None and converted not in self.choices:
+            raise ValueError(f"expected {self.describe()}, got {value!r}")
+        if self.minimum is not None and (
+            converted < self.minimum or (self.exclusive_minimum and converted == self.minimum)
+        ):
+            raise ValueError(f"expected {self.describe()}, got {value!r}")
+        if self.maximum is not None and converted > self.maximum:
+            raise ValueError(f"expected {self.describe()}, got {value!r}")
+        return converted
+
+
+_INVALID = object()
+
+
+def _coerce(value: Any, kind: type) -> Any:
+    if kind is bool:
+        return value if isinstance(value, bool) else _INVALID
+    if isinstance(value, bool):
+        return _INVALID
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return _INVALID
+    if kind is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            # YAML 1.1 reads "1e-3" as a string; accept what a user obviously meant.
+            try:
+                return float(value)
+            except ValueError:
+                return _INVALID
+        return _INVALID
+    if kind is str:
+        return value if isinstance(value, str) else _INVALID
+    raise TypeError(f"unsupported parameter type {kind!r}")
+
+
+def resolve_params(
+    declared: Mapping[str, Param], given: Mapping[str, Any], owner: str
+) -> dict[str, Any]:
+    """Fill defaults and validate ``given`` against ``declared``.
+
+    :param declared: the parameters a plugin accepts.
+    :param given: the values a matrix sets.
+    :param owner: how to name the plugin in errors, e.g. ``"model 'mlp'"``.
+    :raises ParamError: naming the first bad key and what it accepts.
+    """
+    resolved: dict[str, Any] = {}
+    for key in given:
+        if key not in declared:
+            accepted = ", ".join(sorted(declared)) or "none"
+            raise ParamError(key, f"unknown parameter {key!r} for {owner} (accepted: {accepted})")
+    for key, param in declared.items():
+        if key not in given:
+            resolved[key] = param.default
+            continue
+        try:
+            resolved[key] = param.convert(given[key])
+        except ValueError as exc:
+            raise ParamError(key, f"{owner} parameter {key!r}: {exc}") from None
+    return resolved
+
+
+class ParamError(ValueError):
+    """A parameter value or key that the plugin does not accept."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key

@@ -1,0 +1,99 @@
+"""What passes between the runner, strategies and executors while a cell runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from registry.cell import Cell
+    from registry.data import DatasetSplits
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a strategy returns.
+
+    :param epochs: one mapping of metric name to value per epoch, in order.
+    :param final: metrics of the whole cell, e.g. ``val_acc@best``, ``test_acc@last``.
+    """
+
+    epochs: list[dict[str, float]]
+    final: dict[str, Any]
+
+
+class RunContext(Protocol):
+    """Services the runner gives a strategy for one cell."""
+
+    @property
+    def device(self) -> torch.device:
+        """The device to train on."""
+        ...
+
+    def load_dataset(self) -> DatasetSplits:
+        """The cell's dataset, already on :attr:`device`."""
+        ...
+
+    def build_model(self, splits: DatasetSplits) -> nn.Module:
+        """The cell's model for ``splits``' input shape and class count, on :attr:`device`."""
+        ...
+
+    def epoch_end(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Report a finished epoch (progress display and lifecycle hooks)."""
+        ...
+
+
+Status = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """The stored outcome of one cell.
+
+    :param cell_id: the cell's content hash.
+    :param status: ``ok``, or ``failed`` with :attr:`error` and :attr:`traceback`.
+    :param cell: the resolved configuration (:meth:`Cell.to_json`).
+    :param epochs: per-epoch metrics.
+    :param final: final metrics.
+    :param timings: wall-clock seconds (``total``, ``data``, ``train``).
+    :param environment: versions, device, threads, git revision.
+    """
+
+    cell_id: str
+    status: Status
+    cell: dict[str, Any]
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    final: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    finished_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dictionary for the store."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CellRecord:
+        """Rebuild a record from :meth:`to_json` output."""
+        return cls(**data)
+
+
+class Executor(Protocol):
+    """Runs cells and yields their records as they finish."""
+
+    def run(
+        self, cells: Sequence[Cell], execute: Callable[[Cell], CellRecord]
+    ) -> Iterator[CellRecord]:
+        """Run ``execute`` on every cell, each after the cells before it that it depends on.
+
+        :param cells: cells in an order where producers come before their consumers.
+        :param execute: runs one cell and returns its record; it never raises for a failure
+            inside the cell (that is a ``failed`` record).
+        """
+        ...

@@ -1,0 +1,146 @@
+"""The records plugins register: one frozen dataclass per kind of plugin.
+
+Each record carries its name, what builds or runs it, a one-line description, the parameters it
+accepts, and what it needs, so the runner can refuse an impossible cell with a reason before any
+training starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry.params import Param
+
+#: Metrics every strategy built on the training loop records; tables may name any of these.
+#: Per-epoch metrics are stored for the best-validation and the last epoch as ``name@best`` and
+#: ``name@last``.
+STANDARD_METRICS: tuple[str, ...] = (
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "best_epoch",
+    "train_seconds",
+    "images_per_second",
+    "parameters",
+)
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from registry.cell import Cell
+    from registry.data import DatasetSplits
+    from registry.run import Executor, RunContext, TrainingResult
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model architecture.
+
+    :param name: registry name, e.g. ``mlp``.
+    :param build: ``build(input_shape, num_classes, **params) -> nn.Module``.
+    :param description: one line for ``bench list``.
+    :param params: the parameters ``build`` accepts.
+    :param input_ranks: accepted lengths of ``input_shape`` (3 for images as C, H, W);
+        ``None`` accepts any shape (e.g. a model that flattens its input).
+    """
+
+    name: str
+    build: Callable[..., nn.Module]
+    description: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    input_ranks: frozenset[int] | None = None
+
+    def refuses(self, input_shape: tuple[int, ...]) -> str | None:
+        """Why this model cannot take inputs of ``input_shape``, or ``None`` if it can."""
+        if self.input_ranks is not None and len(input_shape) not in self.input_ranks:
+            ranks = " or ".join(str(r) for r in sorted(self.input_ranks))
+            return (
+                f"model {self.name!r} needs inputs with {ranks} dimensions, "
+                f"dataset gives shape {tuple(input_shape)}"
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    """What a dataset loader is asked for.
+
+    :param params: the dataset's resolved parameters.
+    :param data_root: directory where datasets live or are downloaded to.
+    :param download: whether fetching missing files from the internet is allowed.
+    """
+
+    params: Mapping[str, Any]
+    data_root: Path
+    download: bool
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A classification dataset that fits in memory.
+
+    :param name: registry name, e.g. ``mnist``.
+    :param load: ``load(request) -> DatasetSplits``.
+    :param description: one line for ``bench list``.
+    :param input_shape: shape of one input without the batch dimension, e.g. ``(1, 28, 28)``.
+    :param num_classes: number of target classes.
+    :param params: the parameters ``load`` accepts.
+    """
+
+    name: str
+    load: Callable[[DatasetRequest], DatasetSplits]
+    description: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A way of training (plain supervised, distillation, fine-tuning, ...).
+
+    :param name: registry name, e.g. ``plain``.
+    :param run: ``run(cell, context) -> TrainingResult``; called once per cell.
+    :param description: one line for ``bench list``.
+    :param params: the parameters ``run`` reads from ``cell.strategy.params``.
+    :param needs: inputs that must be present in the strategy's parameters (non-null) for a cell
+        to be possible, e.g. ``frozenset({"teacher"})``.
+    :param metrics: the metric names its records carry, which tables may use.
+    """
+
+    name: str
+    run: Callable[[Cell, RunContext], TrainingResult]
+    description: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    needs: frozenset[str] = frozenset()
+    metrics: tuple[str, ...] = STANDARD_METRICS
+
+    def refuses(self, params: Mapping[str, Any]) -> str | None:
+        """Why a cell with these resolved ``params`` cannot run, or ``None`` if it can."""
+        missing = sorted(need for need in self.needs if params.get(need) is None)
+        if missing:
+            return f"strategy {self.name!r} needs {', '.join(missing)}"
+        return None
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """A way of running cells (in this process, on a cluster, ...).
+
+    :param name: registry name, e.g. ``local``.
+    :param create: ``create() -> Executor``.
+    :param description: one line for ``bench list``.
+    """
+
+    name: str
+    create: Callable[[], Executor]
+    description: str
+
+
+Spec = ModelSpec | DatasetSpec | StrategySpec | ExecutorSpec

@@ -1,0 +1,1 @@
+"""Result tables and reports, drawn from stored records only."""

@@ -1,0 +1,67 @@
+"""How metric values read in tables: accuracies as percentages, parameters as 1.2M, ..."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+METRIC_LABELS = {
+    "train_loss": "Train loss",
+    "train_acc": "Train accuracy",
+    "val_loss": "Val loss",
+    "val_acc": "Val accuracy",
+    "test_loss": "Test loss",
+    "test_acc": "Test accuracy",
+    "best_epoch": "Best epoch",
+    "train_seconds": "Train time (s)",
+    "images_per_second": "Images/s",
+    "parameters": "Parameters",
+}
+#: Metrics recorded per epoch, which a table reads at the best or the last epoch.
+PER_EPOCH = frozenset({"train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"})
+
+
+def metric_label(metric: str) -> str:
+    """A header for ``metric``."""
+    return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
+
+
+def is_accuracy(metric: str) -> bool:
+    """Accuracies are stored as fractions and shown as percentages."""
+    return metric.endswith("_acc") or metric == "accuracy"
+
+
+def format_value(metric: str, value: float, signed: bool = False) -> str:
+    """One value of ``metric`` as text; ``signed`` for differences (``+0.23%``)."""
+    sign = "+" if signed else ""
+    if is_accuracy(metric):
+        return f"{value * 100:{sign}.2f}%"
+    if metric == "parameters":
+        return human_count(value)
+    if metric == "images_per_second":
+        return f"{value:{sign},.0f}"
+    if metric == "best_epoch":
+        return f"{value:{sign}g}"
+    if metric == "train_seconds":
+        return f"{value:{sign}.1f}"
+    return f"{value:{sign}.4f}"
+
+
+def format_values(metric: str, values: Sequence[float]) -> str:
+    """Mean of ``values``, with ``± std`` when there are several (one per seed)."""
+    mean = statistics.fmean(values)
+    text = format_value(metric, mean)
+    if len(values) > 1:
+        spread = statistics.stdev(values)
+        std = f"{spread * 100:.2f}" if is_accuracy(metric) else format_value(metric, spread)
+        text = text.removesuffix("%") + f" ± {std}" + ("%" if is_accuracy(metric) else "")
+    return text
+
+
+def human_count(value: float) -> str:
+    """``11_800_000`` -> ``11.8M``; ``700_460`` -> ``700.46K``."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.2f}K"
+    return f"{value:g}"

@@ -1,0 +1,124 @@
+"""Build one experiment table from stored records: a pure function, no training, no plugins."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.table_spec import TableSpec
+from registry.cell import Cell
+from registry.run import CellRecord
+from reports.formatting import PER_EPOCH, format_value, format_values, metric_label
+
+MISSING = "—"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table ready to render: formatted text for markdown, numbers for CSV."""
+
+    title: str
+    caption: str
+    headers: list[str]
+    rows: list[list[str]]
+    csv_headers: list[str]
+    csv_rows: list[list[Any]]
+
+
+def metric_value(record: CellRecord, metric: str, at: str) -> float | None:
+    """``metric`` from a record's final metrics, at the ``best`` or ``last`` epoch."""
+    value = record.final.get(f"{metric}@{at}", record.final.get(metric))
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def default_row_label(key: str) -> str:
+    """``model.depth`` -> ``Depth``; ``model.name`` -> ``Model``."""
+    section, _, param = key.partition(".")
+    text = section if param in ("", "name") else param
+    return text.replace("_", " ").capitalize()
+
+
+def build_table(
+    spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]
+) -> Table:
+    """Lay the cells' metric out by ``spec.rows`` and ``spec.columns``; seeds are averaged."""
+    row_values = _ordered(str(cell.value(spec.rows)) for cell in cells)
+    column_values = (
+        _ordered(str(cell.value(spec.columns)) for cell in cells) if spec.columns else [""]
+    )
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        column = str(cell.value(spec.columns)) if spec.columns else ""
+        groups.setdefault((str(cell.value(spec.rows)), column), []).append(cell)
+
+    label = metric_label(spec.metric)
+    epoch_note = (
+        f" ({'best-val' if spec.at == 'best' else 'last'} epoch)" if spec.metric in PER_EPOCH else ""
+    )
+    value_headers = (
+        [spec.labels.get(c, c) for c in column_values] if spec.columns else [label + epoch_note]
+    )
+    row_label = spec.row_label or default_row_label(spec.rows)
+    headers = [row_label, *value_headers, *(d.title for d in spec.derived)]
+    several_seeds = False
+    rows: list[list[str]] = []
+    csv_rows: list[list[Any]] = []
+    for row in row_values:
+        text_row, csv_row = [row], [row]
+        means: dict[str, float] = {}
+        for column in column_values:
+            group = groups.get((row, column), [])
+            values = [
+                v
+                for cell in group
+                if (record := records.get(cell.id)) is not None and record.status == "ok"
+                and (v := metric_value(record, spec.metric, spec.at)) is not None
+            ]
+            several_seeds |= len(values) > 1
+            if values:
+                means[column] = statistics.fmean(values)
+                text_row.append(format_values(spec.metric, values))
+                csv_row.append(means[column])
+            else:
+                failed = any(
+                    (r := records.get(cell.id)) is not None and r.status == "failed" for cell in group
+                )
+                text_row.append(FAILED if failed else MISSING)
+                csv_row.append("")
+        for derived in spec.derived:
+            if derived.minuend in means and derived.subtrahend in means:
+                difference = means[derived.minuend] - means[derived.subtrahend]
+                text_row.append(format_value(spec.metric, difference, signed=True))
+                csv_row.append(difference)
+            else:
+                text_row.append(MISSING)
+                csv_row.append("")
+        rows.append(text_row)
+        csv_rows.append(csv_row)
+
+    caption = f"{label}{epoch_note.replace('best-val', 'best-validation')}"
+    if spec.columns:
+        caption += f" by {default_row_label(spec.columns).lower()}"
+    if several_seeds:
+        caption += "; mean ± standard deviation over seeds"
+    if spec.derived:
+        caption += "; " + "; ".join(
+            f"{d.title} = {spec.labels.get(d.minuend, d.minuend)} − "
+            f"{spec.labels.get(d.subtrahend, d.subtrahend)}"
+            for d in spec.derived
+        )
+    return Table(
+        title=spec.title,
+        caption=caption + ".",
+        headers=headers,
+        rows=rows,
+        csv_headers=headers,
+        csv_rows=csv_rows,
+    )
+
+
+def _ordered(values: Any) -> list[str]:
+    return list(dict.fromkeys(values))
