@@ -37,28 +37,52 @@ def build_parser() -> ArgumentParser:
     run = commands.add_parser("run", help="run a matrix and write its report")
     run.add_argument("--matrix", required=True, type=Path, help="matrix YAML file")
     run.add_argument("--out", type=Path, help="results directory (default: runs/<matrix name>)")
-    run.add_argument("--only", action="append", default=[], metavar="GLOB",
-                     help="run only experiments whose name matches (repeatable)")
-    run.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
-                     help="override a value, e.g. strategy.epochs=1 (repeatable)")
+    run.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="run only experiments whose name matches (repeatable)",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="override a value, e.g. strategy.epochs=1 (repeatable)",
+    )
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    run.add_argument("--data-root", type=Path,
-                     help=f"dataset folder (default: ${DATA_ENV}, else a user cache folder)")
-    run.add_argument("--no-download", dest="download", action="store_false",
-                     help="never download datasets; fail if files are missing")
+    run.add_argument(
+        "--data-root",
+        type=Path,
+        help=f"dataset folder (default: ${DATA_ENV}, else a user cache folder)",
+    )
+    run.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="never download datasets; fail if files are missing",
+    )
     run.add_argument("--threads", type=int, help="torch threads (default: available cores)")
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument("--force", action="store_true", help="rerun cells already stored")
-    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     listing = commands.add_parser("list", help="list registered plugins and what they provide")
     listing.add_argument("kind", nargs="?", default="models", choices=LIST_KINDS)
     listing.add_argument("--include", default="*", metavar="GLOB", help="names to show")
-    listing.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    listing.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     report = commands.add_parser("report", help="redraw a results directory's tables")
     report.add_argument("directory", type=Path)
-    report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    report.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     return parser
 
 
@@ -151,7 +175,9 @@ def _dry_run(matrix: Any, out: Path) -> int:
             status = "stored" if store.is_finished(cell.id) else "to run"
             rows.append([experiment.name, cell.id, status, cell.describe()])
         for skipped in experiment.skipped:
-            rows.append([experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"])
+            rows.append(
+                [experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"]
+            )
     print(tabulate(rows, headers=["experiment", "cell", "status", "cell"], tablefmt="simple"))
     unique = matrix.unique_cells()
     pending = sum(not store.is_finished(c.id) for c in unique)
@@ -175,11 +201,20 @@ def command_list(args: argparse.Namespace) -> int:
         entry = registry.entry(name)
         params = getattr(entry.spec, "params", {})
         defaults = ", ".join(f"{k}={v.default}" for k, v in params.items())
-        rows.append([name, entry.spec.description, entry.plugin.name, entry.plugin.version, defaults])
+        rows.append(
+            [name, entry.spec.description, entry.plugin.name, entry.plugin.version, defaults]
+        )
     if not rows:
-        raise DlbenchError(f"no {args.kind} match {args.include!r}; all: {', '.join(registry.names())}")
-    print(tabulate(rows, headers=["name", "description", "plugin", "version", "parameters"],
-                   maxcolwidths=[None, 40, None, None, 50]))
+        raise DlbenchError(
+            f"no {args.kind} match {args.include!r}; all: {', '.join(registry.names())}"
+        )
+    print(
+        tabulate(
+            rows,
+            headers=["name", "description", "plugin", "version", "parameters"],
+            maxcolwidths=[None, 40, None, None, 50],
+        )
+    )
     return EXIT_OK
 
 

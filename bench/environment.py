@@ -20,12 +20,20 @@ def git_revision(directory: Path) -> str | None:
     """The commit checked out at ``directory`` (``+dirty`` when modified), or ``None``."""
     try:
         revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
-            timeout=5, check=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=directory,
-            capture_output=True, text=True, timeout=5, check=True,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -41,8 +49,9 @@ def capture_environment(device: torch.device, threads: int, source_dir: Path) ->
         except PackageNotFoundError:
             versions[package] = None
     device_name = (
-        torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-        or platform.machine()
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine()
     )
     return {
         "versions": versions,

@@ -71,9 +71,9 @@ def find_axes(doc: YamlDocument, source: ExperimentSource, catalog: Catalog) -> 
             origin = source.origins[(section, key)]
             if not value:
                 raise fail(doc, origin, "empty axis: a list needs at least one value")
-            if key != "name" and _is_sequence_param(catalog, section, names, key):
-                if not all(isinstance(v, list) for v in value):
-                    continue  # one list-valued parameter, not an axis
+            list_param = key != "name" and _is_sequence_param(catalog, section, names, key)
+            if list_param and not all(isinstance(v, list) for v in value):
+                continue  # one list-valued parameter, not an axis
             axes.append(Axis((f"{section}.{key}",), tuple((v,) for v in value)))
     if isinstance(source.seeds, list):
         if not source.seeds:
@@ -216,7 +216,9 @@ def build_cell(
         )
     seed = combo.get("seed", source.seeds)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise fail(doc, source.origins[("seeds", "")], f"expected a seed >= 0 (an integer), got {seed!r}")
+        raise fail(
+            doc, source.origins[("seeds", "")], f"expected a seed >= 0 (an integer), got {seed!r}"
+        )
     return Cell(**components, seed=seed)
 
 

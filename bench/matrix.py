@@ -102,8 +102,10 @@ def load_matrix(
         raise doc.error(("name",), "expected a name of letters, digits, '_', '.', '-'")
     executor = data.get("executor", "local")
     if not isinstance(executor, str) or executor not in catalog.executors:
-        raise doc.error(("executor",), str(UnknownNameError("executor", str(executor),
-                                                            catalog.executors.names())))
+        raise doc.error(
+            ("executor",),
+            str(UnknownNameError("executor", str(executor), catalog.executors.names())),
+        )
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise doc.error(("defaults",), "expected a mapping")
@@ -125,8 +127,9 @@ def load_matrix(
     expanded = []
     for exp_name in experiments:
         # Every experiment is validated, selected or not: a broken file fails before anything runs.
-        experiment = _load_experiment(doc, str(exp_name), defaults, experiments[exp_name],
-                                      overrides, catalog)
+        experiment = _load_experiment(
+            doc, str(exp_name), defaults, experiments[exp_name], overrides, catalog
+        )
         if exp_name in selected:
             expanded.append(experiment)
     description = data.get("description", "")
@@ -135,7 +138,9 @@ def load_matrix(
     return Matrix(name, path, description, executor, tuple(expanded))
 
 
-def _check_keys(doc: YamlDocument, keypath: KeyPath, data: dict[str, Any], accepted: Sequence[str]) -> None:
+def _check_keys(
+    doc: YamlDocument, keypath: KeyPath, data: dict[str, Any], accepted: Sequence[str]
+) -> None:
     for key in data:
         if key not in accepted:
             raise doc.error((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
@@ -157,7 +162,9 @@ def _load_experiment(
     _check_keys(doc, keypath, body, EXPERIMENT_KEYS)
     source = _merge(doc, name, keypath, defaults, body, overrides)
     axes = apply_zip(doc, (*keypath, "zip"), body.get("zip"), find_axes(doc, source, catalog))
-    combos = apply_exclude(doc, (*keypath, "exclude"), body.get("exclude"), axes, combinations(axes))
+    combos = apply_exclude(
+        doc, (*keypath, "exclude"), body.get("exclude"), axes, combinations(axes)
+    )
     name_axes = {key for axis in axes for key in axis.keys if key.endswith(".name")}
     cells: list[Cell] = []
     skipped: list[SkippedCell] = []
@@ -176,8 +183,12 @@ def _load_experiment(
         raise doc.error(keypath, f"no cell can run: {skipped[0].reason}")
     metrics = sorted({m for c in cells for m in catalog.strategies.get(c.strategy.name).metrics})
     tables = parse_tables(
-        doc, (*keypath, "tables"), body.get("tables"),
-        axes=[key for axis in axes for key in axis.keys], metrics=metrics, cells=cells,
+        doc,
+        (*keypath, "tables"),
+        body.get("tables"),
+        axes=[key for axis in axes for key in axis.keys],
+        metrics=metrics,
+        cells=cells,
     )
     title, description = body.get("title", name), body.get("description", "")
     for key, value in (("title", title), ("description", description)):
@@ -228,5 +239,7 @@ def _merge(
         if "name" not in sections[section]:
             raise doc.error(keypath, f"no {section} given (set {section}.name here or in defaults)")
     if not isinstance(seeds, (int, list)) or isinstance(seeds, bool):
-        raise fail(doc, origins[("seeds", "")], f"expected a seed or a list of seeds, got {seeds!r}")
+        raise fail(
+            doc, origins[("seeds", "")], f"expected a seed or a list of seeds, got {seeds!r}"
+        )
     return ExperimentSource(name, keypath, sections, seeds, origins)

@@ -11,8 +11,7 @@ from registry.errors import DlbenchError
 
 SECTIONS = ("model", "dataset", "strategy")
 ACCEPTED = (
-    "model.KEY, dataset.KEY, strategy.KEY, seeds, defaults.<same>, "
-    "or experiments.NAME.<same>"
+    "model.KEY, dataset.KEY, strategy.KEY, seeds, defaults.<same>, or experiments.NAME.<same>"
 )
 
 

@@ -53,9 +53,11 @@ def _summary(metrics: Mapping[str, float]) -> str:
 
 
 def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    return (
+        f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    )
 
 
 class LineProgress:
@@ -112,15 +114,24 @@ class BarProgress:
     def matrix_started(self, total: int, reused: int) -> None:
         """Open the matrix bar."""
         self._matrix = tqdm(
-            total=total, desc=f"cells ({reused} stored)", unit="cell", position=0,
-            file=self._stream, dynamic_ncols=True,
+            total=total,
+            desc=f"cells ({reused} stored)",
+            unit="cell",
+            position=0,
+            file=self._stream,
+            dynamic_ncols=True,
         )
 
     def cell_started(self, cell: Cell) -> None:
         """Open a bar for the cell."""
         self._cell = tqdm(
-            total=_epochs(cell), desc=cell.describe(), unit="epoch", position=1, leave=False,
-            file=self._stream, dynamic_ncols=True,
+            total=_epochs(cell),
+            desc=cell.describe(),
+            unit="epoch",
+            position=1,
+            leave=False,
+            file=self._stream,
+            dynamic_ncols=True,
         )
 
     def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:

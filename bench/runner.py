@@ -59,7 +59,9 @@ class CellExecutor:
 
         context = CellContext(cell, self._catalog, self._settings, self._datasets, on_epoch)
         base: dict[str, Any] = {
-            "cell_id": cell.id, "cell": cell.to_json(), "environment": self._environment,
+            "cell_id": cell.id,
+            "cell": cell.to_json(),
+            "environment": self._environment,
         }
         try:
             seed_everything(cell.seed)

@@ -86,7 +86,7 @@ class ResultStore:
         write_atomic(self.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
 
     def get(self, cell_id: str) -> CellRecord | None:
-        """The record of ``cell_id``, or ``None``; an unreadable record warns and counts as absent."""
+        """The record of ``cell_id`` or ``None``; an unreadable one warns and counts as absent."""
         path = self.cells_dir / f"{cell_id}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -94,7 +94,9 @@ class ResultStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
-            warnings.warn(f"{path}: unreadable record ({exc}); the cell will run again", stacklevel=2)
+            warnings.warn(
+                f"{path}: unreadable record ({exc}); the cell will run again", stacklevel=2
+            )
             return None
         if record.cell_id != cell_id:
             warnings.warn(f"{path}: record of another cell; the cell will run again", stacklevel=2)

@@ -149,7 +149,9 @@ def _parse_derived(
             raise doc.error((*where, "diff"), "expected two column values: [minuend, subtrahend]")
         for value in diff:
             if str(value) not in column_values:
-                accepted = ", ".join(dict.fromkeys(column_values)) or "none (the table has no columns)"
+                accepted = (
+                    ", ".join(dict.fromkeys(column_values)) or "none (the table has no columns)"
+                )
                 raise doc.error((*where, "diff"), f"{value!r} is not a column; columns: {accepted}")
         derived.append(DerivedColumn(str(item["title"]), str(diff[0]), str(diff[1])))
     return tuple(derived)

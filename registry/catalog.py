@@ -17,8 +17,12 @@ KINDS: dict[str, tuple[str, type]] = {
     "strategies": ("dlbench_register_strategies", StrategySpec),
     "executors": ("dlbench_register_executors", ExecutorSpec),
 }
-SINGULAR = {"models": "model", "datasets": "dataset", "strategies": "strategy",
-            "executors": "executor"}
+SINGULAR = {
+    "models": "model",
+    "datasets": "dataset",
+    "strategies": "strategy",
+    "executors": "executor",
+}
 
 
 @dataclass(frozen=True)

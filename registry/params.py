@@ -19,7 +19,7 @@ class Param:
     """One parameter a plugin accepts.
 
     :param default: value used when the matrix does not set it.
-    :param type: ``bool``, ``int``, ``float`` or ``str``; ``sequence=True`` makes it a list of these.
+    :param type: ``bool``, ``int``, ``float`` or ``str`` (of each item when ``sequence``).
     :param help: one line shown by ``bench list``.
     :param choices: the only accepted values, if any.
     :param minimum: smallest accepted value for numbers (inclusive unless ``exclusive_minimum``).

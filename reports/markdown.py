@@ -31,8 +31,11 @@ class Report:
 def render_markdown_table(table: Table) -> str:
     """One table as GitHub markdown (pipe tables), centred like the lab's tables."""
     return tabulate(
-        table.rows, headers=table.headers, tablefmt="pipe",
-        colalign=["center"] * len(table.headers), disable_numparse=True,
+        table.rows,
+        headers=table.headers,
+        tablefmt="pipe",
+        colalign=["center"] * len(table.headers),
+        disable_numparse=True,
     )
 
 
@@ -74,7 +77,11 @@ def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]
             lines += [render_markdown_table(table), "", f"*{table.caption}*", ""]
             name = _slug(f"{experiment['name']}-{table.title or index}")
             csv_files[f"{name}.csv"] = render_csv(table)
-    failed = [(exp, c) for i, (exp, c) in all_cells.items() if i in records and records[i].status == "failed"]
+    failed = [
+        (exp, c)
+        for i, (exp, c) in all_cells.items()
+        if i in records and records[i].status == "failed"
+    ]
     if failed:
         lines += ["## Failed cells", ""]
         for experiment_name, cell_json in failed:
@@ -92,7 +99,7 @@ def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]
 
 
 def write_report(store: ResultStore) -> str:
-    """Redraw ``report.md`` and ``tables/*.csv`` in ``store`` from its records; return the markdown."""
+    """Redraw ``report.md`` and ``tables/*.csv`` from the store's records; return the markdown."""
     manifest = store.read_manifest()
     assert manifest is not None
     ids = [c["id"] for e in manifest["experiments"] for c in e["cells"]]

@@ -41,9 +41,7 @@ def default_row_label(key: str) -> str:
     return text.replace("_", " ").capitalize()
 
 
-def build_table(
-    spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]
-) -> Table:
+def build_table(spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]) -> Table:
     """Lay the cells' metric out by ``spec.rows`` and ``spec.columns``; seeds are averaged."""
     row_values = _ordered(str(cell.value(spec.rows)) for cell in cells)
     column_values = (
@@ -56,7 +54,9 @@ def build_table(
 
     label = metric_label(spec.metric)
     epoch_note = (
-        f" ({'best-val' if spec.at == 'best' else 'last'} epoch)" if spec.metric in PER_EPOCH else ""
+        f" ({'best-val' if spec.at == 'best' else 'last'} epoch)"
+        if spec.metric in PER_EPOCH
+        else ""
     )
     value_headers = (
         [spec.labels.get(c, c) for c in column_values] if spec.columns else [label + epoch_note]
@@ -74,7 +74,8 @@ def build_table(
             values = [
                 v
                 for cell in group
-                if (record := records.get(cell.id)) is not None and record.status == "ok"
+                if (record := records.get(cell.id)) is not None
+                and record.status == "ok"
                 and (v := metric_value(record, spec.metric, spec.at)) is not None
             ]
             several_seeds |= len(values) > 1
@@ -84,7 +85,8 @@ def build_table(
                 csv_row.append(means[column])
             else:
                 failed = any(
-                    (r := records.get(cell.id)) is not None and r.status == "failed" for cell in group
+                    (r := records.get(cell.id)) is not None and r.status == "failed"
+                    for cell in group
                 )
                 text_row.append(FAILED if failed else MISSING)
                 csv_row.append("")
@@ -106,7 +108,7 @@ def build_table(
         caption += "; mean ± standard deviation over seeds"
     if spec.derived:
         caption += "; " + "; ".join(
-            f"{d.title} = {spec.labels.get(d.minuend, d.minuend)} − "
+            f"{d.title} = {spec.labels.get(d.minuend, d.minuend)} - "
             f"{spec.labels.get(d.subtrahend, d.subtrahend)}"
             for d in spec.derived
         )

@@ -62,7 +62,9 @@ class BatchNormalizer:
         return raw.to(torch.float32).mul_(self._scale).sub_(self._shift)
 
 
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+def cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor
+) -> torch.Tensor:
     """Plain cross-entropy on hard labels (the default ``loss_fn``)."""
     del indices
     return F.cross_entropy(logits, targets)

@@ -18,11 +18,13 @@ TRAINING_PARAMS: dict[str, Param] = {
     "momentum": Param(0.0, float, "SGD momentum", minimum=0, maximum=1),
     "nesterov": Param(False, bool, "SGD Nesterov momentum (needs momentum > 0)"),
     "weight_decay": Param(0.0, float, "weight decay", minimum=0),
-    "schedule": Param("none", str, "learning-rate schedule, stepped per epoch",
-                      choices=("none", "cosine", "step")),
+    "schedule": Param(
+        "none", str, "learning-rate schedule, stepped per epoch", choices=("none", "cosine", "step")
+    ),
     "step_size": Param(10, int, "epochs between decays for schedule 'step'", minimum=1),
-    "gamma": Param(0.1, float, "decay factor for schedule 'step'", minimum=0,
-                   exclusive_minimum=True),
+    "gamma": Param(
+        0.1, float, "decay factor for schedule 'step'", minimum=0, exclusive_minimum=True
+    ),
 }
 
 
@@ -37,8 +39,12 @@ def make_optimizer(
         if params["nesterov"] and params["momentum"] == 0:
             raise ValueError("strategy parameter 'nesterov' needs 'momentum' > 0")
         return torch.optim.SGD(
-            parameters, lr=lr, momentum=params["momentum"], nesterov=params["nesterov"],
-            weight_decay=weight_decay, fused=fused,
+            parameters,
+            lr=lr,
+            momentum=params["momentum"],
+            nesterov=params["nesterov"],
+            weight_decay=weight_decay,
+            fused=fused,
         )
     optimizer_class = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
     return optimizer_class(parameters, lr=lr, weight_decay=weight_decay, fused=fused)

@@ -45,8 +45,14 @@ def channel_normalization(inputs: torch.Tensor, scale: float) -> Normalization:
 
 
 SPLIT_PARAMS: dict[str, Param] = {
-    "val_fraction": Param(0.2, float, "share of the training set held out for validation",
-                          minimum=0, maximum=1, exclusive_minimum=True),
+    "val_fraction": Param(
+        0.2,
+        float,
+        "share of the training set held out for validation",
+        minimum=0,
+        maximum=1,
+        exclusive_minimum=True,
+    ),
     "split_seed": Param(0, int, "seed of the train/validation split (fixed across cell seeds)"),
 }
 

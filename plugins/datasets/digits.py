@@ -12,8 +12,14 @@ from registry import DatasetRequest, DatasetSpec, DatasetSplits, Param, Split, h
 
 DIGITS_PARAMS = {
     **SPLIT_PARAMS,
-    "test_fraction": Param(0.2, float, "share held out as the test split (digits has none)",
-                           minimum=0, maximum=1, exclusive_minimum=True),
+    "test_fraction": Param(
+        0.2,
+        float,
+        "share held out as the test split (digits has none)",
+        minimum=0,
+        maximum=1,
+        exclusive_minimum=True,
+    ),
 }
 
 

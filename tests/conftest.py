@@ -1,0 +1,78 @@
+"""Shared fixtures: fresh plugin managers, matrix files, the command line in-process."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from registry import Catalog, build_catalog, build_plugin_manager
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def make_catalog() -> Callable[..., Catalog]:
+    """Build a fresh catalog: the built-ins plus inline plugins, never installed entry points."""
+
+    def make(**plugins: object) -> Catalog:
+        host = build_plugin_manager(plugins=plugins, load_entry_points=False, strict=True)
+        return build_catalog(host)
+
+    return make
+
+
+@pytest.fixture
+def catalog(make_catalog: Callable[..., Catalog]) -> Catalog:
+    """A fresh catalog of the built-in plugins only."""
+    return make_catalog()
+
+
+@pytest.fixture
+def write_matrix(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a matrix file from (dedented) YAML text and return its path."""
+
+    def write(text: str, name: str = "matrix.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
+
+
+class CliResult:
+    """Exit code and output of one in-process ``bench`` call."""
+
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def bench(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """Run ``bench ARGS`` in this process (no external plugins) and capture its output."""
+    monkeypatch.setattr("registry.manager.entry_points", lambda group: [])
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def shared_mnist() -> Path:
+    """The real MNIST copy beside the checkout; skips the test when it is absent."""
+    if not (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+        pytest.skip(f"real MNIST not found at {SHARED_DATA}/MNIST/raw (only beside the checkout)")
+    return SHARED_DATA

@@ -1,0 +1,313 @@
+"""Matrix files: axes, zip, exclude, defaults, overrides, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import inline_plugins
+from bench.matrix import load_matrix
+from bench.overrides import parse_override
+from registry import DlbenchError
+
+BASE = """\
+name: m
+defaults:
+  dataset: {name: digits}
+  strategy: {name: plain, epochs: 1}
+experiments:
+  e:
+    model: {name: mlp, depth: [2, 3]}
+"""
+
+
+def cells_of(matrix, experiment: str = "e") -> list[dict]:
+    found = next(e for e in matrix.experiments if e.name == experiment)
+    return [
+        {"model": c.model.name, **c.model.params, "lr": c.strategy.params["lr"], "seed": c.seed}
+        for c in found.cells
+    ]
+
+
+def test_list_values_are_axes_and_are_crossed(catalog, write_matrix) -> None:
+    matrix = load_matrix(
+        write_matrix(BASE.replace("depth: [2, 3]}", "depth: [2, 3]}\n    seeds: [0, 1]")), catalog
+    )
+    assert [(c["depth"], c["seed"]) for c in cells_of(matrix)] == [(2, 0), (2, 1), (3, 0), (3, 1)]
+
+
+def test_zip_varies_axes_together(catalog, write_matrix) -> None:
+    text = BASE.replace(
+        "model: {name: mlp, depth: [2, 3]}",
+        "model: {name: mlp, depth: [2, 3]}\n    strategy: {name: plain, lr: [0.1, 0.01]}\n"
+        "    zip: [[model.depth, strategy.lr]]",
+    )
+    matrix = load_matrix(write_matrix(text), catalog)
+    assert [(c["depth"], c["lr"]) for c in cells_of(matrix)] == [(2, 0.1), (3, 0.01)]
+
+
+def test_exclude_drops_matching_combinations(catalog, write_matrix) -> None:
+    text = BASE.replace(
+        "model: {name: mlp, depth: [2, 3]}",
+        "model: {name: [mlp, residual_mlp], depth: [2, 3]}\n"
+        "    exclude: [{model.name: residual_mlp, model.depth: 2}]",
+    )
+    matrix = load_matrix(write_matrix(text), catalog)
+    assert [(c["model"], c["depth"]) for c in cells_of(matrix)] == [
+        ("mlp", 2),
+        ("mlp", 3),
+        ("residual_mlp", 3),
+    ]
+
+
+def test_experiment_values_override_defaults_and_defaults_are_resolved(
+    catalog, write_matrix
+) -> None:
+    text = BASE.replace("model: {name: mlp, depth: [2, 3]}", "model: mlp\n    strategy: {lr: 0.5}")
+    cell = load_matrix(write_matrix(text), catalog).experiments[0].cells[0]
+    assert cell.strategy.name == "plain"
+    assert cell.strategy.params["lr"] == 0.5
+    assert cell.strategy.params["epochs"] == 1
+    assert cell.model.params == {"depth": 2, "hidden": 512, "activation": "relu"}
+
+
+def test_explicit_default_and_omitted_default_are_the_same_cell(catalog, write_matrix) -> None:
+    implicit = load_matrix(write_matrix(BASE), catalog)
+    explicit = load_matrix(
+        write_matrix(BASE.replace("depth: [2, 3]}", "depth: [2, 3], hidden: 512}")), catalog
+    )
+    assert [c.id for c in implicit.unique_cells()] == [c.id for c in explicit.unique_cells()]
+
+
+def test_identity_depends_on_plugin_version(catalog, write_matrix) -> None:
+    from dataclasses import replace
+
+    cell = load_matrix(write_matrix(BASE), catalog).experiments[0].cells[0]
+    bumped = replace(cell, model=replace(cell.model, version="99.0"))
+    assert bumped.id != cell.id
+    assert replace(cell, seed=1).id != cell.id
+
+
+def test_yaml_float_spelling_is_accepted(catalog, write_matrix) -> None:
+    # YAML 1.1 reads 1e-3 as a string; a float parameter takes it as the number meant.
+    text = BASE.replace("{name: plain, epochs: 1}", "{name: plain, epochs: 1, lr: 1e-3}")
+    cell = load_matrix(write_matrix(text), catalog).experiments[0].cells[0]
+    assert cell.strategy.params["lr"] == 0.001
+
+
+def test_same_cell_in_two_experiments_is_one_unique_cell(catalog, write_matrix) -> None:
+    text = BASE + "  f:\n    model: {name: mlp, depth: 3}\n"
+    matrix = load_matrix(write_matrix(text), catalog)
+    assert len(matrix.unique_cells()) == 2
+    assert matrix.experiments[1].cells[0].id == matrix.experiments[0].cells[1].id
+
+
+def test_overrides_apply_to_every_experiment_or_one(catalog, write_matrix) -> None:
+    text = BASE + "  f:\n    model: {name: mlp, depth: 4}\n"
+    matrix = load_matrix(
+        write_matrix(text),
+        catalog,
+        [parse_override("strategy.lr=0.25"), parse_override("experiments.f.model.depth=[5, 6]")],
+    )
+    assert {c["lr"] for c in cells_of(matrix)} == {0.25}
+    assert [c["depth"] for c in cells_of(matrix, "f")] == [5, 6]
+
+
+def test_only_selects_experiments_by_glob(catalog, write_matrix) -> None:
+    text = BASE + "  other:\n    model: mlp\n"
+    matrix = load_matrix(write_matrix(text), catalog, only=["oth*"])
+    assert [e.name for e in matrix.experiments] == ["other"]
+
+
+def test_impossible_cell_reached_by_crossing_names_is_skipped(make_catalog, write_matrix) -> None:
+    catalog = make_catalog(models=inline_plugins.VectorOnlyModelPlugin())
+    text = BASE.replace("{name: mlp, depth: [2, 3]}", "{name: [mlp, vector_linear]}")
+    experiment = load_matrix(write_matrix(text), catalog).experiments[0]
+    assert [c.model.name for c in experiment.cells] == ["mlp"]
+    assert "needs inputs with 1 dimensions" in experiment.skipped[0].reason
+
+
+def test_impossible_cell_asked_for_by_name_is_an_error(make_catalog, write_matrix) -> None:
+    catalog = make_catalog(models=inline_plugins.VectorOnlyModelPlugin())
+    text = BASE.replace("{name: mlp, depth: [2, 3]}", "vector_linear")
+    with pytest.raises(DlbenchError, match=r"impossible cell: model 'vector_linear' needs inputs"):
+        load_matrix(write_matrix(text), catalog)
+
+
+# Each case: (matrix text or a replacement applied to BASE, line expected, message pattern).
+BAD_MATRICES = {
+    "yaml-syntax": ("name: m\nexperiments: {e: [1, 2}\n", 2, r"invalid YAML"),
+    "not-a-mapping": ("- 1\n- 2\n", None, r"expected a mapping with keys"),
+    "empty-file": ("", None, r"expected a mapping with keys"),
+    "unknown-top-key": (BASE + "colour: red\n", 8, r"colour: unknown key; accepted: name,"),
+    "bad-name": (BASE.replace("name: m\n", "name: 'a b'\n"), 1, r"name: expected a name"),
+    "no-experiments": ("name: m\nexperiments: {}\n", 2, r"experiments: expected a mapping"),
+    "unknown-experiment-key": (
+        BASE.replace("    model:", "    modle: x\n    model:"),
+        7,
+        r"e\.modle: unknown key",
+    ),
+    "unknown-model": (BASE.replace("name: mlp,", "name: mlpp,"), 7, r"did you mean 'mlp'"),
+    "unknown-dataset": (
+        BASE.replace("{name: digits}", "{name: mnst}"),
+        3,
+        r"unknown dataset 'mnst'; did you mean 'mnist'",
+    ),
+    "unknown-strategy": (
+        BASE.replace("name: plain", "name: plian"),
+        4,
+        r"unknown strategy 'plian'",
+    ),
+    "unknown-executor": ("executor: ray\n" + BASE, 1, r"unknown executor 'ray'; choices: local"),
+    "unknown-param": (
+        BASE.replace("depth: [2, 3]", "dept: 3"),
+        7,
+        r"unknown parameter 'dept' for model 'mlp' \(accepted: activation, depth, hidden\)",
+    ),
+    "wrong-type": (
+        BASE.replace("epochs: 1", "epochs: ten"),
+        4,
+        r"'epochs': expected an integer >= 1, got 'ten'",
+    ),
+    "zero-epochs": (BASE.replace("epochs: 1", "epochs: 0"), 4, r"expected an integer >= 1, got 0"),
+    "negative-lr": (
+        BASE.replace("epochs: 1", "epochs: 1, lr: -0.1"),
+        4,
+        r"'lr': expected a number > 0",
+    ),
+    "zero-batch": (BASE.replace("epochs: 1", "epochs: 1, batch_size: 0"), 4, r"'batch_size'"),
+    "bad-choice": (
+        BASE.replace("epochs: 1", "epochs: 1, optimizer: adagrad"),
+        4,
+        r"one of 'adam', 'adamw', 'sgd'",
+    ),
+    "bool-for-int": (BASE.replace("depth: [2, 3]", "depth: true"), 7, r"expected an integer"),
+    "depth-too-small": (BASE.replace("depth: [2, 3]", "depth: 1"), 7, r"expected an integer >= 2"),
+    "empty-axis": (BASE.replace("depth: [2, 3]", "depth: []"), 7, r"empty axis"),
+    "empty-seeds": (BASE + "    seeds: []\n", 8, r"empty axis: give at least one seed"),
+    "bad-seed": (BASE + "    seeds: [0, x]\n", 8, r"expected a seed >= 0"),
+    "no-model": (
+        BASE.replace("    model: {name: mlp, depth: [2, 3]}\n", "    title: t\n"),
+        6,
+        r"no model given",
+    ),
+    "model-not-mapping": (
+        BASE.replace("{name: mlp, depth: [2, 3]}", "[1, 2]"),
+        7,
+        r"expected a mapping with 'name'",
+    ),
+    "zip-unknown-axis": (
+        BASE + "    zip: [[model.depth, strategy.lr]]\n",
+        8,
+        r"'strategy\.lr' is not an axis",
+    ),
+    "zip-length": (
+        BASE.replace("{name: plain, epochs: 1}", "{name: plain, lr: [0.1, 0.2, 0.3]}")
+        + "    zip: [[model.depth, strategy.lr]]\n",
+        8,
+        r"same length",
+    ),
+    "exclude-not-axis": (
+        BASE + "    exclude: [{model.hidden: 3}]\n",
+        8,
+        r"not an axis of this experiment; axes: model\.depth",
+    ),
+    "exclude-everything": (
+        BASE + "    exclude: [{model.depth: [2, 3]}]\n",
+        8,
+        r"excludes every combination",
+    ),
+    "table-unknown-axis": (
+        BASE + "    tables: [{rows: model.width, metric: val_acc}]\n",
+        8,
+        r"rows: expected one of this experiment's axes: model\.depth",
+    ),
+    "table-unknown-metric": (
+        BASE + "    tables: [{rows: model.depth, metric: accuracy}]\n",
+        8,
+        r"metric: expected one of .*val_acc",
+    ),
+    "table-bad-at": (
+        BASE + "    tables: [{rows: model.depth, metric: val_acc, at: middle}]\n",
+        8,
+        r"at: expected one of best, last",
+    ),
+    "table-unknown-key": (
+        BASE + "    tables: [{rows: model.depth, metric: val_acc, colour: red}]\n",
+        8,
+        r"colour: unknown key",
+    ),
+    "table-derived-unknown-column": (
+        BASE.replace("{name: mlp,", "{name: [mlp, residual_mlp],")
+        + "    tables: [{rows: model.depth, columns: model.name, metric: val_acc, derived: [{title: I, diff: [resnet, mlp]}]}]\n",
+        8,
+        r"'resnet' is not a column; columns: mlp, residual_mlp",
+    ),
+    "table-hides-cells": (
+        BASE.replace("{name: mlp,", "{name: [mlp, residual_mlp],")
+        + "    tables: [{rows: model.depth, metric: val_acc}]\n",
+        8,
+        r"differ in model\.name",
+    ),
+    "duplicate-key": (BASE + "    model: mlp\n", 8, r"duplicate key"),
+    "tables-not-list": (
+        BASE + "    tables: {rows: model.depth}\n",
+        8,
+        r"expected a list of tables",
+    ),
+    "title-not-string": (BASE + "    title: [1]\n", 8, r"title: expected a string"),
+    "defaults-unknown-key": (
+        BASE.replace("  dataset: {name: digits}", "  datset: {name: digits}"),
+        3,
+        r"defaults\.datset: unknown key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MATRICES), ids=list(BAD_MATRICES))
+def test_bad_matrix_is_a_one_line_located_error(case: str, catalog, write_matrix) -> None:
+    text, line, pattern = BAD_MATRICES[case]
+    path = write_matrix(text)
+    with pytest.raises(DlbenchError) as info:
+        load_matrix(path, catalog)
+    message = str(info.value)
+    assert "\n" not in message
+    assert re.search(pattern, message), message
+    assert message.startswith(f"{path}:{line}:" if line else str(path)), message
+
+
+BAD_OVERRIDES = {
+    "no-equals": ("strategy.epochs", r"expected KEY=VALUE"),
+    "unknown-section": ("optimizer.lr=1", r"unknown key 'optimizer\.lr'"),
+    "bad-yaml": ("strategy.lr=[1", r"not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OVERRIDES), ids=list(BAD_OVERRIDES))
+def test_bad_override_is_a_one_line_error(case: str) -> None:
+    text, pattern = BAD_OVERRIDES[case]
+    with pytest.raises(DlbenchError, match=pattern):
+        parse_override(text)
+
+
+def test_override_with_a_bad_value_names_the_option(catalog, write_matrix) -> None:
+    with pytest.raises(
+        DlbenchError, match=r"^--set strategy\.epochs=0: .*expected an integer >= 1"
+    ):
+        load_matrix(write_matrix(BASE), catalog, [parse_override("strategy.epochs=0")])
+
+
+def test_override_of_unknown_experiment(catalog, write_matrix) -> None:
+    with pytest.raises(DlbenchError, match=r"no experiment 'x'; experiments: e"):
+        load_matrix(write_matrix(BASE), catalog, [parse_override("experiments.x.model.depth=2")])
+
+
+def test_only_matching_nothing_lists_experiments(catalog, write_matrix) -> None:
+    with pytest.raises(DlbenchError, match=r"--only zz\* matches no experiment; experiments: e"):
+        load_matrix(write_matrix(BASE), catalog, only=["zz*"])
+
+
+def test_missing_matrix_file(catalog, tmp_path) -> None:
+    with pytest.raises(DlbenchError, match="no such file"):
+        load_matrix(tmp_path / "nope.yaml", catalog)

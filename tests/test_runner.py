@@ -1,0 +1,208 @@
+"""Running a matrix: resume, identity-driven reruns, failures, lifecycle hooks, executors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import inline_plugins
+from bench.context import RunSettings
+from bench.matrix import load_matrix
+from bench.progress import LineProgress
+from bench.runner import RunSummary, run_matrix
+from bench.store import ResultStore
+from registry import ExecutorSpec, hookimpl
+
+MATRIX = """
+name: runner
+defaults:
+  dataset: digits
+  strategy: {name: fake, epochs: 2}
+experiments:
+  depth:
+    model: {name: mlp, depth: [2, 3]}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clear_runs() -> None:
+    inline_plugins.RUNS.clear()
+
+
+@pytest.fixture
+def fake_catalog(make_catalog):
+    return make_catalog(fake=inline_plugins.FakeStrategyPlugin())
+
+
+def run(catalog, matrix_path: Path, out: Path, force: bool = False, **plugins) -> RunSummary:
+    matrix = load_matrix(matrix_path, catalog)
+    store = ResultStore.open(out, matrix.name)
+    settings = RunSettings(torch.device("cpu"), out / "data", download=False, threads=1)
+    return run_matrix(matrix, store, catalog, settings, LineProgress(io.StringIO()), force=force)
+
+
+def test_rerun_trains_nothing(fake_catalog, write_matrix, tmp_path) -> None:
+    path = write_matrix(MATRIX)
+    first = run(fake_catalog, path, tmp_path / "out")
+    assert (first.ran, first.reused) == (2, 0)
+    second = run(fake_catalog, path, tmp_path / "out")
+    assert (second.ran, second.reused) == (0, 2)
+    assert len(inline_plugins.RUNS) == 2
+
+
+def test_force_reruns_everything(fake_catalog, write_matrix, tmp_path) -> None:
+    path = write_matrix(MATRIX)
+    run(fake_catalog, path, tmp_path / "out")
+    assert run(fake_catalog, path, tmp_path / "out", force=True).ran == 2
+
+
+def test_adding_a_model_runs_only_the_new_cells(fake_catalog, write_matrix, tmp_path) -> None:
+    run(fake_catalog, write_matrix(MATRIX), tmp_path / "out")
+    before = list(inline_plugins.RUNS)
+    grown = (
+        MATRIX.replace("depth: [2, 3]", "depth: [2, 3, 4]")
+        .replace("{name: mlp,", "{name: [mlp, residual_mlp],")
+        .replace("{rows: model.depth,", "{rows: model.depth, columns: model.name,")
+    )
+    summary = run(fake_catalog, write_matrix(grown), tmp_path / "out")
+    assert (summary.ran, summary.reused) == (4, 2)
+    assert not set(before) & set(inline_plugins.RUNS[len(before) :])
+
+
+def test_editing_one_parameter_reruns_only_the_cells_it_touches(
+    fake_catalog, write_matrix, tmp_path
+) -> None:
+    text = (
+        MATRIX
+        + """
+  other:
+    model: {name: mlp, depth: 5}
+"""
+    )
+    run(fake_catalog, write_matrix(text), tmp_path / "out")
+    edited = text.replace(
+        "model: {name: mlp, depth: 5}", "model: {name: mlp, depth: 5, hidden: 64}"
+    )
+    summary = run(fake_catalog, write_matrix(edited), tmp_path / "out")
+    assert (summary.ran, summary.reused) == (1, 2)
+
+
+def test_reordering_the_file_keeps_cell_identities(fake_catalog, write_matrix, tmp_path) -> None:
+    run(fake_catalog, write_matrix(MATRIX), tmp_path / "out")
+    reordered = MATRIX.replace("depth: [2, 3]", "depth: [3, 2]").replace(
+        "{name: fake, epochs: 2}", "{epochs: 2, name: fake}"
+    )
+    assert run(fake_catalog, write_matrix(reordered), tmp_path / "out").ran == 0
+
+
+def test_failed_cell_is_recorded_and_the_rest_runs(fake_catalog, write_matrix, tmp_path) -> None:
+    text = MATRIX.replace(
+        "model: {name: mlp, depth: [2, 3]}",
+        "model: {name: mlp, depth: [2, 3]}\n    strategy: {name: fake, fail: [false, true]}",
+    ).replace("{rows: model.depth,", "{rows: model.depth, columns: strategy.fail,")
+    path = write_matrix(text)
+    summary = run(fake_catalog, path, tmp_path / "out")
+    assert summary.ran == 4
+    assert len(summary.failed) == 2
+    record = summary.failed[0]
+    assert record.error == "RuntimeError: planned failure"
+    assert "Traceback" in (record.traceback or "")
+    # Failed cells are not cached: the next run tries them again, and only them.
+    again = run(fake_catalog, path, tmp_path / "out")
+    assert (again.ran, again.reused, len(again.failed)) == (2, 2, 2)
+
+
+def test_lifecycle_hooks_see_every_cell_and_epoch(make_catalog, write_matrix, tmp_path) -> None:
+    events: list[tuple] = []
+
+    class Observer:
+        @hookimpl
+        def dlbench_cell_start(self, cell):
+            events.append(("start", cell.id))
+
+        @hookimpl
+        def dlbench_epoch_end(self, cell, epoch, metrics):
+            events.append(("epoch", cell.id, epoch, round(metrics["val_acc"], 3)))
+
+        @hookimpl
+        def dlbench_cell_end(self, cell, record):
+            events.append(("end", cell.id, record.status))
+
+    catalog = make_catalog(fake=inline_plugins.FakeStrategyPlugin(), observer=Observer())
+    run(catalog, write_matrix(MATRIX), tmp_path / "out")
+    first, second = inline_plugins.RUNS
+    assert events == [
+        ("start", first),
+        ("epoch", first, 1, 0.25),
+        ("epoch", first, 2, 0.5),
+        ("end", first, "ok"),
+        ("start", second),
+        ("epoch", second, 1, 0.25),
+        ("epoch", second, 2, 0.5),
+        ("end", second, "ok"),
+    ]
+
+
+def test_matrix_picks_a_plugin_executor(make_catalog, write_matrix, tmp_path) -> None:
+    class Reversed:
+        def run(self, cells, execute):
+            for cell in reversed(cells):
+                yield execute(cell)
+
+    class ExecutorPlugin:
+        @hookimpl
+        def dlbench_register_executors(self, register):
+            register(ExecutorSpec("reversed", Reversed, "runs cells last first"))
+
+    catalog = make_catalog(fake=inline_plugins.FakeStrategyPlugin(), executors=ExecutorPlugin())
+    path = write_matrix("executor: reversed\n" + MATRIX.lstrip())
+    matrix = load_matrix(path, catalog)
+    run(catalog, path, tmp_path / "out")
+    assert inline_plugins.RUNS == [cell.id for cell in reversed(matrix.unique_cells())]
+
+
+def test_corrupted_record_warns_and_the_cell_runs_again(
+    fake_catalog, write_matrix, tmp_path
+) -> None:
+    path = write_matrix(MATRIX)
+    run(fake_catalog, path, tmp_path / "out")
+    victim = sorted((tmp_path / "out" / "cells").glob("*.json"))[0]
+    victim.write_text(victim.read_text()[:40])
+    with pytest.warns(UserWarning, match="unreadable record"):
+        summary = run(fake_catalog, path, tmp_path / "out")
+    assert summary.ran == 1
+    json.loads(victim.read_text())
+
+
+def test_records_carry_config_metrics_timings_and_environment(
+    fake_catalog, write_matrix, tmp_path
+) -> None:
+    run(fake_catalog, write_matrix(MATRIX), tmp_path / "out")
+    record = json.loads(next((tmp_path / "out" / "cells").glob("*.json")).read_text())
+    assert record["status"] == "ok"
+    assert record["cell"]["model"]["name"] == "mlp"
+    assert record["cell"]["model"]["version"]
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2]
+    assert "val_acc@best" in record["final"]
+    assert record["timings"]["total"] >= 0
+    environment = record["environment"]
+    assert environment["threads"] == 1
+    assert environment["device"] == "cpu"
+    assert (
+        environment["versions"]["torch"] == torch.__version__.split("+")[0]
+        or environment["versions"]["torch"]
+    )
+    assert "git_revision" in environment
+
+
+def test_results_of_another_matrix_are_refused(fake_catalog, write_matrix, tmp_path) -> None:
+    run(fake_catalog, write_matrix(MATRIX), tmp_path / "out")
+    other = write_matrix(MATRIX.replace("name: runner", "name: other"), name="other.yaml")
+    with pytest.raises(Exception, match="holds results of matrix 'runner', not 'other'"):
+        run(fake_catalog, other, tmp_path / "out")
