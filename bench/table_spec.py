@@ -90,14 +90,19 @@ def _parse_table(
     for key in raw:
         if key not in TABLE_KEYS:
             raise doc.error((*keypath, key), f"unknown key; accepted: {', '.join(TABLE_KEYS)}")
-    axis_text = ", ".join(axes) or "none (this experiment has a single cell per seed)"
+    axis_text = ", ".join(axes) or "none"
 
     def axis(key: str, required: bool) -> str | None:
         value = raw.get(key)
         if value is None and not required:
             return None
-        if value not in axes:
-            raise doc.error((*keypath, key), f"expected one of this experiment's axes: {axis_text}")
+        # An axis, or any key every cell has (an axis that --set narrowed to one value).
+        if value not in axes and not (isinstance(value, str) and _every_cell_has(cells, value)):
+            raise doc.error(
+                (*keypath, key),
+                f"expected one of this experiment's axes ({axis_text}) or a parameter key "
+                "such as model.depth",
+            )
         return str(value)
 
     rows = axis("rows", required=True)
@@ -130,6 +135,15 @@ def _parse_table(
         labels={str(k): v for k, v in labels.items()},
         row_label=raw.get("row_label"),
     )
+
+
+def _every_cell_has(cells: Sequence[Cell], key: str) -> bool:
+    try:
+        for cell in cells:
+            cell.value(key)
+    except KeyError:
+        return False
+    return True
 
 
 def _parse_derived(

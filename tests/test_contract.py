@@ -11,7 +11,9 @@ import pytest
 from registry import (
     DuplicateNameError,
     ModelSpec,
+    Param,
     PluginLoadError,
+    StrategySpec,
     UnknownNameError,
     build_catalog,
     build_plugin_manager,
@@ -133,7 +135,7 @@ def test_broken_entry_point_is_reported_and_skipped(monkeypatch) -> None:
 def test_strict_switch_makes_a_broken_plugin_an_error(monkeypatch) -> None:
     monkeypatch.setattr("registry.manager.entry_points", _fake_entry_points(BROKEN))
     monkeypatch.setenv("DLBENCH_STRICT_PLUGINS", "1")
-    with pytest.raises(PluginLoadError, match="'broken'.*failed to import"):
+    with pytest.raises(PluginLoadError, match=r"'broken'.*failed to import"):
         build_plugin_manager(disabled=[])
 
 
@@ -159,13 +161,32 @@ def test_misspelt_hook_in_an_external_plugin_is_reported(make_catalog) -> None:
         make_catalog(misspelt=Misspelt())
 
 
+def test_strategy_needs_refuse_a_cell_without_them(make_catalog) -> None:
+    class NeedsTeacher:
+        @hookimpl
+        def dlbench_register_strategies(self, register):
+            register(
+                StrategySpec(
+                    "needy",
+                    lambda cell, context: None,
+                    "needs a teacher",
+                    {"teacher": Param(None, str, nullable=True)},
+                    needs=frozenset({"teacher"}),
+                )
+            )
+
+    spec = make_catalog(needy=NeedsTeacher()).strategies.get("needy")
+    assert spec.refuses({"teacher": None}) == "strategy 'needy' needs teacher"
+    assert spec.refuses({"teacher": "teacher-cell"}) is None
+
+
 def test_register_rejects_the_wrong_record_type(make_catalog) -> None:
     class Wrong:
         @hookimpl
         def dlbench_register_datasets(self, register):
             register(ModelSpec("not_a_dataset", lambda shape, classes: None, "x"))
 
-    with pytest.raises(PluginLoadError, match="passed ModelSpec.*expected DatasetSpec"):
+    with pytest.raises(PluginLoadError, match=r"passed ModelSpec.*expected DatasetSpec"):
         make_catalog(wrong=Wrong())
 
 

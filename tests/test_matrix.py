@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+import inline_plugins
 import pytest
 
-import inline_plugins
 from bench.matrix import load_matrix
 from bench.overrides import parse_override
 from registry import DlbenchError
@@ -221,7 +221,7 @@ BAD_MATRICES = {
     "table-unknown-axis": (
         BASE + "    tables: [{rows: model.width, metric: val_acc}]\n",
         8,
-        r"rows: expected one of this experiment's axes: model\.depth",
+        r"rows: expected one of this experiment's axes \(model\.depth\) or a parameter key",
     ),
     "table-unknown-metric": (
         BASE + "    tables: [{rows: model.depth, metric: accuracy}]\n",
@@ -240,8 +240,9 @@ BAD_MATRICES = {
     ),
     "table-derived-unknown-column": (
         BASE.replace("{name: mlp,", "{name: [mlp, residual_mlp],")
-        + "    tables: [{rows: model.depth, columns: model.name, metric: val_acc, derived: [{title: I, diff: [resnet, mlp]}]}]\n",
-        8,
+        + "    tables: [{rows: model.depth, columns: model.name, metric: val_acc,\n"
+        + "              derived: [{title: I, diff: [resnet, mlp]}]}]\n",
+        9,
         r"'resnet' is not a column; columns: mlp, residual_mlp",
     ),
     "table-hides-cells": (
@@ -311,3 +312,10 @@ def test_only_matching_nothing_lists_experiments(catalog, write_matrix) -> None:
 def test_missing_matrix_file(catalog, tmp_path) -> None:
     with pytest.raises(DlbenchError, match="no such file"):
         load_matrix(tmp_path / "nope.yaml", catalog)
+
+
+def test_table_rows_survive_an_override_that_narrows_the_axis(catalog, write_matrix) -> None:
+    text = BASE + "    tables: [{rows: model.depth, metric: val_acc}]\n"
+    matrix = load_matrix(write_matrix(text), catalog, [parse_override("model.depth=3")])
+    assert [c.model.params["depth"] for c in matrix.experiments[0].cells] == [3]
+    assert matrix.experiments[0].tables[0].rows == "model.depth"

@@ -1,0 +1,194 @@
+"""The ``bench`` command as a user runs it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib.metadata import EntryPoint
+
+from conftest import REPO
+
+
+def squeeze(text: str) -> str:
+    """Markdown tables with their padding collapsed, to compare cell contents."""
+    return re.sub(r" {2,}", " ", text)
+
+
+SMALL = """
+name: small
+defaults:
+  dataset: digits
+  strategy: {name: plain, epochs: 1, batch_size: 128}
+experiments:
+  depth:
+    model: {name: mlp, hidden: 32, depth: [2, 3]}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""
+
+
+def test_quick_example_end_to_end_then_rerun_trains_nothing(bench, tmp_path) -> None:
+    out = tmp_path / "q"
+    first = bench("run", "--matrix", REPO / "examples" / "quick.yaml", "--out", out)
+    assert first.code == 0, first.err
+    assert "## Exercise 1.1: MLP depth" in first.out
+    assert "## Exercise 1.2: residual connections in MLPs" in first.out
+    assert "| Depth | Acc MLP | Acc MLP Residual | Improvement |" in squeeze(first.out)
+    assert "8 cells, 8 done, 0 failed" in first.out
+    assert (out / "report.md").read_text() == first.out.rstrip("\n") + "\n"
+    assert sorted(p.name for p in (out / "tables").iterdir()) == [
+        "ex1_1_mlp_depth-1.csv",
+        "ex1_1_mlp_depth-test-accuracy.csv",
+        "ex1_2_residual_mlp-1.csv",
+    ]
+    assert len(list((out / "cells").glob("*.json"))) == 8
+    second = bench("run", "--matrix", REPO / "examples" / "quick.yaml", "--out", out)
+    assert second.code == 0
+    assert "0 cell(s) to run, 8 already stored" in second.err
+    assert second.out == first.out
+
+
+def test_unknown_model_exits_2_with_one_line_suggestion(bench, write_matrix, tmp_path) -> None:
+    path = write_matrix(SMALL.replace("name: mlp", "name: residual_mpl"))
+    result = bench("run", "--matrix", path, "--out", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "did you mean 'residual_mlp'" in result.err
+    assert f"{path}:7:" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_console_script_reports_errors_without_traceback(write_matrix, tmp_path) -> None:
+    path = write_matrix(SMALL.replace("name: mlp", "name: mlpp"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--matrix", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("bench: error: ")
+
+
+def test_list_models_shows_plugin_and_version(bench) -> None:
+    result = bench("list", "models")
+    assert result.code == 0
+    lines = {line.split()[0]: line for line in result.out.splitlines()[2:] if line.strip()}
+    assert "dlbench.models.mlp" in lines["mlp"]
+    assert "dlbench.models.mlp" in lines["residual_mlp"]
+
+
+def test_list_every_kind(bench) -> None:
+    for kind, expected in (
+        ("datasets", "mnist"),
+        ("strategies", "plain"),
+        ("executors", "local"),
+        ("plugins", "dlbench.datasets.digits"),
+    ):
+        result = bench("list", kind)
+        assert result.code == 0 and expected in result.out, kind
+    assert bench("list", "models", "--include", "res*").out.count("residual_mlp") == 1
+    assert bench("list", "widgets").code == 2
+
+
+def test_broken_external_plugin_is_reported_on_the_command_line(bench, monkeypatch) -> None:
+    broken = EntryPoint("broken", "dlbench_no_such_module_xyz", "dlbench")
+    monkeypatch.setattr("registry.manager.entry_points", lambda group: [broken])
+    result = bench("list", "plugins")
+    assert result.code == 0
+    assert "bench: warning: plugin 'broken'" in result.err
+    monkeypatch.setenv("DLBENCH_STRICT_PLUGINS", "1")
+    strict = bench("list", "plugins")
+    assert strict.code == 2
+    assert strict.err.startswith("bench: error: plugin 'broken'")
+
+
+def test_dry_run_lists_cells_and_trains_nothing(bench, write_matrix, tmp_path) -> None:
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", tmp_path / "o", "--dry-run")
+    assert result.code == 0
+    assert result.out.count("to run") == 3  # two cells and the summary line
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_redraws_without_training(bench, write_matrix, tmp_path) -> None:
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", write_matrix(SMALL), "--out", out).code == 0
+    (out / "report.md").unlink()
+    result = bench("report", out)
+    assert result.code == 0
+    assert "| Depth | Val accuracy (best-val epoch) |" in squeeze(result.out)
+    assert (out / "report.md").exists()
+    assert bench("report", tmp_path / "nowhere").code == 2
+
+
+def test_set_and_only(bench, write_matrix, tmp_path) -> None:
+    text = SMALL + "  other:\n    model: {name: mlp, hidden: 16}\n"
+    result = bench(
+        "run",
+        "--matrix",
+        write_matrix(text),
+        "--out",
+        tmp_path / "o",
+        "--only",
+        "oth*",
+        "--set",
+        "model.hidden=8",
+        "--dry-run",
+    )
+    assert result.code == 0
+    assert "hidden=8" in result.out
+    assert "depth " not in result.out
+
+
+def test_failing_cells_exit_1_and_are_listed(bench, write_matrix, tmp_path) -> None:
+    text = SMALL.replace("dataset: digits", "dataset: mnist")
+    result = bench(
+        "run",
+        "--matrix",
+        write_matrix(text),
+        "--out",
+        tmp_path / "o",
+        "--data-root",
+        tmp_path / "empty",
+        "--no-download",
+    )
+    assert result.code == 1
+    assert "## Failed cells" in result.out
+    assert "DataUnavailableError: MNIST not found in" in result.out
+    assert "| 2 | failed |" in squeeze(result.out)
+
+
+BAD_USAGE = {
+    "bad-set": ["--set", "strategy.epochs"],
+    "bad-set-value": ["--set", "strategy.epochs=0"],
+    "bad-device": ["--device", "tpu"],
+    "bad-threads": ["--threads", "0"],
+    "missing-matrix": ["--matrix", "/nonexistent/m.yaml"],
+}
+
+
+def test_bad_usage_exits_2_with_one_line(bench, write_matrix, tmp_path) -> None:
+    path = write_matrix(SMALL)
+    for case, extra in BAD_USAGE.items():
+        args = ["run", "--out", tmp_path / "o", *extra]
+        if "--matrix" not in extra:
+            args += ["--matrix", path]
+        result = bench(*args)
+        assert result.code == 2, case
+        assert result.err.count("\n") == 1, (case, result.err)
+        assert result.err.startswith("bench"), case
+
+
+def test_out_that_is_a_file_or_another_matrix_is_refused(bench, write_matrix, tmp_path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", tmp_path / "file")
+    assert result.code == 2 and "is not a directory" in result.err
+    assert bench("run", "--matrix", write_matrix(SMALL), "--out", tmp_path / "o").code == 0
+    other = write_matrix(SMALL.replace("name: small", "name: other"), name="other.yaml")
+    refused = bench("run", "--matrix", other, "--out", tmp_path / "o")
+    assert refused.code == 2
+    assert "holds results of matrix 'small'" in refused.err
+    assert len(list((tmp_path / "o" / "cells").glob("*.json"))) == 2

@@ -1,0 +1,128 @@
+"""Reports are a pure function of stored records: exact markdown, CSV, seeds, failures."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bench.table_spec import DerivedColumn, TableSpec
+from registry import Cell, CellRecord, Component
+from reports.formatting import format_value, format_values, human_count
+from reports.markdown import render_csv, render_markdown_table, render_report
+from reports.tables import build_table
+
+
+def make_cell(model: str, depth: int, seed: int = 0) -> Cell:
+    return Cell(
+        model=Component(model, {"depth": depth}, "p", "1"),
+        dataset=Component("digits", {}, "p", "1"),
+        strategy=Component("plain", {"epochs": 1}, "p", "1"),
+        seed=seed,
+    )
+
+
+def ok(cell: Cell, best: float, last: float | None = None) -> CellRecord:
+    final = {"val_acc@best": best, "val_acc@last": best if last is None else last}
+    return CellRecord(cell_id=cell.id, status="ok", cell=cell.to_json(), final=final)
+
+
+def failed(cell: Cell) -> CellRecord:
+    return CellRecord(cell_id=cell.id, status="failed", cell=cell.to_json(), error="E: boom")
+
+
+RESIDUAL_TABLE = TableSpec(
+    title="",
+    rows="model.depth",
+    columns="model.name",
+    metric="val_acc",
+    derived=(DerivedColumn("Improvement", "residual_mlp", "mlp"),),
+    labels={"mlp": "Acc MLP", "residual_mlp": "Acc MLP Residual"},
+)
+
+
+def test_lab_shaped_table_renders_exactly() -> None:
+    cells = [make_cell(m, d) for m in ("mlp", "residual_mlp") for d in (6, 8)]
+    accuracies = [0.9837, 0.9875, 0.9860, 0.9268]
+    records = {c.id: ok(c, a) for c, a in zip(cells, accuracies, strict=True)}
+    table = build_table(RESIDUAL_TABLE, cells, records)
+    assert render_markdown_table(table) == textwrap.dedent(
+        """\
+        |  Depth  |  Acc MLP  |  Acc MLP Residual  |  Improvement  |
+        |:-------:|:---------:|:------------------:|:-------------:|
+        |    6    |  98.37%   |       98.60%       |    +0.23%     |
+        |    8    |  98.75%   |       92.68%       |    -6.07%     |"""
+    )
+    assert table.caption == (
+        "Val accuracy (best-validation epoch) by model; Improvement = Acc MLP Residual - Acc MLP."
+    )
+
+
+def test_single_column_table_says_which_epoch() -> None:
+    cells = [make_cell("mlp", d) for d in (2, 4)]
+    records = {c.id: ok(c, 0.9, last=0.8 + i / 100) for i, c in enumerate(cells)}
+    spec = TableSpec(title="", rows="model.depth", columns=None, metric="val_acc", at="last")
+    table = build_table(spec, cells, records)
+    assert table.headers == ["Depth", "Val accuracy (last epoch)"]
+    assert table.rows == [["2", "80.00%"], ["4", "81.00%"]]
+
+
+def test_seeds_are_averaged_with_their_spread() -> None:
+    cells = [make_cell("mlp", 2, seed) for seed in (0, 1, 2)]
+    records = {c.id: ok(c, a) for c, a in zip(cells, (0.90, 0.92, 0.94), strict=True)}
+    spec = TableSpec(title="", rows="model.depth", columns=None, metric="val_acc")
+    table = build_table(spec, cells, records)
+    assert table.rows == [["2", "92.00 ± 2.00%"]]
+    assert "mean ± standard deviation over seeds" in table.caption
+
+
+def test_missing_and_failed_cells_are_marked_and_derived_left_blank() -> None:
+    cells = [make_cell(m, 6) for m in ("mlp", "residual_mlp")]
+    records = {cells[0].id: failed(cells[0])}
+    table = build_table(RESIDUAL_TABLE, cells, records)
+    assert table.rows == [["6", "failed", "—", "—"]]
+    assert table.csv_rows == [["6", "", "", ""]]
+
+
+def test_csv_has_raw_numbers() -> None:
+    cells = [make_cell(m, 6) for m in ("mlp", "residual_mlp")]
+    records = {c.id: ok(c, a) for c, a in zip(cells, (0.5, 0.75), strict=True)}
+    assert render_csv(build_table(RESIDUAL_TABLE, cells, records)) == (
+        "Depth,Acc MLP,Acc MLP Residual,Improvement\n6,0.5,0.75,0.25\n"
+    )
+
+
+def test_report_lists_failed_and_skipped_cells() -> None:
+    cells = [make_cell("mlp", 2), make_cell("mlp", 4)]
+    manifest = {
+        "name": "m",
+        "source": "m.yaml",
+        "experiments": [
+            {
+                "name": "e",
+                "title": "Depth",
+                "description": "",
+                "cells": [{"id": c.id, **c.to_json()} for c in cells],
+                "skipped": [{"experiment": "e", "description": "x on y", "reason": "no way"}],
+                "tables": [
+                    TableSpec("", "model.depth", None, "val_acc").to_json(),
+                ],
+            }
+        ],
+    }
+    report = render_report(
+        manifest, {cells[0].id: ok(cells[0], 0.5), cells[1].id: failed(cells[1])}
+    )
+    text = report.markdown
+    assert "2 cells, 1 done, 1 failed, 0 pending, 1 skipped" in text
+    assert f"(`{cells[1].id}`): E: boom" in text
+    assert "- `e` x on y: no way" in text
+    assert list(report.csv_files) == ["e-1.csv"]
+
+
+def test_formatting() -> None:
+    assert format_value("val_acc", 0.98264) == "98.26%"
+    assert format_value("val_acc", 0.0023, signed=True) == "+0.23%"
+    assert format_value("val_loss", 0.123456) == "0.1235"
+    assert format_values("val_loss", [1.0, 3.0]) == "2.0000 ± 1.4142"
+    assert human_count(11_800_000) == "11.8M"
+    assert human_count(700_460) == "700.46K"
+    assert format_value("parameters", 512) == "512"
