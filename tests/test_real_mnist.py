@@ -1,4 +1,4 @@
-"""Checks on the real MNIST copy beside the checkout; skipped (with a message) where it is absent."""
+"""Checks on the real MNIST copy beside the checkout; skipped with a message where it is absent."""
 
 from __future__ import annotations
 
