@@ -134,7 +134,7 @@ def command_run(args: argparse.Namespace) -> int:
         raise DlbenchError(f"--threads {args.threads}: expected a number of threads >= 1")
     overrides = [parse_override(text) for text in args.overrides]
     catalog = _catalog()
-    matrix = load_matrix(args.matrix.resolve(), catalog, overrides, args.only)
+    matrix = load_matrix(args.matrix, catalog, overrides, args.only)
     out = args.out or Path("runs") / matrix.name
     device = resolve_device(args.device)
     if args.dry_run:

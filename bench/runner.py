@@ -115,7 +115,9 @@ def run_matrix(
     pending = [cell for cell in cells if force or not store.is_finished(cell.id)]
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
     executor = catalog.executors.get(matrix.executor).create()
-    environment = capture_environment(settings.device, settings.threads, matrix.source.parent)
+    environment = capture_environment(
+        settings.device, settings.threads, matrix.source.resolve().parent
+    )
     execute = CellExecutor(catalog, settings, environment, progress)
     progress.matrix_started(total=len(pending), reused=summary.reused)
     try:

@@ -38,8 +38,8 @@ def test_quick_example_end_to_end_then_rerun_trains_nothing(bench, tmp_path) -> 
     assert "8 cells, 8 done, 0 failed" in first.out
     assert (out / "report.md").read_text() == first.out.rstrip("\n") + "\n"
     assert sorted(p.name for p in (out / "tables").iterdir()) == [
-        "ex1_1_mlp_depth-1.csv",
         "ex1_1_mlp_depth-test-accuracy.csv",
+        "ex1_1_mlp_depth-validation-accuracy.csv",
         "ex1_2_residual_mlp-1.csv",
     ]
     assert len(list((out / "cells").glob("*.json"))) == 8
