@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ class Matrix:
                     "title": e.title,
                     "description": e.description,
                     "cells": [{"id": c.id, **c.to_json()} for c in e.cells],
-                    "skipped": [s.__dict__ for s in e.skipped],
+                    "skipped": [asdict(s) for s in e.skipped],
                     "tables": [t.to_json() for t in e.tables],
                 }
                 for e in self.experiments
@@ -166,14 +166,13 @@ def _load_experiment(
         doc, (*keypath, "exclude"), body.get("exclude"), axes, combinations(axes)
     )
     name_axes = {key for axis in axes for key in axis.keys if key.endswith(".name")}
-    cells: list[Cell] = []
+    cells: dict[str, Cell] = {}
     skipped: list[SkippedCell] = []
     for combo in combos:
         cell = build_cell(doc, source, combo, catalog)
         reason = refusal(cell, catalog)
         if reason is None:
-            if cell not in cells:
-                cells.append(cell)
+            cells.setdefault(cell.id, cell)
         elif name_axes:
             # Reached only by crossing plugin names: mark it and run the rest.
             skipped.append(SkippedCell(name, cell.describe(), reason))
@@ -181,20 +180,22 @@ def _load_experiment(
             raise doc.error(keypath, f"impossible cell: {reason}")
     if not cells:
         raise doc.error(keypath, f"no cell can run: {skipped[0].reason}")
-    metrics = sorted({m for c in cells for m in catalog.strategies.get(c.strategy.name).metrics})
+    metrics = sorted(
+        {m for c in cells.values() for m in catalog.strategies.get(c.strategy.name).metrics}
+    )
     tables = parse_tables(
         doc,
         (*keypath, "tables"),
         body.get("tables"),
         axes=[key for axis in axes for key in axis.keys],
         metrics=metrics,
-        cells=cells,
+        cells=list(cells.values()),
     )
     title, description = body.get("title", name), body.get("description", "")
     for key, value in (("title", title), ("description", description)):
         if not isinstance(value, str):
             raise doc.error((*keypath, key), "expected a string")
-    return Experiment(name, title, description, tuple(cells), tuple(skipped), tables)
+    return Experiment(name, title, description, tuple(cells.values()), tuple(skipped), tables)
 
 
 def _merge(

@@ -30,7 +30,7 @@ class RunSummary:
     failed: list[CellRecord] = field(default_factory=list)
 
 
-class CellExecutor:
+class CellRunner:
     """Runs one cell in this process and turns any failure inside it into a failed record."""
 
     def __init__(
@@ -118,7 +118,7 @@ def run_matrix(
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent
     )
-    execute = CellExecutor(catalog, settings, environment, progress)
+    execute = CellRunner(catalog, settings, environment, progress)
     progress.matrix_started(total=len(pending), reused=summary.reused)
     try:
         for record in executor.run(pending, execute):
