@@ -124,9 +124,10 @@ class BarProgress:
 
     def cell_started(self, cell: Cell) -> None:
         """Open a bar for the cell."""
+        label = f"{cell.model.describe()} seed {cell.seed}"
         self._cell = tqdm(
             total=_epochs(cell),
-            desc=cell.describe(),
+            desc=label if len(label) <= 48 else label[:47] + "…",
             unit="epoch",
             position=1,
             leave=False,

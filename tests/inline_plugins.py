@@ -17,6 +17,8 @@ def run_fake(cell: Cell, context: RunContext) -> TrainingResult:
     params = cell.strategy.params
     if params["fail"]:
         raise RuntimeError("planned failure")
+    if params["interrupt"]:
+        raise KeyboardInterrupt
     epochs = []
     for epoch in range(1, params["epochs"] + 1):
         acc = params["quality"] * epoch / params["epochs"] + cell.seed / 1000
@@ -46,6 +48,7 @@ class FakeStrategyPlugin:
                     "epochs": Param(2, int, minimum=1),
                     "quality": Param(0.5, float, minimum=0, maximum=1),
                     "fail": Param(False, bool),
+                    "interrupt": Param(False, bool),
                 },
             )
         )

@@ -192,3 +192,30 @@ def test_out_that_is_a_file_or_another_matrix_is_refused(bench, write_matrix, tm
     assert refused.code == 2
     assert "holds results of matrix 'small'" in refused.err
     assert len(list((tmp_path / "o" / "cells").glob("*.json"))) == 2
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(
+    bench, write_matrix, tmp_path, monkeypatch
+) -> None:
+    calls = []
+
+    def interrupted_fit(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    import plugins.strategies.plain as plain
+
+    real_fit = plain.fit
+    monkeypatch.setattr(plain, "fit", interrupted_fit)
+    out = tmp_path / "o"
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
+    assert result.code == 130
+    assert "interrupted" in result.err and "Run the same command again to resume" in result.err
+    assert len(list((out / "cells").glob("*.json"))) == 1
+    assert "1 done, 0 failed, 1 pending" in (out / "report.md").read_text()
+    monkeypatch.setattr(plain, "fit", real_fit)
+    resumed = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
+    assert resumed.code == 0
+    assert "1 cell(s) to run, 1 already stored" in resumed.err

@@ -204,3 +204,34 @@ def test_results_of_another_matrix_are_refused(fake_catalog, write_matrix, tmp_p
     other = write_matrix(MATRIX.replace("name: runner", "name: other"), name="other.yaml")
     with pytest.raises(Exception, match="holds results of matrix 'runner', not 'other'"):
         run(fake_catalog, other, tmp_path / "out")
+
+
+def test_interrupt_keeps_finished_cells_and_records_nothing_in_flight(
+    fake_catalog, write_matrix, tmp_path
+) -> None:
+    text = MATRIX.replace(
+        "model: {name: mlp, depth: [2, 3]}",
+        "model: {name: mlp, depth: [2, 3]}\n    strategy: {name: fake, interrupt: [false, true]}",
+    ).replace("{rows: model.depth,", "{rows: model.depth, columns: strategy.interrupt,")
+    path = write_matrix(text)
+    with pytest.raises(KeyboardInterrupt):
+        run(fake_catalog, path, tmp_path / "out")
+    stored = list((tmp_path / "out" / "cells").glob("*.json"))
+    assert len(stored) == 1
+    assert json.loads(stored[0].read_text())["cell"]["strategy"]["params"]["interrupt"] is False
+    assert not list((tmp_path / "out" / "cells").glob(".*.tmp"))
+
+
+def test_line_progress_names_cells_epochs_and_outcomes(
+    fake_catalog, write_matrix, tmp_path
+) -> None:
+    matrix = load_matrix(write_matrix(MATRIX), fake_catalog)
+    store = ResultStore.open(tmp_path / "out", matrix.name)
+    stream = io.StringIO()
+    settings = RunSettings(torch.device("cpu"), tmp_path, download=False, threads=1)
+    run_matrix(matrix, store, fake_catalog, settings, LineProgress(stream))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "2 cell(s) to run, 0 already stored"
+    assert lines[1].startswith("[1/2] mlp(activation=relu, depth=2, hidden=512) on digits by fake")
+    assert lines[2] == "  epoch 1/2: train_loss 0.7500, val_acc 25.00%"
+    assert lines[4].startswith("  done in 0s; eta ")
