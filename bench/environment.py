@@ -19,25 +19,18 @@ PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "pluggy")
 def git_revision(directory: Path) -> str | None:
     """The commit checked out at ``directory`` (``+dirty`` when modified), or ``None``."""
     try:
-        revision = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        revision = _git(directory, "rev-parse", "HEAD")
+        dirty = _git(directory, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{revision}+dirty" if dirty else revision
+
+
+def _git(directory: Path, *args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=directory, capture_output=True, text=True, timeout=5, check=True
+    )
+    return completed.stdout.strip()
 
 
 def capture_environment(device: torch.device, threads: int, source_dir: Path) -> dict[str, Any]:
