@@ -3,6 +3,7 @@
 #: Registered in this order, before any external plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.models.mlp",
+    "plugins.models.cnn",
     "plugins.datasets.digits",
     "plugins.datasets.torchvision",
     "plugins.strategies.plain",

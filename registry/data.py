@@ -48,11 +48,30 @@ class Normalization:
 
 
 @dataclass(frozen=True)
+class Augmentation:
+    """Random changes applied to each training batch on the device, before normalisation.
+
+    :param crop_padding: pad each side by this many pixels (zeros) and crop back at a random
+        offset; 0 for no cropping.
+    :param flip: flip each image horizontally with probability 1/2.
+    """
+
+    crop_padding: int = 0
+    flip: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether this changes anything."""
+        return self.crop_padding > 0 or self.flip
+
+
+@dataclass(frozen=True)
 class DatasetSplits:
     """A dataset ready for training: train, validation and (where one exists) test splits.
 
     :param num_classes: number of target classes.
     :param normalization: applied per batch on the training device.
+    :param augmentation: applied to training batches only.
     """
 
     train: Split
@@ -60,6 +79,7 @@ class DatasetSplits:
     test: Split | None
     num_classes: int
     normalization: Normalization
+    augmentation: Augmentation = Augmentation()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -74,4 +94,5 @@ class DatasetSplits:
             test=self.test.to(device) if self.test is not None else None,
             num_classes=self.num_classes,
             normalization=self.normalization,
+            augmentation=self.augmentation,
         )

@@ -43,8 +43,8 @@ def test_every_hook_has_a_test(hook: str) -> None:
 
 
 def test_builtins_register_through_the_public_hooks(catalog) -> None:
-    assert catalog.models.names() == ["mlp", "residual_mlp"]
-    assert {"digits", "mnist"} <= set(catalog.datasets.names())
+    assert catalog.models.names() == ["cnn", "mlp", "residual_cnn", "residual_mlp"]
+    assert catalog.datasets.names() == ["cifar10", "cifar100", "digits", "mnist"]
     assert "plain" in catalog.strategies.names()
     assert catalog.executors.names() == ["local"]
     entry = catalog.models.entry("mlp")
@@ -79,12 +79,12 @@ def test_unknown_name_suggests_close_matches_and_lists_choices(catalog) -> None:
         catalog.models.get("residual_mpl")
     message = str(info.value)
     assert "did you mean 'residual_mlp'" in message
-    assert "choices: mlp, residual_mlp" in message
+    assert "choices: cnn, mlp, residual_cnn, residual_mlp" in message
     assert isinstance(info.value, KeyError)
 
 
 def test_unknown_name_without_close_match_lists_choices(catalog) -> None:
-    with pytest.raises(UnknownNameError, match=r"unknown model 'zzz'; choices: mlp, residual_mlp$"):
+    with pytest.raises(UnknownNameError, match=r"unknown model 'zzz'; choices: cnn, mlp, residual_cnn, residual_mlp$"):
         catalog.models.get("zzz")
 
 
@@ -145,7 +145,7 @@ def test_disable_env_blocks_plugins_by_name(monkeypatch) -> None:
     host = build_plugin_manager(strict=True)
     assert host.load_errors == []
     assert "dlbench.models.mlp" not in host.plugins
-    assert build_catalog(host).models.names() == []
+    assert build_catalog(host).models.names() == ["cnn", "residual_cnn"]
 
 
 def test_misspelt_hook_in_an_external_plugin_is_reported(make_catalog) -> None:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.engine.augment import BatchAugmenter
 from registry.data import DatasetSplits, Normalization, Split
 from registry.run import TrainingResult
 
@@ -109,6 +110,7 @@ def fit(
     train = splits.train
     device = train.targets.device
     normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), device)
+    augment = BatchAugmenter(splits.augmentation) if splits.augmentation.active else None
     order_generator = torch.Generator().manual_seed(config.seed)
     n = len(train)
     epochs: list[dict[str, float]] = []
@@ -124,7 +126,8 @@ def fit(
         correct = torch.zeros((), dtype=torch.long, device=device)
         for start in range(0, n, config.batch_size):
             indices = order[start : start + config.batch_size]
-            inputs = normalize(train.inputs[indices])
+            raw = train.inputs[indices]
+            inputs = normalize(augment(raw) if augment is not None else raw)
             targets = train.targets[indices]
             logits = model(inputs)
             loss = loss_fn(logits, targets, indices)

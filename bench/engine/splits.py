@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from registry.data import DatasetSplits, Normalization, Split
+from registry.data import Augmentation, DatasetSplits, Normalization, Split
 from registry.params import Param
 
 
@@ -54,6 +54,25 @@ SPLIT_PARAMS: dict[str, Param] = {
         exclusive_minimum=True,
     ),
     "split_seed": Param(0, int, "seed of the train/validation split (fixed across cell seeds)"),
+    "train_subset": Param(
+        None,
+        int,
+        "keep only this many training examples (for smoke runs)",
+        minimum=1,
+        nullable=True,
+    ),
+}
+
+#: Parameters of datasets of images, which can be augmented per batch.
+IMAGE_PARAMS: dict[str, Param] = {
+    **SPLIT_PARAMS,
+    "augment": Param(
+        "none",
+        str,
+        "per-batch training augmentation",
+        choices=("none", "flip", "crop", "crop+flip"),
+    ),
+    "crop_padding": Param(4, int, "padding for 'crop' augmentation, in pixels", minimum=1),
 }
 
 
@@ -67,13 +86,24 @@ def make_splits(
 ) -> DatasetSplits:
     """Hold out validation from ``train_full`` and normalise with the training part's statistics.
 
-    :param params: the dataset's resolved parameters, with ``val_fraction`` and ``split_seed``.
+    :param params: the dataset's resolved parameters: ``val_fraction``, ``split_seed``,
+        ``train_subset`` and, for image datasets, ``augment`` and ``crop_padding``.
     """
     train, val = split_off(train_full, params["val_fraction"], params["split_seed"])
+    if params.get("train_subset") is not None:
+        # The split is already a seeded shuffle, so its head is a random subset.
+        train = Split(
+            train.inputs[: params["train_subset"]], train.targets[: params["train_subset"]]
+        )
+    augment = params.get("augment", "none")
     return DatasetSplits(
         train=train,
         val=val,
         test=test,
         num_classes=num_classes,
         normalization=channel_normalization(train.inputs, scale),
+        augmentation=Augmentation(
+            crop_padding=params["crop_padding"] if "crop" in augment else 0,
+            flip="flip" in augment,
+        ),
     )

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import torch
 
-from bench.engine.splits import SPLIT_PARAMS, make_splits, split_off
+from bench.engine.splits import IMAGE_PARAMS, make_splits, split_off
 from registry import DatasetRequest, DatasetSpec, DatasetSplits, Param, Split, hookimpl
 
 DIGITS_PARAMS = {
-    **SPLIT_PARAMS,
+    **IMAGE_PARAMS,
     "test_fraction": Param(
         0.2,
         float,
