@@ -16,7 +16,7 @@ from tabulate import tabulate
 from registry.errors import DlbenchError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-LIST_KINDS = ("models", "datasets", "strategies", "executors", "plugins")
+LIST_KINDS = ("models", "datasets", "strategies", "executors", "probes", "plugins")
 DATA_ENV = "DLBENCH_DATA"
 
 
@@ -158,30 +158,32 @@ def command_run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(write_report(store))
     print(
-        f"{summary.ran} cell(s) ran, {summary.reused} reused, {len(summary.failed)} failed; "
-        f"report: {out / REPORT}",
+        f"{summary.ran} cell(s) ran, {summary.reused} reused, {len(summary.failed)} failed, "
+        f"{len(summary.skipped)} skipped; report: {out / REPORT}",
         file=sys.stderr,
     )
-    return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
+    return EXIT_FAILED_CELLS if summary.failed or summary.skipped else EXIT_OK
 
 
 def _dry_run(matrix: Any, out: Path) -> int:
+    from bench.runner import pending_cells
     from bench.store import ResultStore
 
-    store = ResultStore(out)
+    pending = {cell.id for cell in pending_cells(matrix, ResultStore(out))}
     rows = []
     for experiment in matrix.experiments:
         for cell in experiment.cells:
-            status = "stored" if store.is_finished(cell.id) else "to run"
+            status = "to run" if cell.id in pending else "stored"
             rows.append([experiment.name, cell.id, status, cell.describe()])
         for skipped in experiment.skipped:
             rows.append(
                 [experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"]
             )
     print(tabulate(rows, headers=["experiment", "cell", "status", "cell"], tablefmt="simple"))
-    unique = matrix.unique_cells()
-    pending = sum(not store.is_finished(c.id) for c in unique)
-    print(f"\n{len(unique)} unique cell(s), {pending} to run; results would go to {out}")
+    print(
+        f"\n{len(matrix.unique_cells())} unique cell(s), {len(pending)} to run; "
+        f"results would go to {out}"
+    )
     return EXIT_OK
 
 

@@ -8,14 +8,23 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from bench.checkpoints import read_checkpoint, write_checkpoint
+from bench.engine.model_card import model_card
+from bench.store import ResultStore
 from registry.catalog import Catalog
-from registry.cell import Cell
+from registry.cell import Cell, Component
 from registry.data import DatasetSplits
+from registry.errors import DlbenchError
+from registry.params import CELL_REFERENCE
+from registry.run import Probe
 from registry.specs import DatasetRequest
+
+CHECKPOINT = "checkpoint"
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,11 @@ class DatasetCache:
 
 
 class CellContext:
-    """A :class:`~registry.run.RunContext` for one cell."""
+    """A :class:`~registry.run.RunContext` for one cell.
+
+    :param wanted: kinds of artifact that other cells need from this one.
+    :param probes: the probe components this cell runs with.
+    """
 
     def __init__(
         self,
@@ -62,14 +75,23 @@ class CellContext:
         catalog: Catalog,
         settings: RunSettings,
         datasets: DatasetCache,
+        store: ResultStore,
         on_epoch: Callable[[int, Mapping[str, float]], None],
+        wanted: frozenset[str] = frozenset(),
+        probes: tuple[Component, ...] = (),
     ) -> None:
         self.cell = cell
         self._catalog = catalog
         self._settings = settings
         self._datasets = datasets
+        self._store = store
         self._on_epoch = on_epoch
+        self._wanted = wanted
+        self._probes = {p.name: catalog.probes.get(p.name).create(**p.params) for p in probes}
+        self._splits: DatasetSplits | None = None
         self.data_seconds = 0.0
+        self.artifacts: dict[str, str] = {}
+        self.model_card: dict[str, Any] = {}
 
     @property
     def device(self) -> torch.device:
@@ -78,8 +100,10 @@ class CellContext:
 
     def load_dataset(self) -> DatasetSplits:
         """The cell's dataset on the device (cached across cells)."""
+        return self._load(self.cell.dataset)
+
+    def _load(self, component: Component) -> DatasetSplits:
         started = time.perf_counter()
-        component = self.cell.dataset
         spec = self._catalog.datasets.get(component.name)
         request = DatasetRequest(
             params=component.params,
@@ -89,15 +113,71 @@ class CellContext:
         key = json.dumps([component.name, component.params, str(request.data_root)], sort_keys=True)
         splits = self._datasets.get(key, lambda: spec.load(request).to(self.device))
         self.data_seconds += time.perf_counter() - started
+        if component is self.cell.dataset:
+            self._splits = splits
         return splits
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
-        """The cell's model for ``splits``, on the device."""
-        component = self.cell.model
+        """The cell's model for ``splits``, on the device; its card goes into the record."""
+        model = self._build(self.cell.model, splits.input_shape, splits.num_classes)
+        self.model_card = model_card(model)
+        return model
+
+    def _build(
+        self, component: Component, input_shape: tuple[int, ...], num_classes: int
+    ) -> nn.Module:
         spec = self._catalog.models.get(component.name)
-        model = spec.build(splits.input_shape, splits.num_classes, **component.params)
-        return model.to(self.device)
+        return spec.build(input_shape, num_classes, **component.params).to(self.device)
 
     def epoch_end(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Forward a finished epoch to the progress display and the lifecycle hook."""
         self._on_epoch(epoch, metrics)
+
+    def probes(self) -> list[Probe]:
+        """The probes this cell runs with."""
+        return list(self._probes.values())
+
+    def probe_results(self) -> dict[str, Any]:
+        """What each probe observed, by probe name."""
+        return {name: probe.result() for name, probe in self._probes.items()}
+
+    def save_checkpoint(self, model: nn.Module) -> None:
+        """Store ``model``'s weights as this cell's checkpoint if another cell needs them."""
+        if CHECKPOINT not in self._wanted:
+            return
+        splits = self._splits or self.load_dataset()
+        self.artifacts[CHECKPOINT] = self._store.put_artifact(
+            lambda path: write_checkpoint(
+                path, self.cell, model, splits.input_shape, splits.num_classes
+            )
+        )
+
+    def producer(self, reference: str) -> Cell:
+        """The cell that ``reference`` names, from its stored record."""
+        record = self._store.get(_cell_id(reference))
+        if record is None or record.status != "ok":
+            raise DlbenchError(f"{reference} has no finished record in {self._store.root}")
+        return Cell.from_json(record.cell)
+
+    def load_model(self, reference: str) -> nn.Module:
+        """The referenced cell's trained model, rebuilt and loaded with ``weights_only=True``."""
+        record = self._store.get(_cell_id(reference))
+        if record is None or CHECKPOINT not in record.artifacts:
+            raise DlbenchError(f"{reference} stored no checkpoint in {self._store.root}")
+        data = read_checkpoint(self._store.root / record.artifacts[CHECKPOINT], self.device)
+        producer = Cell.from_json(data["cell"])
+        model = self._build(producer.model, tuple(data["input_shape"]), data["num_classes"])
+        try:
+            model.load_state_dict(data["state_dict"])
+        except RuntimeError as exc:
+            raise DlbenchError(
+                f"{record.artifacts[CHECKPOINT]}: weights do not fit model "
+                f"{producer.model.describe()}: {str(exc).splitlines()[0]}"
+            ) from None
+        return model.eval()
+
+
+def _cell_id(reference: str) -> str:
+    if not reference.startswith(CELL_REFERENCE):
+        raise DlbenchError(f"{reference!r} is not a reference to a cell (cell:<id>)")
+    return reference.removeprefix(CELL_REFERENCE)

@@ -25,7 +25,9 @@ class ExperimentSource:
 
     :param sections: ``model``/``dataset``/``strategy`` -> key -> value (lists are axes).
     :param seeds: an int or a list of ints.
-    :param origins: where each ``(section, key)`` and ``("seeds", "")`` value came from.
+    :param origins: where each ``(section, key)``, ``("seeds", "")`` and ``("probes", name)``
+        value came from.
+    :param probes: probe name -> its parameters.
     """
 
     name: str
@@ -33,6 +35,7 @@ class ExperimentSource:
     sections: dict[str, dict[str, Any]]
     seeds: Any
     origins: dict[tuple[str, str], Origin]
+    probes: dict[str, Any]
 
 
 @dataclass(frozen=True)

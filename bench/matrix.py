@@ -1,64 +1,51 @@
-"""Load a matrix file: validate all of it, merge defaults and overrides, expand into cells."""
+"""Load a matrix file: validate all of it, expand every experiment, and plan what must run."""
 
 from __future__ import annotations
 
 import fnmatch
-import re
+import graphlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.expand import (
-    ExperimentSource,
-    Origin,
-    SkippedCell,
-    apply_exclude,
-    apply_zip,
-    build_cell,
-    combinations,
-    fail,
-    find_axes,
-    refusal,
-)
+from bench.experiment import NAME_PATTERN, Experiment, check_keys, load_experiment
 from bench.overrides import SECTIONS, Override
-from bench.table_spec import TableSpec, parse_tables
-from bench.yamlfile import KeyPath, YamlDocument, load_yaml
+from bench.references import experiment_order, references_in
+from bench.yamlfile import load_yaml
 from registry.catalog import Catalog
-from registry.cell import Cell
+from registry.cell import Cell, Component
 from registry.errors import DlbenchError, UnknownNameError
+from registry.params import CELL_REFERENCE
 
 TOP_KEYS = ("name", "description", "executor", "defaults", "experiments")
-DEFAULT_KEYS = (*SECTIONS, "seeds")
-EXPERIMENT_KEYS = ("title", "description", *SECTIONS, "seeds", "zip", "exclude", "tables")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One named experiment of a matrix, expanded."""
-
-    name: str
-    title: str
-    description: str
-    cells: tuple[Cell, ...]
-    skipped: tuple[SkippedCell, ...]
-    tables: tuple[TableSpec, ...]
+DEFAULT_KEYS = (*SECTIONS, "seeds", "probes")
+_PLURAL = {"model": "models", "dataset": "datasets", "strategy": "strategies"}
 
 
 @dataclass(frozen=True)
 class Matrix:
-    """A validated, expanded matrix file."""
+    """A validated, expanded matrix file and the plan to run it.
+
+    :param experiments: the selected experiments (all, unless ``--only`` narrowed them).
+    :param cells: every cell to run, producers before consumers: the selected experiments' cells
+        and the cells of other experiments whose artifacts they need.
+    :param artifacts: cell id -> kinds of artifact that cell must store for its consumers.
+    :param probes: cell id -> probes it runs with.
+    """
 
     name: str
     source: Path
     description: str
     executor: str
     experiments: tuple[Experiment, ...]
+    cells: dict[str, Cell] = field(default_factory=dict)
+    artifacts: dict[str, frozenset[str]] = field(default_factory=dict)
+    probes: dict[str, tuple[Component, ...]] = field(default_factory=dict)
 
     def unique_cells(self) -> list[Cell]:
-        """Every cell once, in the order experiments first reach it."""
-        return list({cell.id: cell for e in self.experiments for cell in e.cells}.values())
+        """Every cell to run once, producers before consumers."""
+        return list(self.cells.values())
 
     def manifest(self) -> dict[str, Any]:
         """What reports need to redraw the tables without the matrix file or the plugins."""
@@ -96,7 +83,7 @@ def load_matrix(
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "expected a mapping with keys: " + ", ".join(TOP_KEYS))
-    _check_keys(doc, (), data, TOP_KEYS)
+    check_keys(doc, (), data, TOP_KEYS)
     name = data.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise doc.error(("name",), "expected a name of letters, digits, '_', '.', '-'")
@@ -106,141 +93,114 @@ def load_matrix(
             ("executor",),
             str(UnknownNameError("executor", str(executor), catalog.executors.names())),
         )
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise doc.error(("defaults",), "expected a mapping")
-    _check_keys(doc, ("defaults",), defaults, DEFAULT_KEYS)
-    experiments = data.get("experiments")
-    if not isinstance(experiments, dict) or not experiments:
-        raise doc.error(("experiments",), "expected a mapping of experiment name to experiment")
-    for override in overrides:
-        if override.experiment is not None and override.experiment not in experiments:
-            raise DlbenchError(
-                f"--set {override.text}: no experiment {override.experiment!r}; "
-                f"experiments: {', '.join(experiments)}"
-            )
-    selected = [n for n in experiments if not only or any(fnmatch.fnmatchcase(n, g) for g in only)]
-    if not selected:
-        raise DlbenchError(
-            f"--only {' '.join(only)} matches no experiment; experiments: {', '.join(experiments)}"
-        )
-    expanded = []
-    for exp_name in experiments:
-        # Every experiment is validated, selected or not: a broken file fails before anything runs.
-        experiment = _load_experiment(
-            doc, str(exp_name), defaults, experiments[exp_name], overrides, catalog
-        )
-        if exp_name in selected:
-            expanded.append(experiment)
     description = data.get("description", "")
     if not isinstance(description, str):
         raise doc.error(("description",), "expected a string")
-    return Matrix(name, path, description, executor, tuple(expanded))
-
-
-def _check_keys(
-    doc: YamlDocument, keypath: KeyPath, data: dict[str, Any], accepted: Sequence[str]
-) -> None:
-    for key in data:
-        if key not in accepted:
-            raise doc.error((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
-
-
-def _load_experiment(
-    doc: YamlDocument,
-    name: str,
-    defaults: dict[str, Any],
-    body: Any,
-    overrides: Sequence[Override],
-    catalog: Catalog,
-) -> Experiment:
-    keypath: KeyPath = ("experiments", name)
-    if not NAME_PATTERN.match(name):
-        raise doc.error(keypath, "experiment names use letters, digits, '_', '.', '-'")
-    if not isinstance(body, dict):
-        raise doc.error(keypath, "expected a mapping with model, dataset, strategy and tables")
-    _check_keys(doc, keypath, body, EXPERIMENT_KEYS)
-    source = _merge(doc, name, keypath, defaults, body, overrides)
-    axes = apply_zip(doc, (*keypath, "zip"), body.get("zip"), find_axes(doc, source, catalog))
-    combos = apply_exclude(
-        doc, (*keypath, "exclude"), body.get("exclude"), axes, combinations(axes)
-    )
-    name_axes = {key for axis in axes for key in axis.keys if key.endswith(".name")}
-    cells: dict[str, Cell] = {}
-    skipped: list[SkippedCell] = []
-    for combo in combos:
-        cell = build_cell(doc, source, combo, catalog)
-        reason = refusal(cell, catalog)
-        if reason is None:
-            cells.setdefault(cell.id, cell)
-        elif name_axes:
-            # Reached only by crossing plugin names: mark it and run the rest.
-            skipped.append(SkippedCell(name, cell.describe(), reason))
-        else:
-            raise doc.error(keypath, f"impossible cell: {reason}")
-    if not cells:
-        raise doc.error(keypath, f"no cell can run: {skipped[0].reason}")
-    metrics = sorted(
-        {m for c in cells.values() for m in catalog.strategies.get(c.strategy.name).metrics}
-    )
-    tables = parse_tables(
-        doc,
-        (*keypath, "tables"),
-        body.get("tables"),
-        axes=[key for axis in axes for key in axis.keys],
-        metrics=metrics,
-        cells=list(cells.values()),
-    )
-    title, description = body.get("title", name), body.get("description", "")
-    for key, value in (("title", title), ("description", description)):
-        if not isinstance(value, str):
-            raise doc.error((*keypath, key), "expected a string")
-    return Experiment(name, title, description, tuple(cells.values()), tuple(skipped), tables)
-
-
-def _merge(
-    doc: YamlDocument,
-    name: str,
-    keypath: KeyPath,
-    defaults: dict[str, Any],
-    body: dict[str, Any],
-    overrides: Sequence[Override],
-) -> ExperimentSource:
-    """Defaults, then the experiment, then global ``--set``, then this experiment's ``--set``."""
-    sections: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    origins: dict[tuple[str, str], Origin] = {}
-    seeds: Any = 0
-    origins[("seeds", "")] = keypath
-    for layer, base in ((defaults, ("defaults",)), (body, keypath)):
-        for section in SECTIONS:
-            if section not in layer:
-                continue
-            values = layer[section]
-            if isinstance(values, str):
-                values = {"name": values}  # `model: mlp` is short for `model: {name: mlp}`
-            if not isinstance(values, dict):
-                raise doc.error((*base, section), "expected a mapping with 'name' and parameters")
-            for key, value in values.items():
-                sections[section][str(key)] = value
-                origins[(section, str(key))] = (*base, section, key)
-        if "seeds" in layer:
-            seeds = layer["seeds"]
-            origins[("seeds", "")] = (*base, "seeds")
-    for override in sorted(overrides, key=lambda o: o.experiment is not None):
-        if override.experiment not in (None, name):
-            continue
-        if override.section == "seeds":
-            seeds = override.value
-            origins[("seeds", "")] = override.text
-        else:
-            assert override.key is not None
-            sections[override.section][override.key] = override.value
-            origins[(override.section, override.key)] = override.text
-    for section in SECTIONS:
-        if "name" not in sections[section]:
-            raise doc.error(keypath, f"no {section} given (set {section}.name here or in defaults)")
-    if not isinstance(seeds, (int, list)) or isinstance(seeds, bool):
-        raise fail(
-            doc, origins[("seeds", "")], f"expected a seed or a list of seeds, got {seeds!r}"
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise doc.error(("defaults",), "expected a mapping")
+    check_keys(doc, ("defaults",), defaults, DEFAULT_KEYS)
+    bodies = data.get("experiments")
+    if not isinstance(bodies, dict) or not bodies:
+        raise doc.error(("experiments",), "expected a mapping of experiment name to experiment")
+    names = [str(n) for n in bodies]
+    for override in overrides:
+        if override.experiment is not None and override.experiment not in names:
+            raise DlbenchError(
+                f"--set {override.text}: no experiment {override.experiment!r}; "
+                f"experiments: {', '.join(names)}"
+            )
+    selected = [n for n in names if not only or any(fnmatch.fnmatchcase(n, g) for g in only)]
+    if not selected:
+        raise DlbenchError(
+            f"--only {' '.join(only)} matches no experiment; experiments: {', '.join(names)}"
         )
-    return ExperimentSource(name, keypath, sections, seeds, origins)
+
+    dependencies = {
+        n: references_in([(defaults, ("defaults",)), *_layer(bodies[n], ("experiments", n))])
+        for n in names
+    }
+    expanded: dict[str, Experiment] = {}
+    applied: set[int] = set()
+    for experiment_name in experiment_order(doc, dependencies):
+        # Every experiment is validated, selected or not: a broken file fails before anything runs.
+        expanded[experiment_name] = load_experiment(
+            doc,
+            experiment_name,
+            defaults,
+            bodies[experiment_name],
+            overrides,
+            catalog,
+            {n: e.cells for n, e in expanded.items()},
+            applied,
+        )
+    for index, override in enumerate(overrides):
+        if index not in applied:
+            raise DlbenchError(
+                f"--set {override.text}: no experiment's {override.section} takes {override.key!r}"
+            )
+    experiments = tuple(expanded[n] for n in names if n in selected)
+    cells = _plan(experiments, expanded)
+    return Matrix(
+        name,
+        path,
+        description,
+        executor,
+        experiments,
+        cells,
+        _required_artifacts(cells, catalog),
+        _probes_by_cell(experiments),
+    )
+
+
+def _layer(body: Any, keypath: tuple[str, ...]) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    return [(body, keypath)] if isinstance(body, dict) else []
+
+
+def _plan(experiments: Sequence[Experiment], expanded: dict[str, Experiment]) -> dict[str, Cell]:
+    """The selected cells plus every producer they need, in dependency order."""
+    known = {cell.id: cell for e in expanded.values() for cell in e.cells}
+    wanted: dict[str, Cell] = {}
+    pending = [cell for e in experiments for cell in e.cells]
+    while pending:
+        cell = pending.pop(0)
+        if cell.id in wanted:
+            continue
+        wanted[cell.id] = cell
+        pending.extend(known[producer] for producer in cell.producers())
+    order = [c.id for e in experiments for c in e.cells] + list(wanted)
+    sorter = graphlib.TopologicalSorter()
+    for cell_id in dict.fromkeys(order):
+        sorter.add(cell_id, *wanted[cell_id].producers())
+    # Cells are acyclic by construction: a cell can only refer to cells expanded before it.
+    return {cell_id: wanted[cell_id] for cell_id in sorter.static_order()}
+
+
+def _required_artifacts(cells: dict[str, Cell], catalog: Catalog) -> dict[str, frozenset[str]]:
+    required: dict[str, set[str]] = {}
+    for cell in cells.values():
+        for section in SECTIONS:
+            component: Component = getattr(cell, section)
+            declared = catalog.of_kind(_PLURAL[section]).get(component.name).params
+            for key, value in component.params.items():
+                param = declared.get(key)
+                if param is not None and param.artifact and isinstance(value, str):
+                    producer = value.removeprefix(CELL_REFERENCE)
+                    required.setdefault(producer, set()).add(param.artifact)
+    return {cell_id: frozenset(kinds) for cell_id, kinds in required.items()}
+
+
+def _probes_by_cell(experiments: Sequence[Experiment]) -> dict[str, tuple[Component, ...]]:
+    """Each cell's probes: the union over the experiments that reach it."""
+    probes: dict[str, dict[str, Component]] = {}
+    for experiment in experiments:
+        for cell in experiment.cells:
+            chosen = probes.setdefault(cell.id, {})
+            for probe in experiment.probes:
+                earlier = chosen.setdefault(probe.name, probe)
+                if earlier.params != probe.params:
+                    raise DlbenchError(
+                        f"experiment {experiment.name!r}: cell {cell.id} is also in another "
+                        f"experiment with different settings for probe {probe.name!r}"
+                    )
+    return {cell_id: tuple(chosen.values()) for cell_id, chosen in probes.items()}

@@ -96,6 +96,8 @@ class LineProgress:
         took = record.timings.get("total", 0.0)
         if record.status == "ok":
             self._print(f"  done in {_duration(took)}; eta {_duration(eta)}")
+        elif record.status == "skipped":
+            self._print(f"  SKIPPED: {record.error}")
         else:
             self._print(f"  FAILED after {_duration(took)}: {record.error}")
 
@@ -146,8 +148,10 @@ class BarProgress:
         if self._cell is not None:
             self._cell.close()
             self._cell = None
-        if record.status == "failed":
-            tqdm.write(f"FAILED {record.cell_id}: {record.error}", file=self._stream)
+        if record.status != "ok":
+            tqdm.write(
+                f"{record.status.upper()} {record.cell_id}: {record.error}", file=self._stream
+            )
         if self._matrix is not None:
             self._matrix.update(1)
 

@@ -16,7 +16,7 @@ from bench.matrix import Matrix
 from bench.progress import Progress
 from bench.store import ResultStore
 from registry.catalog import Catalog
-from registry.cell import Cell
+from registry.cell import Cell, Component
 from registry.run import CellRecord
 
 
@@ -28,6 +28,7 @@ class RunSummary:
     reused: int = 0
     ran: int = 0
     failed: list[CellRecord] = field(default_factory=list)
+    skipped: list[CellRecord] = field(default_factory=list)
 
 
 class CellRunner:
@@ -37,11 +38,16 @@ class CellRunner:
         self,
         catalog: Catalog,
         settings: RunSettings,
+        store: ResultStore,
+        matrix: Matrix,
         environment: Mapping[str, Any],
         progress: Progress,
     ) -> None:
         self._catalog = catalog
         self._settings = settings
+        self._store = store
+        self._artifacts = matrix.artifacts
+        self._probes = matrix.probes
         self._environment = dict(environment)
         self._progress = progress
         self._datasets = DatasetCache()
@@ -51,21 +57,47 @@ class CellRunner:
         hook = self._catalog.host.hook
         started = time.perf_counter()
         self._progress.cell_started(cell)
+        base: dict[str, Any] = {
+            "cell_id": cell.id,
+            "cell": cell.to_json(),
+            "environment": self._environment,
+        }
+        missing = self._missing_producer(cell)
+        if missing is not None:
+            record = CellRecord(status="skipped", error=missing, finished_at=_now(), **base)
+            hook.dlbench_cell_end(cell=cell, record=record)
+            return record
         hook.dlbench_cell_start(cell=cell)
 
         def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
             self._progress.epoch_ended(epoch, metrics)
             hook.dlbench_epoch_end(cell=cell, epoch=epoch, metrics=metrics)
 
-        context = CellContext(cell, self._catalog, self._settings, self._datasets, on_epoch)
-        base: dict[str, Any] = {
-            "cell_id": cell.id,
-            "cell": cell.to_json(),
-            "environment": self._environment,
-        }
+        probes: tuple[Component, ...] = self._probes.get(cell.id, ())
+        context = CellContext(
+            cell,
+            self._catalog,
+            self._settings,
+            self._datasets,
+            self._store,
+            on_epoch,
+            wanted=self._artifacts.get(cell.id, frozenset()),
+            probes=probes,
+        )
         try:
             seed_everything(cell.seed)
             result = self._catalog.strategies.get(cell.strategy.name).run(cell, context)
+            record = CellRecord(
+                status="ok",
+                epochs=result.epochs,
+                final=result.final,
+                timings=_timings(started, context),
+                finished_at=_now(),
+                artifacts=context.artifacts,
+                probes=context.probe_results(),
+                model_card=context.model_card,
+                **base,
+            )
         except Exception as exc:
             record = CellRecord(
                 status="failed",
@@ -75,17 +107,23 @@ class CellRunner:
                 finished_at=_now(),
                 **base,
             )
-        else:
-            record = CellRecord(
-                status="ok",
-                epochs=result.epochs,
-                final=result.final,
-                timings=_timings(started, context),
-                finished_at=_now(),
-                **base,
-            )
         hook.dlbench_cell_end(cell=cell, record=record)
         return record
+
+    def _missing_producer(self, cell: Cell) -> str | None:
+        """Why a cell this one needs is not available, or ``None``."""
+        for producer in cell.producers():
+            wanted = self._artifacts.get(producer, frozenset())
+            if self._store.is_finished(producer, artifacts=wanted):
+                continue
+            record = self._store.get(producer)
+            reason = (
+                f"failed: {record.error}"
+                if record is not None and record.status != "ok"
+                else "did not finish"
+            )
+            return f"needs cell {producer}, which {reason}"
+        return None
 
 
 def _timings(started: float, context: CellContext) -> dict[str, float]:
@@ -94,6 +132,20 @@ def _timings(started: float, context: CellContext) -> dict[str, float]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def pending_cells(matrix: Matrix, store: ResultStore, force: bool = False) -> list[Cell]:
+    """The cells of ``matrix`` that must run: not stored, failed, or lacking what is now asked."""
+    return [
+        cell
+        for cell in matrix.unique_cells()
+        if force
+        or not store.is_finished(
+            cell.id,
+            artifacts=matrix.artifacts.get(cell.id, ()),
+            probes=[p.name for p in matrix.probes.get(cell.id, ())],
+        )
+    ]
 
 
 def run_matrix(
@@ -107,18 +159,19 @@ def run_matrix(
 ) -> RunSummary:
     """Run every unfinished cell of ``matrix`` and store its record as soon as it finishes.
 
-    A cell that fails is stored as failed and the rest go on. An interrupt stops the run; every
-    record stored before it stays, and the cell in flight is not recorded.
+    Cells run producers first. A cell that fails is stored as failed and the rest go on; a cell
+    whose producer failed is stored as skipped. An interrupt stops the run; every record stored
+    before it stays, and the cell in flight is not recorded.
     """
     store.write_manifest(matrix.manifest())
     cells = matrix.unique_cells()
-    pending = [cell for cell in cells if force or not store.is_finished(cell.id)]
+    pending = pending_cells(matrix, store, force)
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
     executor = catalog.executors.get(matrix.executor).create()
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent
     )
-    execute = CellRunner(catalog, settings, environment, progress)
+    execute = CellRunner(catalog, settings, store, matrix, environment, progress)
     progress.matrix_started(total=len(pending), reused=summary.reused)
     try:
         for record in executor.run(pending, execute):
@@ -126,6 +179,8 @@ def run_matrix(
             summary.ran += 1
             if record.status == "failed":
                 summary.failed.append(record)
+            elif record.status == "skipped":
+                summary.skipped.append(record)
             progress.cell_finished(record)
     finally:
         progress.close()

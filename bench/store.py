@@ -3,17 +3,20 @@
 Layout of ``DIR``::
 
     manifest.json        the expanded matrix (experiments, their cells and tables)
-    cells/<id>.json      one record per cell that ran (``ok`` or ``failed``)
+    cells/<id>.json      one record per cell that ran (``ok``, ``failed`` or ``skipped``)
+    artifacts/<hash>.pt  checkpoints and cached outputs, named by their content hash
     report.md            the tables, redrawn from the above
     tables/*.csv         the same tables as CSV
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +24,17 @@ from registry.errors import DlbenchError
 from registry.run import CellRecord
 
 MANIFEST = "manifest.json"
+ARTIFACTS = "artifacts"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` so that readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -103,10 +108,45 @@ class ResultStore:
             return None
         return record
 
-    def is_finished(self, cell_id: str) -> bool:
-        """Whether ``cell_id`` has a successful record (failed cells run again)."""
+    def is_finished(
+        self, cell_id: str, artifacts: Iterable[str] = (), probes: Iterable[str] = ()
+    ) -> bool:
+        """Whether ``cell_id`` has a successful record with these artifacts and probe results.
+
+        Failed and skipped cells run again, and so does a cell whose consumers now need an
+        artifact it did not store, or whose matrix now asks for a probe it did not run.
+        """
         record = self.get(cell_id)
-        return record is not None and record.status == "ok"
+        return (
+            record is not None
+            and record.status == "ok"
+            and all(
+                kind in record.artifacts and (self.root / record.artifacts[kind]).is_file()
+                for kind in artifacts
+            )
+            and all(name in record.probes for name in probes)
+        )
+
+    def put_artifact(self, write: Callable[[Path], None], suffix: str = ".pt") -> str:
+        """Store a file written by ``write(path)`` under its content hash; return its path.
+
+        The path is relative to the results directory. The same content is stored once.
+        """
+        directory = self.root / ARTIFACTS
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".artifact.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(Path(temp))
+            digest = hashlib.sha256()
+            with open(temp, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            name = f"{ARTIFACTS}/{digest.hexdigest()[:32]}{suffix}"
+            os.replace(temp, self.root / name)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        return name
 
     def put(self, record: CellRecord) -> None:
         """Store ``record`` atomically, replacing an earlier failed record of the same cell."""

@@ -7,9 +7,23 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.yamlfile import KeyPath, YamlDocument
-from registry.cell import Cell
+from registry.cell import Cell, varying_keys
 
-TABLE_KEYS = ("title", "rows", "columns", "metric", "at", "derived", "labels", "row_label")
+TABLE_KEYS = (
+    "kind",
+    "title",
+    "rows",
+    "columns",
+    "metric",
+    "at",
+    "derived",
+    "labels",
+    "row_label",
+)
+MODEL_CARD_KEYS = ("kind", "title", "rows", "labels", "row_label")
+TABLE_KINDS = ("metric", "model_card")
+#: The rows of a model card when none are named: one per distinct model.
+MODEL_ROWS = "model"
 EPOCH_CHOICES = ("best", "last")
 
 
@@ -33,6 +47,8 @@ class TableSpec:
     :param derived: extra columns computed from two value columns.
     :param labels: header text for column values, e.g. ``{"mlp": "Acc MLP"}``.
     :param row_label: header of the row column (default: from ``rows``).
+    :param kind: ``metric`` (a metric by rows and columns), or ``model_card`` (blocks,
+        parameters and conv layers of each model, counted from the built models).
     """
 
     title: str
@@ -43,6 +59,7 @@ class TableSpec:
     derived: tuple[DerivedColumn, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     row_label: str | None = None
+    kind: str = "metric"
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the store's manifest."""
@@ -87,9 +104,13 @@ def _parse_table(
 ) -> TableSpec:
     if not isinstance(raw, dict):
         raise doc.error(keypath, "expected a mapping with rows, metric and optional columns")
+    kind = raw.get("kind", "metric")
+    if kind not in TABLE_KINDS:
+        raise doc.error((*keypath, "kind"), f"expected one of {', '.join(TABLE_KINDS)}")
+    accepted = MODEL_CARD_KEYS if kind == "model_card" else TABLE_KEYS
     for key in raw:
-        if key not in TABLE_KEYS:
-            raise doc.error((*keypath, key), f"unknown key; accepted: {', '.join(TABLE_KEYS)}")
+        if key not in accepted:
+            raise doc.error((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
     axis_text = ", ".join(axes) or "none"
 
     def axis(key: str, required: bool) -> str | None:
@@ -105,6 +126,22 @@ def _parse_table(
             )
         return str(value)
 
+    labels = raw.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise doc.error((*keypath, "labels"), "expected a mapping of column value to header text")
+    for key in ("title", "row_label"):
+        if key in raw and not isinstance(raw[key], str):
+            raise doc.error((*keypath, key), "expected a string")
+    if kind == "model_card":
+        return TableSpec(
+            title=raw.get("title", ""),
+            rows=(axis("rows", required=False) or MODEL_ROWS),
+            columns=None,
+            metric="parameters",
+            labels={str(k): v for k, v in labels.items()},
+            row_label=raw.get("row_label"),
+            kind="model_card",
+        )
     rows = axis("rows", required=True)
     assert rows is not None
     columns = axis("columns", required=False)
@@ -116,12 +153,6 @@ def _parse_table(
     at = raw.get("at", "best")
     if at not in EPOCH_CHOICES:
         raise doc.error((*keypath, "at"), f"expected one of {', '.join(EPOCH_CHOICES)}")
-    for key in ("title", "row_label"):
-        if key in raw and not isinstance(raw[key], str):
-            raise doc.error((*keypath, key), "expected a string")
-    labels = raw.get("labels", {})
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise doc.error((*keypath, "labels"), "expected a mapping of column value to header text")
     column_values = [str(cell.value(columns)) for cell in cells] if columns else []
     derived = _parse_derived(doc, (*keypath, "derived"), raw.get("derived"), column_values)
     _check_unique(doc, keypath, rows, columns, cells)
@@ -190,12 +221,4 @@ def _check_unique(
 
 
 def _differing_keys(first: Cell, second: Cell) -> list[str]:
-    a, b = first.to_json(), second.to_json()
-    keys = []
-    for section in ("model", "dataset", "strategy"):
-        if a[section]["name"] != b[section]["name"]:
-            keys.append(f"{section}.name")
-        for key in sorted(set(a[section]["params"]) | set(b[section]["params"])):
-            if a[section]["params"].get(key) != b[section]["params"].get(key):
-                keys.append(f"{section}.{key}")
-    return keys
+    return [key for key in varying_keys([first, second]) if key != "seed"]

@@ -8,4 +8,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.datasets.torchvision",
     "plugins.strategies.plain",
     "plugins.executors.local",
+    "plugins.probes.grad_norms",
 )

@@ -47,8 +47,15 @@ from registry.errors import (
 from registry.hookspecs import hookimpl
 from registry.manager import ENTRY_POINT_GROUP, PluginHost, build_plugin_manager
 from registry.params import Param
-from registry.run import CellRecord, Executor, RunContext, TrainingResult
-from registry.specs import DatasetRequest, DatasetSpec, ExecutorSpec, ModelSpec, StrategySpec
+from registry.run import CellRecord, Executor, Probe, RunContext, TrainingResult
+from registry.specs import (
+    DatasetRequest,
+    DatasetSpec,
+    ExecutorSpec,
+    ModelSpec,
+    ProbeSpec,
+    StrategySpec,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -69,6 +76,8 @@ __all__ = [
     "Param",
     "PluginHost",
     "PluginLoadError",
+    "Probe",
+    "ProbeSpec",
     "RunContext",
     "Split",
     "StrategySpec",

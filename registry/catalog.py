@@ -9,19 +9,21 @@ from typing import Any
 from registry.errors import DuplicateNameError, PluginLoadError
 from registry.manager import PluginHost
 from registry.names import NameRegistry
-from registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, StrategySpec
+from registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, ProbeSpec, StrategySpec
 
 KINDS: dict[str, tuple[str, type]] = {
     "models": ("dlbench_register_models", ModelSpec),
     "datasets": ("dlbench_register_datasets", DatasetSpec),
     "strategies": ("dlbench_register_strategies", StrategySpec),
     "executors": ("dlbench_register_executors", ExecutorSpec),
+    "probes": ("dlbench_register_probes", ProbeSpec),
 }
 SINGULAR = {
     "models": "model",
     "datasets": "dataset",
     "strategies": "strategy",
     "executors": "executor",
+    "probes": "probe",
 }
 
 
@@ -34,6 +36,7 @@ class Catalog:
     datasets: NameRegistry[DatasetSpec]
     strategies: NameRegistry[StrategySpec]
     executors: NameRegistry[ExecutorSpec]
+    probes: NameRegistry[ProbeSpec]
 
     def of_kind(self, kind: str) -> NameRegistry[Any]:
         """The registry for ``models``, ``datasets``, ``strategies`` or ``executors``."""

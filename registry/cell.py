@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+from registry.params import CELL_REFERENCE
 
 COMPONENT_KINDS = ("model", "dataset", "strategy")
 
@@ -94,12 +96,41 @@ class Cell:
             return component.name
         return _jsonable(component.params[key])
 
+    def producers(self) -> list[str]:
+        """Ids of the cells whose artifacts this cell's parameters refer to (``cell:<id>``)."""
+        found = []
+        for kind in COMPONENT_KINDS:
+            for value in getattr(self, kind).params.values():
+                if isinstance(value, str) and value.startswith(CELL_REFERENCE):
+                    found.append(value.removeprefix(CELL_REFERENCE))
+        return found
+
     def describe(self) -> str:
         """A one-line summary for progress output and reports."""
         return (
             f"{self.model.describe()} on {self.dataset.name} "
             f"by {self.strategy.name}, seed {self.seed}"
         )
+
+
+def varying_keys(cells: Sequence[Cell]) -> list[str]:
+    """The dotted keys (``model.name``, ``strategy.lr``, ``seed``) that differ among ``cells``."""
+    keys: list[str] = []
+    for kind in COMPONENT_KINDS:
+        names = {getattr(cell, kind).name for cell in cells}
+        if len(names) > 1:
+            keys.append(f"{kind}.name")
+        params = sorted({key for cell in cells for key in getattr(cell, kind).params})
+        for key in params:
+            values = {
+                json.dumps(_jsonable(getattr(cell, kind).params.get(key)), sort_keys=True)
+                for cell in cells
+            }
+            if len(values) > 1:
+                keys.append(f"{kind}.{key}")
+    if len({cell.seed for cell in cells}) > 1:
+        keys.append("seed")
+    return keys
 
 
 def _jsonable(value: Any) -> Any:

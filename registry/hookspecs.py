@@ -14,7 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     from registry.cell import Cell
     from registry.run import CellRecord
-    from registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, StrategySpec
+    from registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, ProbeSpec, StrategySpec
 
 PROJECT_NAME = "dlbench"
 
@@ -56,6 +56,14 @@ def dlbench_register_executors(register: Callable[[ExecutorSpec], None]) -> None
     """Register executors, the ways cells are run.
 
     :param register: call with one :class:`~registry.specs.ExecutorSpec` per executor.
+    """
+
+
+@hookspec
+def dlbench_register_probes(register: Callable[[ProbeSpec], None]) -> None:
+    """Register probes, diagnostics that observe training (e.g. gradient norms).
+
+    :param register: call with one :class:`~registry.specs.ProbeSpec` per probe.
     """
 
 

@@ -27,6 +27,9 @@ class Param:
     :param exclusive_minimum: reject a value equal to ``minimum`` (e.g. a learning rate of 0).
     :param nullable: ``null`` is accepted.
     :param sequence: the value is a list of ``type``; a list of lists in a matrix is then an axis.
+    :param artifact: the parameter takes another cell's artifact of this kind (e.g.
+        ``"checkpoint"``): in a matrix ``{from: EXPERIMENT}`` (optionally with ``where:``), which
+        resolves to ``"cell:<id>"`` of the producing cell. Such parameters are nullable strings.
     """
 
     default: Any
@@ -38,9 +41,12 @@ class Param:
     exclusive_minimum: bool = False
     nullable: bool = False
     sequence: bool = False
+    artifact: str | None = None
 
     def describe(self) -> str:
         """What this parameter accepts, in words, for error messages."""
+        if self.artifact is not None:
+            return f"a reference {{from: EXPERIMENT}} to a cell that produces a {self.artifact}"
         if self.choices is not None:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         else:
@@ -61,6 +67,10 @@ class Param:
             if self.nullable:
                 return None
             raise ValueError(f"expected {self.describe()}, got null")
+        if self.artifact is not None:
+            if isinstance(value, str) and value.startswith(CELL_REFERENCE):
+                return value
+            raise ValueError(f"expected {self.describe()}, got {value!r}")
         if self.sequence:
             if not isinstance(value, (list, tuple)) or not value:
                 raise ValueError(f"expected {self.describe()}, got {value!r}")
@@ -83,6 +93,9 @@ class Param:
 
 
 _INVALID = object()
+
+#: Prefix of a resolved reference to another cell: ``cell:<id>``.
+CELL_REFERENCE = "cell:"
 
 
 def _coerce(value: Any, kind: type) -> Any:

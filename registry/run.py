@@ -46,8 +46,27 @@ class RunContext(Protocol):
         """Report a finished epoch (progress display and lifecycle hooks)."""
         ...
 
+    def probes(self) -> list[Probe]:
+        """The probes this cell runs with; pass them to the training loop."""
+        ...
 
-Status = Literal["ok", "failed"]
+    def save_checkpoint(self, model: nn.Module) -> None:
+        """Offer the trained model; its weights are stored when another cell needs them."""
+        ...
+
+    def load_model(self, reference: str) -> nn.Module:
+        """The trained model of the cell that ``reference`` (``cell:<id>``) names, in eval mode.
+
+        The checkpoint is loaded with ``weights_only=True``.
+        """
+        ...
+
+    def producer(self, reference: str) -> Cell:
+        """The cell that ``reference`` (``cell:<id>``) names."""
+        ...
+
+
+Status = Literal["ok", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -55,12 +74,16 @@ class CellRecord:
     """The stored outcome of one cell.
 
     :param cell_id: the cell's content hash.
-    :param status: ``ok``, or ``failed`` with :attr:`error` and :attr:`traceback`.
+    :param status: ``ok``; ``failed`` with :attr:`error` and :attr:`traceback`; or ``skipped``
+        with :attr:`error` when a cell it needs did not finish.
     :param cell: the resolved configuration (:meth:`Cell.to_json`).
     :param epochs: per-epoch metrics.
     :param final: final metrics.
     :param timings: wall-clock seconds (``total``, ``data``, ``train``).
     :param environment: versions, device, threads, git revision.
+    :param artifacts: kind -> file (relative to the results directory), e.g. a checkpoint.
+    :param probes: probe name -> what it observed.
+    :param model_card: parameters, trainable parameters, conv and linear layers, blocks.
     """
 
     cell_id: str
@@ -73,6 +96,9 @@ class CellRecord:
     error: str | None = None
     traceback: str | None = None
     finished_at: str = ""
+    artifacts: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, Any] = field(default_factory=dict)
+    model_card: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the store."""
@@ -82,6 +108,21 @@ class CellRecord:
     def from_json(cls, data: Mapping[str, Any]) -> CellRecord:
         """Rebuild a record from :meth:`to_json` output."""
         return cls(**data)
+
+
+class Probe(Protocol):
+    """Observes a model during training; see :class:`registry.specs.ProbeSpec`."""
+
+    #: Global training steps (counting from 1) after whose backward pass :meth:`observe` runs.
+    steps: frozenset[int]
+
+    def observe(self, model: nn.Module, step: int, epoch: int) -> None:
+        """Look at the model after the backward pass of ``step``, before the optimizer step."""
+        ...
+
+    def result(self) -> dict[str, Any]:
+        """What was observed, JSON-serialisable; stored in the record under the probe's name."""
+        ...
 
 
 class Executor(Protocol):

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from registry.cell import Cell
     from registry.data import DatasetSplits
-    from registry.run import Executor, RunContext, TrainingResult
+    from registry.run import Executor, Probe, RunContext, TrainingResult
 
 
 @dataclass(frozen=True)
@@ -143,4 +143,23 @@ class ExecutorSpec:
     description: str
 
 
-Spec = ModelSpec | DatasetSpec | StrategySpec | ExecutorSpec
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A diagnostic that observes training at chosen steps (e.g. per-layer gradient norms).
+
+    Probes do not change training, so they are not part of a cell's identity; a stored cell that
+    lacks a probe's results is run again when a matrix asks for that probe.
+
+    :param name: registry name, e.g. ``grad_norms``.
+    :param create: ``create(**params) -> Probe``; one probe object per cell.
+    :param description: one line for ``bench list``.
+    :param params: the parameters ``create`` accepts.
+    """
+
+    name: str
+    create: Callable[..., Probe]
+    description: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+
+Spec = ModelSpec | DatasetSpec | StrategySpec | ExecutorSpec | ProbeSpec

@@ -15,17 +15,20 @@ from bench.store import ResultStore, write_atomic
 from bench.table_spec import TableSpec
 from registry.cell import Cell
 from registry.run import CellRecord
+from reports.plots import gradient_norm_plot
 from reports.tables import Table, build_table
 
 REPORT = "report.md"
+PLOTS = "plots"
 
 
 @dataclass(frozen=True)
 class Report:
-    """A rendered report: the markdown text and one CSV text per table, by file name."""
+    """A rendered report: the markdown, one CSV per table and the plots, by file name."""
 
     markdown: str
     csv_files: dict[str, str] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
 
 
 def render_markdown_table(table: Table) -> str:
@@ -49,57 +52,71 @@ def render_csv(table: Table) -> str:
 
 
 def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]) -> Report:
-    """Every experiment's tables, then the failed, pending and skipped cells."""
+    """Every experiment's tables and plots, then the cells that failed or were skipped."""
     lines = [f"# Results: {manifest['name']}", ""]
     if manifest.get("description"):
         lines += [manifest["description"].strip(), ""]
-    all_cells = {c["id"]: (e["name"], c) for e in manifest["experiments"] for c in e["cells"]}
-    skipped = [s for e in manifest["experiments"] for s in e["skipped"]]
-    statuses = [records[i].status if i in records else "pending" for i in all_cells]
+    owners = {c["id"]: (e["name"], c) for e in manifest["experiments"] for c in e["cells"]}
+    planned_skips = [s for e in manifest["experiments"] for s in e["skipped"]]
+    statuses = [records[i].status if i in records else "pending" for i in owners]
     lines += [
-        f"Matrix `{manifest['source']}`: {len(all_cells)} cells, "
+        f"Matrix `{manifest['source']}`: {len(owners)} cells, "
         f"{statuses.count('ok')} done, {statuses.count('failed')} failed, "
-        f"{statuses.count('pending')} pending, {len(skipped)} skipped.",
+        f"{statuses.count('pending')} pending, "
+        f"{statuses.count('skipped') + len(planned_skips)} skipped.",
         "",
     ]
-    csv_files: dict[str, str] = {}
+    report = Report("")
     for experiment in manifest["experiments"]:
-        lines += [f"## {experiment['title']}", ""]
-        if experiment["title"] != experiment["name"]:
-            lines[-2] += f" (`{experiment['name']}`)"
-        if experiment.get("description"):
-            lines += [experiment["description"].strip(), ""]
-        cells = [Cell.from_json(c) for c in experiment["cells"]]
-        for index, spec_json in enumerate(experiment["tables"], start=1):
-            table = build_table(TableSpec.from_json(spec_json), cells, records)
-            if table.title:
-                lines += [f"### {table.title}", ""]
-            lines += [render_markdown_table(table), "", f"*{table.caption}*", ""]
-            name = _slug(f"{experiment['name']}-{table.title or index}")
-            csv_files[f"{name}.csv"] = render_csv(table)
-    failed = [
-        (exp, c)
-        for i, (exp, c) in all_cells.items()
-        if i in records and records[i].status == "failed"
-    ]
-    if failed:
-        lines += ["## Failed cells", ""]
-        for experiment_name, cell_json in failed:
-            record = records[cell_json["id"]]
-            lines.append(
-                f"- `{experiment_name}` {Cell.from_json(cell_json).describe()} "
-                f"(`{cell_json['id']}`): {record.error}"
-            )
-        lines.append("")
-    if skipped:
-        lines += ["## Skipped cells", ""]
-        lines += [f"- `{s['experiment']}` {s['description']}: {s['reason']}" for s in skipped]
-        lines.append("")
-    return Report("\n".join(lines).rstrip() + "\n", csv_files)
+        lines += _experiment_section(experiment, records, report)
+    for status, heading in (("failed", "Failed cells"), ("skipped", "Skipped cells")):
+        entries = [
+            f"- `{experiment}` {Cell.from_json(cell).describe()} (`{cell_id}`): "
+            f"{records[cell_id].error}"
+            for cell_id, (experiment, cell) in owners.items()
+            if cell_id in records and records[cell_id].status == status
+        ]
+        if status == "skipped":
+            entries += [
+                f"- `{s['experiment']}` {s['description']}: {s['reason']}" for s in planned_skips
+            ]
+        if entries:
+            lines += [f"## {heading}", "", *entries, ""]
+    return Report("\n".join(lines).rstrip() + "\n", report.csv_files, report.images)
+
+
+def _experiment_section(
+    experiment: Mapping[str, Any], records: Mapping[str, CellRecord], report: Report
+) -> list[str]:
+    """An experiment's heading, tables and plots; adds its CSV and PNG files to ``report``."""
+    heading = f"## {experiment['title']}"
+    if experiment["title"] != experiment["name"]:
+        heading += f" (`{experiment['name']}`)"
+    lines = [heading, ""]
+    if experiment.get("description"):
+        lines += [experiment["description"].strip(), ""]
+    cells = [Cell.from_json(c) for c in experiment["cells"]]
+    for index, spec_json in enumerate(experiment["tables"], start=1):
+        table = build_table(TableSpec.from_json(spec_json), cells, records)
+        if table.title:
+            lines += [f"### {table.title}", ""]
+        lines += [render_markdown_table(table), "", f"*{table.caption}*", ""]
+        report.csv_files[f"{_slug(experiment['name'] + '-' + (table.title or str(index)))}.csv"] = (
+            render_csv(table)
+        )
+    png = gradient_norm_plot(cells, records, f"{experiment['title']}: gradient norms")
+    if png is not None:
+        name = f"{PLOTS}/{_slug(experiment['name'])}-grad-norms.png"
+        report.images[name] = png
+        lines += [f"![Gradient norm by layer depth]({name})", ""]
+    return lines
 
 
 def write_report(store: ResultStore) -> str:
-    """Redraw ``report.md`` and ``tables/*.csv`` from the store's records; return the markdown."""
+    """Redraw ``report.md``, its CSV tables and plots from the store's records.
+
+    :returns: the markdown.
+    """
     manifest = store.read_manifest()
     assert manifest is not None
     ids = [c["id"] for e in manifest["experiments"] for c in e["cells"]]
@@ -107,6 +124,8 @@ def write_report(store: ResultStore) -> str:
     write_atomic(store.root / REPORT, report.markdown)
     for name, text in report.csv_files.items():
         write_atomic(store.root / "tables" / name, text)
+    for name, image in report.images.items():
+        write_atomic(store.root / name, image)
     return report.markdown
 
 

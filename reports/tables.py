@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.table_spec import TableSpec
+from bench.table_spec import MODEL_ROWS, TableSpec
 from registry.cell import Cell
 from registry.run import CellRecord
 from reports.formatting import PER_EPOCH, format_value, format_values, metric_label
 
 MISSING = "—"
 FAILED = "failed"
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,12 @@ def default_row_label(key: str) -> str:
 
 
 def build_table(spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]) -> Table:
-    """Lay the cells' metric out by ``spec.rows`` and ``spec.columns``; seeds are averaged."""
+    """Lay the cells' metric out by ``spec.rows`` and ``spec.columns``; seeds are averaged.
+
+    A ``model_card`` table lists each model's blocks, parameters and conv layers instead.
+    """
+    if spec.kind == "model_card":
+        return build_model_card(spec, cells, records)
     row_values = _ordered(str(cell.value(spec.rows)) for cell in cells)
     column_values = (
         _ordered(str(cell.value(spec.columns)) for cell in cells) if spec.columns else [""]
@@ -84,11 +90,14 @@ def build_table(spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, Ce
                 text_row.append(format_values(spec.metric, values))
                 csv_row.append(means[column])
             else:
-                failed = any(
-                    (r := records.get(cell.id)) is not None and r.status == "failed"
-                    for cell in group
+                outcomes = {r.status for cell in group if (r := records.get(cell.id)) is not None}
+                text_row.append(
+                    FAILED
+                    if "failed" in outcomes
+                    else SKIPPED
+                    if "skipped" in outcomes
+                    else MISSING
                 )
-                text_row.append(FAILED if failed else MISSING)
                 csv_row.append("")
         for derived in spec.derived:
             if derived.minuend in means and derived.subtrahend in means:
@@ -120,6 +129,48 @@ def build_table(spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, Ce
         csv_headers=headers,
         csv_rows=csv_rows,
     )
+
+
+MODEL_CARD_COLUMNS = (
+    ("Blocks", "blocks"),
+    ("Parameters", "parameters"),
+    ("Conv layers", "conv_layers"),
+)
+
+
+def build_model_card(
+    spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]
+) -> Table:
+    """One row per model: its blocks, parameters and conv layers, from the stored records."""
+    cards: dict[str, dict[str, Any]] = {}
+    for cell in cells:
+        row = cell.model.describe() if spec.rows == MODEL_ROWS else str(cell.value(spec.rows))
+        record = records.get(cell.id)
+        if record is not None and record.model_card:
+            cards.setdefault(row, {}).update(record.model_card)
+        else:
+            cards.setdefault(row, {})
+    label = spec.row_label or default_row_label(spec.rows)
+    headers = [label, *(title for title, _ in MODEL_CARD_COLUMNS)]
+    rows, csv_rows = [], []
+    for row, card in cards.items():
+        shown = spec.labels.get(row, row)
+        rows.append([shown, *(_card_text(key, card.get(key)) for _, key in MODEL_CARD_COLUMNS)])
+        csv_rows.append([shown, *(card.get(key, "") for _, key in MODEL_CARD_COLUMNS)])
+    return Table(
+        title=spec.title,
+        caption="Counted from the built models.",
+        headers=headers,
+        rows=rows,
+        csv_headers=headers,
+        csv_rows=csv_rows,
+    )
+
+
+def _card_text(key: str, value: Any) -> str:
+    if value is None:
+        return MISSING
+    return format_value("parameters", value) if key == "parameters" else str(value)
 
 
 def _ordered(values: Any) -> list[str]:

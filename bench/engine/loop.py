@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from torch import nn
 
 from bench.engine.augment import BatchAugmenter
 from registry.data import DatasetSplits, Normalization, Split
-from registry.run import TrainingResult
+from registry.run import Probe, TrainingResult
 
 #: ``loss_fn(logits, targets, indices) -> loss``; ``indices`` index the training split, so a
 #: strategy can look up per-example data (e.g. cached teacher outputs).
@@ -98,12 +98,15 @@ def fit(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     loss_fn: LossFn = cross_entropy,
     on_epoch: EpochCallback | None = None,
+    probes: Sequence[Probe] = (),
 ) -> TrainingResult:
     """Train ``model`` on ``splits.train``, validating after every epoch.
 
-    Keeps the weights of the best validation epoch, and at the end reports every epoch metric at
-    the best and the last epoch (``val_acc@best``, ``val_acc@last``, ...) plus, where a test split
-    exists, test loss and accuracy of both the best and the last weights.
+    Leaves ``model`` with the weights of its best validation epoch, and reports every epoch
+    metric at the best and the last epoch (``val_acc@best``, ``val_acc@last``, ...) plus, where a
+    test split exists, test loss and accuracy of both the best and the last weights.
+
+    ``probes`` observe the model after the backward pass of the steps they ask for.
 
     :raises TrainingDiverged: when the training loss is NaN or infinite.
     """
@@ -116,6 +119,8 @@ def fit(
     epochs: list[dict[str, float]] = []
     best_epoch, best_state = 0, None
     train_seconds = 0.0
+    probe_steps: frozenset[int] = frozenset().union(*(p.steps for p in probes))
+    step = 0
 
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -133,6 +138,11 @@ def fit(
             loss = loss_fn(logits, targets, indices)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            step += 1
+            if step in probe_steps:
+                for probe in probes:
+                    if step in probe.steps:
+                        probe.observe(model, step, epoch)
             optimizer.step()
             loss_sum += loss.detach() * len(indices)
             correct += (logits.detach().argmax(dim=1) == targets).sum()
@@ -169,8 +179,9 @@ def fit(
         final["test_loss@last"], final["test_acc@last"] = evaluate(
             model, splits.test, normalize, config.eval_batch_size
         )
-        assert best_state is not None
-        model.load_state_dict(best_state)
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    if splits.test is not None:
         final["test_loss@best"], final["test_acc@best"] = evaluate(
             model, splits.test, normalize, config.eval_batch_size
         )

@@ -12,6 +12,12 @@ from registry import ModelSpec, Param, hookimpl
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
 
+class HiddenBlock(nn.Sequential):
+    """A hidden Linear layer and its activation; counted as one block by the model card."""
+
+    dlbench_block = True
+
+
 class MLP(nn.Module):
     """``depth`` Linear layers: input -> hidden, ``depth - 2`` hidden -> hidden, hidden -> classes.
 
@@ -33,7 +39,7 @@ class MLP(nn.Module):
         self.residual = residual
         self.stem = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), act())
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Linear(hidden, hidden), act()) for _ in range(depth - 2)
+            HiddenBlock(nn.Linear(hidden, hidden), act()) for _ in range(depth - 2)
         )
         self.head = nn.Linear(hidden, num_classes)
 

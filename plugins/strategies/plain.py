@@ -8,12 +8,15 @@ from registry import Cell, RunContext, StrategySpec, TrainingResult, hookimpl
 
 
 def run_plain(cell: Cell, context: RunContext) -> TrainingResult:
-    """Train the cell's model on its dataset with the cell's optimizer and schedule."""
+    """Train the cell's model on its dataset with the cell's optimizer and schedule.
+
+    The model keeps the weights of its best validation epoch; those are its checkpoint.
+    """
     params = cell.strategy.params
     splits = context.load_dataset()
     model = context.build_model(splits)
     optimizer = make_optimizer(model.parameters(), params, context.device)
-    return fit(
+    result = fit(
         model,
         splits,
         optimizer,
@@ -25,7 +28,10 @@ def run_plain(cell: Cell, context: RunContext) -> TrainingResult:
         ),
         scheduler=make_scheduler(optimizer, params),
         on_epoch=context.epoch_end,
+        probes=context.probes(),
     )
+    context.save_checkpoint(model)
+    return result
 
 
 @hookimpl
