@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from registry.run import Probe
 from registry.specs import DatasetRequest
 
 CHECKPOINT = "checkpoint"
+CACHE_FORMAT = "dlbench-cache/1"
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,34 @@ class CellContext:
             )
         )
 
+    def cached(self, key: Mapping[str, Any], compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """A tensor stored under ``key`` in the results directory, computed once by ``compute``.
+
+        Loaded with ``weights_only=True`` and moved to the device.
+        """
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+        path = self._store.cached(
+            digest,
+            lambda target: torch.save({"format": CACHE_FORMAT, "tensor": compute().cpu()}, target),
+        )
+        try:
+            data = torch.load(path, map_location=self.device, weights_only=True)
+        except (RuntimeError, EOFError, OSError, ValueError) as exc:
+            raise DlbenchError(
+                f"{path}: unreadable cache file ({exc}); delete it to recompute"
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+            raise DlbenchError(f"{path}: not a dlbench cache file; delete it to recompute")
+        tensor: torch.Tensor = data["tensor"]
+        return tensor
+
+    def checkpoint_name(self, reference: str) -> str:
+        """The stored checkpoint file of the referenced cell (named by its content hash)."""
+        record = self._store.get(_cell_id(reference))
+        if record is None or CHECKPOINT not in record.artifacts:
+            raise DlbenchError(f"{reference} stored no checkpoint in {self._store.root}")
+        return record.artifacts[CHECKPOINT]
+
     def producer(self, reference: str) -> Cell:
         """The cell that ``reference`` names, from its stored record."""
         record = self._store.get(_cell_id(reference))
@@ -161,17 +191,15 @@ class CellContext:
 
     def load_model(self, reference: str) -> nn.Module:
         """The referenced cell's trained model, rebuilt and loaded with ``weights_only=True``."""
-        record = self._store.get(_cell_id(reference))
-        if record is None or CHECKPOINT not in record.artifacts:
-            raise DlbenchError(f"{reference} stored no checkpoint in {self._store.root}")
-        data = read_checkpoint(self._store.root / record.artifacts[CHECKPOINT], self.device)
+        name = self.checkpoint_name(reference)
+        data = read_checkpoint(self._store.root / name, self.device)
         producer = Cell.from_json(data["cell"])
         model = self._build(producer.model, tuple(data["input_shape"]), data["num_classes"])
         try:
             model.load_state_dict(data["state_dict"])
         except RuntimeError as exc:
             raise DlbenchError(
-                f"{record.artifacts[CHECKPOINT]}: weights do not fit model "
+                f"{name}: weights do not fit model "
                 f"{producer.model.describe()}: {str(exc).splitlines()[0]}"
             ) from None
         return model.eval()

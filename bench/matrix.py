@@ -12,7 +12,7 @@ from typing import Any
 from bench.experiment import NAME_PATTERN, Experiment, check_keys, load_experiment
 from bench.overrides import SECTIONS, Override
 from bench.references import experiment_order, references_in
-from bench.yamlfile import load_yaml
+from bench.yamlfile import YamlDocument, load_yaml
 from registry.catalog import Catalog
 from registry.cell import Cell, Component
 from registry.errors import DlbenchError, UnknownNameError
@@ -32,6 +32,7 @@ class Matrix:
         and the cells of other experiments whose artifacts they need.
     :param artifacts: cell id -> kinds of artifact that cell must store for its consumers.
     :param probes: cell id -> probes it runs with.
+    :param unselected: experiments left out by ``--only``; leaderboards may still show them.
     """
 
     name: str
@@ -42,6 +43,7 @@ class Matrix:
     cells: dict[str, Cell] = field(default_factory=dict)
     artifacts: dict[str, frozenset[str]] = field(default_factory=dict)
     probes: dict[str, tuple[Component, ...]] = field(default_factory=dict)
+    unselected: tuple[Experiment, ...] = ()
 
     def unique_cells(self) -> list[Cell]:
         """Every cell to run once, producers before consumers."""
@@ -49,6 +51,7 @@ class Matrix:
 
     def manifest(self) -> dict[str, Any]:
         """What reports need to redraw the tables without the matrix file or the plugins."""
+        selected = {e.name for e in self.experiments}
         return {
             "name": self.name,
             "source": str(self.source),
@@ -58,11 +61,13 @@ class Matrix:
                     "name": e.name,
                     "title": e.title,
                     "description": e.description,
+                    "selected": e.name in selected,
                     "cells": [{"id": c.id, **c.to_json()} for c in e.cells],
                     "skipped": [asdict(s) for s in e.skipped],
                     "tables": [t.to_json() for t in e.tables],
+                    "probes": [p.name for p in e.probes],
                 }
-                for e in self.experiments
+                for e in (*self.experiments, *self.unselected)
             ],
         }
 
@@ -139,6 +144,7 @@ def load_matrix(
             raise DlbenchError(
                 f"--set {override.text}: no experiment's {override.section} takes {override.key!r}"
             )
+    _check_leaderboards(doc, expanded)
     experiments = tuple(expanded[n] for n in names if n in selected)
     cells = _plan(experiments, expanded)
     return Matrix(
@@ -150,7 +156,19 @@ def load_matrix(
         cells,
         _required_artifacts(cells, catalog),
         _probes_by_cell(experiments),
+        tuple(expanded[n] for n in names if n not in selected),
     )
+
+
+def _check_leaderboards(doc: YamlDocument, expanded: dict[str, Experiment]) -> None:
+    for experiment in expanded.values():
+        for index, table in enumerate(experiment.tables):
+            for name in table.experiments:
+                if name not in expanded:
+                    raise doc.error(
+                        ("experiments", experiment.name, "tables", index, "experiments"),
+                        f"no experiment {name!r}; experiments: {', '.join(expanded)}",
+                    )
 
 
 def _layer(body: Any, keypath: tuple[str, ...]) -> list[tuple[dict[str, Any], tuple[str, ...]]]:

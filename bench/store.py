@@ -127,6 +127,25 @@ class ResultStore:
             and all(name in record.probes for name in probes)
         )
 
+    def cached(self, key: str, write: Callable[[Path], None]) -> Path:
+        """The cache file for ``key``, written by ``write(path)`` the first time it is asked for.
+
+        For outputs shared by many cells (teacher outputs, extracted features): computed once
+        per results directory and reused by every cell and every rerun.
+        """
+        path = self.root / ARTIFACTS / "cache" / f"{key}.pt"
+        if path.is_file():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".cache.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(Path(temp))
+            os.replace(temp, path)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        return path
+
     def put_artifact(self, write: Callable[[Path], None], suffix: str = ".pt") -> str:
         """Store a file written by ``write(path)`` under its content hash; return its path.
 

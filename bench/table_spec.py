@@ -20,8 +20,16 @@ TABLE_KEYS = (
     "labels",
     "row_label",
 )
-MODEL_CARD_KEYS = ("kind", "title", "rows", "labels", "row_label")
-TABLE_KINDS = ("metric", "model_card")
+MODEL_CARD_KEYS = ("kind", "title", "rows", "experiments", "labels", "row_label")
+LEADERBOARD_KEYS = ("kind", "title", "experiments", "metrics", "curves", "labels", "row_label")
+TABLE_KINDS = ("metric", "model_card", "leaderboard")
+DEFAULT_LEADERBOARD_METRICS = (
+    "val_acc@best",
+    "val_acc@last",
+    "test_acc@best",
+    "parameters",
+    "train_seconds",
+)
 #: The rows of a model card when none are named: one per distinct model.
 MODEL_ROWS = "model"
 EPOCH_CHOICES = ("best", "last")
@@ -47,8 +55,12 @@ class TableSpec:
     :param derived: extra columns computed from two value columns.
     :param labels: header text for column values, e.g. ``{"mlp": "Acc MLP"}``.
     :param row_label: header of the row column (default: from ``rows``).
-    :param kind: ``metric`` (a metric by rows and columns), or ``model_card`` (blocks,
-        parameters and conv layers of each model, counted from the built models).
+    :param kind: ``metric`` (a metric by rows and columns); ``model_card`` (blocks,
+        parameters and conv layers of each model, counted from the built models); or
+        ``leaderboard`` (a row per configuration of the listed experiments, a column per metric).
+    :param experiments: for a leaderboard, the experiments whose cells make its rows.
+    :param metrics: for a leaderboard, its columns: ``val_acc@best``, ``parameters``, ...
+    :param curves: for a leaderboard, per-epoch metrics to plot for its rows.
     """
 
     title: str
@@ -60,6 +72,9 @@ class TableSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     row_label: str | None = None
     kind: str = "metric"
+    experiments: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    curves: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the store's manifest."""
@@ -70,6 +85,8 @@ class TableSpec:
         """Rebuild from :meth:`to_json` output."""
         values = dict(data)
         values["derived"] = tuple(DerivedColumn(**d) for d in values.get("derived", ()))
+        for key in ("experiments", "metrics", "curves"):
+            values[key] = tuple(values.get(key, ()))
         return cls(**values)
 
 
@@ -107,7 +124,9 @@ def _parse_table(
     kind = raw.get("kind", "metric")
     if kind not in TABLE_KINDS:
         raise doc.error((*keypath, "kind"), f"expected one of {', '.join(TABLE_KINDS)}")
-    accepted = MODEL_CARD_KEYS if kind == "model_card" else TABLE_KEYS
+    accepted = {"model_card": MODEL_CARD_KEYS, "leaderboard": LEADERBOARD_KEYS}.get(
+        kind, TABLE_KEYS
+    )
     for key in raw:
         if key not in accepted:
             raise doc.error((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
@@ -132,7 +151,12 @@ def _parse_table(
     for key in ("title", "row_label"):
         if key in raw and not isinstance(raw[key], str):
             raise doc.error((*keypath, key), "expected a string")
+    if kind == "leaderboard":
+        return _parse_leaderboard(doc, keypath, raw, metrics, labels)
     if kind == "model_card":
+        experiments = raw.get("experiments", [])
+        if not isinstance(experiments, list) or not all(isinstance(e, str) for e in experiments):
+            raise doc.error((*keypath, "experiments"), "expected a list of experiment names")
         return TableSpec(
             title=raw.get("title", ""),
             rows=(axis("rows", required=False) or MODEL_ROWS),
@@ -141,6 +165,7 @@ def _parse_table(
             labels={str(k): v for k, v in labels.items()},
             row_label=raw.get("row_label"),
             kind="model_card",
+            experiments=tuple(experiments),
         )
     rows = axis("rows", required=True)
     assert rows is not None
@@ -165,6 +190,51 @@ def _parse_table(
         derived=derived,
         labels={str(k): v for k, v in labels.items()},
         row_label=raw.get("row_label"),
+    )
+
+
+def _parse_leaderboard(
+    doc: YamlDocument,
+    keypath: KeyPath,
+    raw: Mapping[str, Any],
+    metrics: Sequence[str],
+    labels: Mapping[Any, str],
+) -> TableSpec:
+    """A leaderboard; whether its experiments exist is checked once the matrix is expanded."""
+
+    def names(key: str, default: Sequence[str]) -> tuple[str, ...]:
+        value = raw.get(key, list(default))
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise doc.error((*keypath, key), "expected a non-empty list of names")
+        return tuple(value)
+
+    experiments = names("experiments", [str(keypath[1])])
+    columns = names("metrics", DEFAULT_LEADERBOARD_METRICS)
+    for column in columns:
+        metric, _, at = column.partition("@")
+        if metric not in metrics or at not in ("", *EPOCH_CHOICES):
+            raise doc.error(
+                (*keypath, "metrics"),
+                f"{column!r}: expected METRIC or METRIC@best|last with METRIC one of "
+                f"{', '.join(metrics)}",
+            )
+    curves = names("curves", []) if "curves" in raw else ()
+    for curve in curves:
+        if curve not in metrics:
+            raise doc.error(
+                (*keypath, "curves"), f"{curve!r}: expected one of {', '.join(metrics)}"
+            )
+    return TableSpec(
+        title=raw.get("title", ""),
+        rows="experiment",
+        columns=None,
+        metric=columns[0].partition("@")[0],
+        labels={str(k): v for k, v in labels.items()},
+        row_label=raw.get("row_label"),
+        kind="leaderboard",
+        experiments=experiments,
+        metrics=columns,
+        curves=curves,
     )
 
 

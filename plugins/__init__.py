@@ -7,6 +7,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.datasets.digits",
     "plugins.datasets.torchvision",
     "plugins.strategies.plain",
+    "plugins.strategies.distill",
     "plugins.executors.local",
     "plugins.probes.grad_norms",
 )

@@ -114,14 +114,18 @@ class Cell:
 
 
 def varying_keys(cells: Sequence[Cell]) -> list[str]:
-    """The dotted keys (``model.name``, ``strategy.lr``, ``seed``) that differ among ``cells``."""
+    """The dotted keys (``model.name``, ``strategy.lr``, ``seed``) that differ among ``cells``.
+
+    A parameter only some of the cells have (because their plugins differ) is left out: the
+    plugin name that differs says it.
+    """
     keys: list[str] = []
     for kind in COMPONENT_KINDS:
         names = {getattr(cell, kind).name for cell in cells}
         if len(names) > 1:
             keys.append(f"{kind}.name")
-        params = sorted({key for cell in cells for key in getattr(cell, kind).params})
-        for key in params:
+        shared = set.intersection(*(set(getattr(cell, kind).params) for cell in cells))
+        for key in sorted(shared):
             values = {
                 json.dumps(_jsonable(getattr(cell, kind).params.get(key)), sort_keys=True)
                 for cell in cells

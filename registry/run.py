@@ -65,6 +65,18 @@ class RunContext(Protocol):
         """The cell that ``reference`` (``cell:<id>``) names."""
         ...
 
+    def checkpoint_name(self, reference: str) -> str:
+        """The referenced cell's stored checkpoint file, named by its content hash."""
+        ...
+
+    def cached(self, key: Mapping[str, Any], compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """A tensor computed once per results directory for ``key`` and reused after that.
+
+        ``key`` must name everything the tensor depends on (a checkpoint, the dataset and its
+        preprocessing); it is hashed into the cache file's name.
+        """
+        ...
+
 
 Status = Literal["ok", "failed", "skipped"]
 

@@ -15,8 +15,8 @@ from bench.store import ResultStore, write_atomic
 from bench.table_spec import TableSpec
 from registry.cell import Cell
 from registry.run import CellRecord
-from reports.plots import gradient_norm_plot
-from reports.tables import Table, build_table
+from reports.plots import curves_plot, gradient_norm_plot
+from reports.tables import Table, build_table, leaderboard_rows
 
 REPORT = "report.md"
 PLOTS = "plots"
@@ -56,8 +56,13 @@ def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]
     lines = [f"# Results: {manifest['name']}", ""]
     if manifest.get("description"):
         lines += [manifest["description"].strip(), ""]
-    owners = {c["id"]: (e["name"], c) for e in manifest["experiments"] for c in e["cells"]}
-    planned_skips = [s for e in manifest["experiments"] for s in e["skipped"]]
+    shown = [e for e in manifest["experiments"] if e.get("selected", True)]
+    catalog = {
+        e["name"]: (e["title"], [Cell.from_json(c) for c in e["cells"]])
+        for e in manifest["experiments"]
+    }
+    owners = {c["id"]: (e["name"], c) for e in shown for c in e["cells"]}
+    planned_skips = [s for e in shown for s in e["skipped"]]
     statuses = [records[i].status if i in records else "pending" for i in owners]
     lines += [
         f"Matrix `{manifest['source']}`: {len(owners)} cells, "
@@ -67,8 +72,8 @@ def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]
         "",
     ]
     report = Report("")
-    for experiment in manifest["experiments"]:
-        lines += _experiment_section(experiment, records, report)
+    for experiment in shown:
+        lines += _experiment_section(experiment, records, report, catalog)
     for status, heading in (("failed", "Failed cells"), ("skipped", "Skipped cells")):
         entries = [
             f"- `{experiment}` {Cell.from_json(cell).describe()} (`{cell_id}`): "
@@ -86,7 +91,10 @@ def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]
 
 
 def _experiment_section(
-    experiment: Mapping[str, Any], records: Mapping[str, CellRecord], report: Report
+    experiment: Mapping[str, Any],
+    records: Mapping[str, CellRecord],
+    report: Report,
+    experiments: Mapping[str, tuple[str, list[Cell]]],
 ) -> list[str]:
     """An experiment's heading, tables and plots; adds its CSV and PNG files to ``report``."""
     heading = f"## {experiment['title']}"
@@ -97,14 +105,25 @@ def _experiment_section(
         lines += [experiment["description"].strip(), ""]
     cells = [Cell.from_json(c) for c in experiment["cells"]]
     for index, spec_json in enumerate(experiment["tables"], start=1):
-        table = build_table(TableSpec.from_json(spec_json), cells, records)
+        spec = TableSpec.from_json(spec_json)
+        table = build_table(spec, cells, records, experiments)
         if table.title:
             lines += [f"### {table.title}", ""]
         lines += [render_markdown_table(table), "", f"*{table.caption}*", ""]
-        report.csv_files[f"{_slug(experiment['name'] + '-' + (table.title or str(index)))}.csv"] = (
-            render_csv(table)
-        )
-    png = gradient_norm_plot(cells, records, f"{experiment['title']}: gradient norms")
+        stem = _slug(f"{experiment['name']}-{table.title or index}")
+        report.csv_files[f"{stem}.csv"] = render_csv(table)
+        if spec.curves:
+            png = curves_plot(
+                leaderboard_rows(spec, experiments), records, spec.curves, table.title
+            )
+            if png is not None:
+                report.images[f"{PLOTS}/{stem}-curves.png"] = png
+                lines += [f"![Training curves]({PLOTS}/{stem}-curves.png)", ""]
+    png = (
+        gradient_norm_plot(cells, records, f"{experiment['title']}: gradient norms")
+        if "grad_norms" in experiment.get("probes", ())
+        else None
+    )
     if png is not None:
         name = f"{PLOTS}/{_slug(experiment['name'])}-grad-norms.png"
         report.images[name] = png
@@ -119,7 +138,7 @@ def write_report(store: ResultStore) -> str:
     """
     manifest = store.read_manifest()
     assert manifest is not None
-    ids = [c["id"] for e in manifest["experiments"] for c in e["cells"]]
+    ids = list(dict.fromkeys(c["id"] for e in manifest["experiments"] for c in e["cells"]))
     report = render_report(manifest, store.records(ids))
     write_atomic(store.root / REPORT, report.markdown)
     for name, text in report.csv_files.items():

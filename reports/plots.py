@@ -11,17 +11,10 @@ from matplotlib.figure import Figure
 
 from registry.cell import Cell, varying_keys
 from registry.run import CellRecord
+from reports.formatting import is_accuracy, metric_label
+from reports.tables import cell_label
 
 MAX_PANELS = 3
-
-
-def cell_label(cell: Cell, keys: Sequence[str]) -> str:
-    """What tells ``cell`` apart from the others: ``residual_mlp, depth=8``."""
-    parts = []
-    for key in keys:
-        value = cell.value(key)
-        parts.append(str(value) if key.endswith(".name") else f"{key.rpartition('.')[2]}={value}")
-    return ", ".join(parts) or cell.model.name
 
 
 def gradient_norm_plot(
@@ -37,7 +30,7 @@ def gradient_norm_plot(
         record = records.get(cell.id)
         data = record.probes.get("grad_norms") if record is not None else None
         if data and data.get("steps"):
-            series.append((cell_label(cell, keys), data["steps"]))
+            series.append((cell_label(cell, keys) or cell.model.name, data["steps"]))
     if not series:
         return None
     steps = sorted({step for _, observed in series for step in observed}, key=int)[:MAX_PANELS]
@@ -55,6 +48,41 @@ def gradient_norm_plot(
         axis.set_ylabel("weight-gradient L2 norm")
         axis.grid(True, which="both", alpha=0.3)
     axes[-1].legend(fontsize="small")
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def curves_plot(
+    rows: Sequence[tuple[str, Sequence[Cell]]],
+    records: Mapping[str, CellRecord],
+    metrics: Sequence[str],
+    title: str,
+) -> bytes | None:
+    """One panel per per-epoch metric, one line per row (its first finished seed)."""
+    series = []
+    for label, cells in rows:
+        for cell in cells:
+            record = records.get(cell.id)
+            if record is not None and record.status == "ok" and record.epochs:
+                series.append((label, record.epochs))
+                break
+    if not series:
+        return None
+    figure = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
+    if title:
+        figure.suptitle(title)
+    axes = figure.subplots(1, len(metrics), squeeze=False)[0]
+    for axis, metric in zip(axes, metrics, strict=True):
+        scale = 100.0 if is_accuracy(metric) else 1.0
+        for label, epochs in series:
+            points = [(e["epoch"], e[metric] * scale) for e in epochs if metric in e]
+            if points:
+                axis.plot(*zip(*points, strict=True), marker=".", label=label)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric_label(metric) + (" (%)" if scale != 1.0 else ""))
+        axis.grid(True, alpha=0.3)
+    axes[0].legend(fontsize="small")
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
     return buffer.getvalue()

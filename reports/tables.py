@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.table_spec import MODEL_ROWS, TableSpec
-from registry.cell import Cell
+from registry.cell import Cell, varying_keys
 from registry.run import CellRecord
 from reports.formatting import PER_EPOCH, format_value, format_values, metric_label
 
@@ -42,13 +42,24 @@ def default_row_label(key: str) -> str:
     return text.replace("_", " ").capitalize()
 
 
-def build_table(spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]) -> Table:
+def build_table(
+    spec: TableSpec,
+    cells: Sequence[Cell],
+    records: Mapping[str, CellRecord],
+    experiments: Mapping[str, tuple[str, list[Cell]]] | None = None,
+) -> Table:
     """Lay the cells' metric out by ``spec.rows`` and ``spec.columns``; seeds are averaged.
 
-    A ``model_card`` table lists each model's blocks, parameters and conv layers instead.
+    A ``model_card`` table lists each model's blocks, parameters and conv layers instead, and a
+    ``leaderboard`` a row per configuration of ``spec.experiments`` (looked up in
+    ``experiments``: name -> (title, cells)) with a column per metric.
     """
     if spec.kind == "model_card":
-        return build_model_card(spec, cells, records)
+        if spec.experiments:
+            return build_model_card(spec, _experiment_models(spec, experiments or {}), records)
+        return build_model_card(spec, _model_rows(spec, cells), records)
+    if spec.kind == "leaderboard":
+        return build_leaderboard(spec, experiments or {}, records)
     row_values = _ordered(str(cell.value(spec.rows)) for cell in cells)
     column_values = (
         _ordered(str(cell.value(spec.columns)) for cell in cells) if spec.columns else [""]
@@ -138,30 +149,54 @@ MODEL_CARD_COLUMNS = (
 )
 
 
+def _experiment_models(
+    spec: TableSpec, experiments: Mapping[str, tuple[str, list[Cell]]]
+) -> list[tuple[str, list[Cell]]]:
+    """A row per distinct model of each listed experiment, named by the experiment's title."""
+    rows: list[tuple[str, list[Cell]]] = []
+    for name in spec.experiments:
+        if name not in experiments:
+            continue
+        title, cells = experiments[name]
+        models: dict[str, list[Cell]] = {}
+        for cell in cells:
+            models.setdefault(cell.model.describe(), []).append(cell)
+        for description, group in models.items():
+            text = title if len(models) == 1 else f"{title}: {description}"
+            rows.append((spec.labels.get(text, text), group))
+    return rows
+
+
+def _model_rows(spec: TableSpec, cells: Sequence[Cell]) -> list[tuple[str, list[Cell]]]:
+    rows: dict[str, list[Cell]] = {}
+    for cell in cells:
+        row = cell.model.describe() if spec.rows == MODEL_ROWS else str(cell.value(spec.rows))
+        rows.setdefault(spec.labels.get(row, row), []).append(cell)
+    return list(rows.items())
+
+
 def build_model_card(
-    spec: TableSpec, cells: Sequence[Cell], records: Mapping[str, CellRecord]
+    spec: TableSpec, rows: Sequence[tuple[str, Sequence[Cell]]], records: Mapping[str, CellRecord]
 ) -> Table:
     """One row per model: its blocks, parameters and conv layers, from the stored records."""
     cards: dict[str, dict[str, Any]] = {}
-    for cell in cells:
-        row = cell.model.describe() if spec.rows == MODEL_ROWS else str(cell.value(spec.rows))
-        record = records.get(cell.id)
-        if record is not None and record.model_card:
-            cards.setdefault(row, {}).update(record.model_card)
-        else:
-            cards.setdefault(row, {})
-    label = spec.row_label or default_row_label(spec.rows)
+    for row, cells in rows:
+        card = cards.setdefault(row, {})
+        for cell in cells:
+            record = records.get(cell.id)
+            if record is not None and record.model_card:
+                card.update(record.model_card)
+    label = spec.row_label or ("Experiment" if spec.experiments else default_row_label(spec.rows))
     headers = [label, *(title for title, _ in MODEL_CARD_COLUMNS)]
-    rows, csv_rows = [], []
+    text_rows, csv_rows = [], []
     for row, card in cards.items():
-        shown = spec.labels.get(row, row)
-        rows.append([shown, *(_card_text(key, card.get(key)) for _, key in MODEL_CARD_COLUMNS)])
-        csv_rows.append([shown, *(card.get(key, "") for _, key in MODEL_CARD_COLUMNS)])
+        text_rows.append([row, *(_card_text(key, card.get(key)) for _, key in MODEL_CARD_COLUMNS)])
+        csv_rows.append([row, *(card.get(key, "") for _, key in MODEL_CARD_COLUMNS)])
     return Table(
         title=spec.title,
         caption="Counted from the built models.",
         headers=headers,
-        rows=rows,
+        rows=text_rows,
         csv_headers=headers,
         csv_rows=csv_rows,
     )
@@ -171,6 +206,76 @@ def _card_text(key: str, value: Any) -> str:
     if value is None:
         return MISSING
     return format_value("parameters", value) if key == "parameters" else str(value)
+
+
+def cell_label(cell: Cell, keys: Sequence[str]) -> str:
+    """What tells ``cell`` apart from others: ``residual_mlp, depth=8``."""
+    parts = []
+    for key in keys:
+        value = cell.value(key)
+        parts.append(str(value) if key.endswith(".name") else f"{key.rpartition('.')[2]}={value}")
+    return ", ".join(parts)
+
+
+def leaderboard_rows(
+    spec: TableSpec, experiments: Mapping[str, tuple[str, list[Cell]]]
+) -> list[tuple[str, list[Cell]]]:
+    """The rows of a leaderboard: (label, the cells of one configuration, one per seed)."""
+    rows: list[tuple[str, list[Cell]]] = []
+    for name in spec.experiments:
+        if name not in experiments:
+            continue
+        title, cells = experiments[name]
+        keys = [key for key in varying_keys(cells) if key != "seed"]
+        groups: dict[str, list[Cell]] = {}
+        for cell in cells:
+            groups.setdefault(cell_label(cell, keys), []).append(cell)
+        for label, group in groups.items():
+            text = f"{title}: {label}" if label else title
+            rows.append((spec.labels.get(text, text), group))
+    return rows
+
+
+def build_leaderboard(
+    spec: TableSpec,
+    experiments: Mapping[str, tuple[str, list[Cell]]],
+    records: Mapping[str, CellRecord],
+) -> Table:
+    """A row per configuration of the listed experiments, a column per metric."""
+    headers = [spec.row_label or "Experiment"]
+    for column in spec.metrics:
+        metric, _, at = column.partition("@")
+        headers.append(metric_label(metric) + (f" ({at})" if at else ""))
+    rows, csv_rows = [], []
+    several_seeds = False
+    for label, cells in leaderboard_rows(spec, experiments):
+        finished = [
+            record
+            for cell in cells
+            if (record := records.get(cell.id)) is not None and record.status == "ok"
+        ]
+        text_row, csv_row = [label], [label]
+        for column in spec.metrics:
+            metric, _, at = column.partition("@")
+            values = [
+                v for record in finished if (v := _column_value(record, metric, at)) is not None
+            ]
+            several_seeds |= len(values) > 1
+            text_row.append(format_values(metric, values) if values else MISSING)
+            csv_row.append(statistics.fmean(values) if values else "")
+        rows.append(text_row)
+        csv_rows.append(csv_row)
+    caption = "(best) is the best-validation epoch, (last) the final epoch"
+    if several_seeds:
+        caption += "; mean ± standard deviation over seeds"
+    return Table(spec.title, caption + ".", headers, rows, headers, csv_rows)
+
+
+def _column_value(record: CellRecord, metric: str, at: str) -> float | None:
+    if at:
+        return metric_value(record, metric, at)
+    value = record.final.get(metric, record.model_card.get(metric))
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _ordered(values: Any) -> list[str]:

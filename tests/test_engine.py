@@ -167,8 +167,8 @@ def test_divergence_stops_the_cell() -> None:
     model = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 
-    def exploding(logits, targets, indices):
-        return logits.sum() * math.nan
+    def exploding(logits, batch):
+        return logits.sum() * math.nan, {}
 
     with pytest.raises(TrainingDiverged, match="diverged at epoch 1"):
         fit(model, toy_splits(), optimizer, FitConfig(3, 32, 64, 0), loss_fn=exploding)
@@ -179,12 +179,13 @@ def test_loss_fn_sees_training_indices() -> None:
     model = nn.Linear(2, 2)
     seen: list[torch.Tensor] = []
 
-    def recording(logits, targets, indices):
-        seen.append(indices)
-        assert torch.equal(splits.train.targets[indices], targets)
-        return nn.functional.cross_entropy(logits, targets)
+    def recording(logits, batch):
+        seen.append(batch.indices)
+        assert torch.equal(splits.train.targets[batch.indices], batch.targets)
+        loss = nn.functional.cross_entropy(logits, batch.targets)
+        return loss, {"half": loss / 2}
 
-    fit(
+    result = fit(
         model,
         splits,
         torch.optim.SGD(model.parameters(), lr=0.1),
@@ -192,3 +193,4 @@ def test_loss_fn_sees_training_indices() -> None:
         loss_fn=recording,
     )
     assert sorted(torch.cat(seen).tolist()) == list(range(len(splits.train)))
+    assert result.epochs[0]["train_half"] == pytest.approx(result.epochs[0]["train_loss"] / 2)

@@ -20,10 +20,27 @@ from bench.engine.augment import BatchAugmenter
 from registry.data import DatasetSplits, Normalization, Split
 from registry.run import Probe, TrainingResult
 
-#: ``loss_fn(logits, targets, indices) -> loss``; ``indices`` index the training split, so a
-#: strategy can look up per-example data (e.g. cached teacher outputs).
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 EpochCallback = Callable[[int, Mapping[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training batch.
+
+    :param inputs: normalised (and augmented) inputs, as the model sees them.
+    :param targets: class indices.
+    :param indices: positions in the training split, so a strategy can look up per-example data
+        such as cached teacher outputs.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    indices: torch.Tensor
+
+
+#: ``loss_fn(logits, batch) -> (loss, parts)``: the loss to minimise and named parts of it (each
+#: averaged over the batch), which the loop reports per epoch as ``train_<name>``.
+LossFn = Callable[[torch.Tensor, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
 class TrainingDiverged(RuntimeError):
@@ -64,29 +81,38 @@ class BatchNormalizer:
 
 
 def cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor
-) -> torch.Tensor:
+    logits: torch.Tensor, batch: Batch
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Plain cross-entropy on hard labels (the default ``loss_fn``)."""
-    del indices
-    return F.cross_entropy(logits, targets)
+    return F.cross_entropy(logits, batch.targets), {}
 
 
 @torch.no_grad()
+def predict(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    normalize: BatchNormalizer,
+    batch_size: int,
+) -> torch.Tensor:
+    """``model``'s outputs for every row of ``inputs`` (raw), in order, without augmentation."""
+    if isinstance(model, nn.Module):
+        model.eval()
+    return torch.cat(
+        [
+            model(normalize(inputs[start : start + batch_size]))
+            for start in range(0, len(inputs), batch_size)
+        ]
+    )
+
+
 def evaluate(
     model: nn.Module, split: Split, normalize: BatchNormalizer, batch_size: int
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``split``."""
-    model.eval()
-    loss_sum = torch.zeros((), device=split.targets.device)
-    correct = torch.zeros((), dtype=torch.long, device=split.targets.device)
-    for start in range(0, len(split), batch_size):
-        inputs = normalize(split.inputs[start : start + batch_size])
-        targets = split.targets[start : start + batch_size]
-        logits = model(inputs)
-        loss_sum += F.cross_entropy(logits, targets, reduction="sum")
-        correct += (logits.argmax(dim=1) == targets).sum()
-    n = len(split)
-    return loss_sum.item() / n, correct.item() / n
+    logits = predict(model, split.inputs, normalize, batch_size)
+    loss = F.cross_entropy(logits, split.targets)
+    accuracy = (logits.argmax(dim=1) == split.targets).float().mean()
+    return loss.item(), accuracy.item()
 
 
 def fit(
@@ -128,6 +154,7 @@ def fit(
         order = torch.randperm(n, generator=order_generator).to(device)
         # Sums stay on the device so the loop never waits for it mid-epoch.
         loss_sum = torch.zeros((), device=device)
+        part_sums: dict[str, torch.Tensor] = {}
         correct = torch.zeros((), dtype=torch.long, device=device)
         for start in range(0, n, config.batch_size):
             indices = order[start : start + config.batch_size]
@@ -135,7 +162,7 @@ def fit(
             inputs = normalize(augment(raw) if augment is not None else raw)
             targets = train.targets[indices]
             logits = model(inputs)
-            loss = loss_fn(logits, targets, indices)
+            loss, parts = loss_fn(logits, Batch(inputs, targets, indices))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             step += 1
@@ -145,6 +172,8 @@ def fit(
                         probe.observe(model, step, epoch)
             optimizer.step()
             loss_sum += loss.detach() * len(indices)
+            for name, part in parts.items():
+                part_sums[name] = part_sums.get(name, 0) + part.detach() * len(indices)
             correct += (logits.detach().argmax(dim=1) == targets).sum()
         train_loss = loss_sum.item() / n
         train_seconds += time.perf_counter() - started
@@ -157,6 +186,7 @@ def fit(
         metrics = {
             "epoch": epoch,
             "train_loss": train_loss,
+            **{f"train_{name}": total.item() / n for name, total in part_sums.items()},
             "train_acc": correct.item() / n,
             "val_loss": val_loss,
             "val_acc": val_acc,
