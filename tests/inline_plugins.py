@@ -5,7 +5,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from registry import Cell, ModelSpec, Param, RunContext, StrategySpec, TrainingResult, hookimpl
+from bench.engine.splits import SPLIT_PARAMS, make_splits
+from registry import (
+    Cell,
+    DatasetRequest,
+    DatasetSpec,
+    DatasetSplits,
+    ModelSpec,
+    Param,
+    RunContext,
+    Split,
+    StrategySpec,
+    TrainingResult,
+    hookimpl,
+)
 
 #: Cell ids in the order ``fake`` ran them, so tests can see what trained.
 RUNS: list[str] = []
@@ -72,5 +85,30 @@ class VectorOnlyModelPlugin:
                 "linear on flat vectors only",
                 {"bias": Param(True, bool)},
                 input_ranks=frozenset({1}),
+            )
+        )
+
+
+def load_three_classes(request: DatasetRequest) -> DatasetSplits:
+    """Random 8x8 images in three classes, shaped like the digits."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 17, (120, 1, 8, 8), generator=generator, dtype=torch.uint8)
+    full = Split(images, torch.arange(120) % 3)
+    return make_splits(full, None, scale=16.0, num_classes=3, params=request.params)
+
+
+class ThreeClassDatasetPlugin:
+    """Registers ``three_classes``: digit-shaped inputs, three classes."""
+
+    @hookimpl
+    def dlbench_register_datasets(self, register):  # type: ignore[no-untyped-def]
+        register(
+            DatasetSpec(
+                "three_classes",
+                load_three_classes,
+                "three classes of noise",
+                (1, 8, 8),
+                3,
+                SPLIT_PARAMS,
             )
         )

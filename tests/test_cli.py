@@ -35,17 +35,26 @@ def test_quick_example_end_to_end_then_rerun_trains_nothing(bench, tmp_path) -> 
     assert "## Exercise 1.1: MLP depth" in first.out
     assert "## Exercise 1.2: residual connections in MLPs" in first.out
     assert "| Depth | Acc MLP | Acc MLP Residual | Improvement |" in squeeze(first.out)
-    assert "8 cells, 8 done, 0 failed" in first.out
+    assert "## Exercise 1.3: plain vs residual CNNs" in first.out
+    assert "### Exercise 2.2: teacher vs students" in first.out
+    assert "19 cells, 19 done, 0 failed" in first.out
     assert (out / "report.md").read_text() == first.out.rstrip("\n") + "\n"
-    assert sorted(p.name for p in (out / "tables").iterdir()) == [
+    assert {
         "ex1_1_mlp_depth-test-accuracy.csv",
         "ex1_1_mlp_depth-validation-accuracy.csv",
         "ex1_2_residual_mlp-1.csv",
-    ]
-    assert len(list((out / "cells").glob("*.json"))) == 8
+        "ex1_3_cnn-models.csv",
+        "ex2_2_distillation-exercise-2.2-teacher-vs-students.csv",
+    } <= {p.name for p in (out / "tables").iterdir()}
+    assert {p.name for p in (out / "plots").iterdir()} == {
+        "ex1_2_residual_mlp-grad-norms.png",
+        "ex1_3_cnn-grad-norms.png",
+        "ex2_2_distillation-exercise-2.2-teacher-vs-students-curves.png",
+    }
+    assert len(list((out / "cells").glob("*.json"))) == 19
     second = bench("run", "--matrix", REPO / "examples" / "quick.yaml", "--out", out)
     assert second.code == 0
-    assert "0 cell(s) to run, 8 already stored" in second.err
+    assert "0 cell(s) to run, 19 already stored" in second.err
     assert second.out == first.out
 
 
