@@ -48,10 +48,11 @@ def format_value(metric: str, value: float, signed: bool = False) -> str:
 
 
 def format_values(metric: str, values: Sequence[float]) -> str:
-    """Mean of ``values``, with ``± std`` when there are several (one per seed)."""
+    """Mean of ``values``, with ``± std`` when there are several that differ (one per seed)."""
     mean = statistics.fmean(values)
     text = format_value(metric, mean)
-    if len(values) > 1:
+    # Identical values (a parameter count, say) need no spread.
+    if len(values) > 1 and len(set(values)) > 1:
         spread = statistics.stdev(values)
         std = f"{spread * 100:.2f}" if is_accuracy(metric) else format_value(metric, spread)
         text = text.removesuffix("%") + f" ± {std}" + ("%" if is_accuracy(metric) else "")

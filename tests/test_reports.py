@@ -126,3 +126,61 @@ def test_formatting() -> None:
     assert human_count(11_800_000) == "11.8M"
     assert human_count(700_460) == "700.46K"
     assert format_value("parameters", 512) == "512"
+
+
+def test_leaderboard_has_a_row_per_configuration_and_a_column_per_metric() -> None:
+    teacher = make_cell("big", 4)
+    students = [make_cell("small", 1, seed) for seed in (0, 1)]
+    records = {teacher.id: ok(teacher, 0.99, last=0.98)}
+    for cell, accuracy in zip(students, (0.8, 0.9), strict=True):
+        records[cell.id] = CellRecord(
+            cell_id=cell.id,
+            status="ok",
+            cell=cell.to_json(),
+            final={"val_acc@best": accuracy, "val_acc@last": accuracy, "train_seconds": 2.0},
+            model_card={"parameters": 1500},
+        )
+    spec = TableSpec(
+        "",
+        "experiment",
+        None,
+        "val_acc",
+        kind="leaderboard",
+        experiments=("teacher", "students", "absent"),
+        metrics=("val_acc@best", "val_acc@last", "parameters", "train_seconds"),
+    )
+    experiments = {"teacher": ("Teacher", [teacher]), "students": ("Student", students)}
+    table = build_table(spec, [], records, experiments)
+    assert table.headers == [
+        "Experiment",
+        "Val accuracy (best)",
+        "Val accuracy (last)",
+        "Parameters",
+        "Train time (s)",
+    ]
+    assert table.rows == [
+        ["Teacher", "99.00%", "98.00%", "—", "—"],
+        ["Student", "85.00 ± 7.07%", "85.00 ± 7.07%", "1.50K", "2.0"],
+    ]
+    assert "mean ± standard deviation over seeds" in table.caption
+
+
+def test_model_card_lists_each_model_once() -> None:
+    cells = [make_cell("mlp", d, seed) for d in (2, 4) for seed in (0, 1)]
+    records = {
+        c.id: CellRecord(
+            cell_id=c.id,
+            status="ok",
+            cell=c.to_json(),
+            model_card={
+                "parameters": 1000 * c.model.params["depth"],
+                "conv_layers": 0,
+                "blocks": c.model.params["depth"] - 2,
+            },
+        )
+        for c in cells
+    }
+    spec = TableSpec("", "model.depth", None, "parameters", kind="model_card")
+    table = build_table(spec, cells, records)
+    assert table.headers == ["Depth", "Blocks", "Parameters", "Conv layers"]
+    assert table.rows == [["2", "0", "2.00K", "0"], ["4", "2", "4.00K", "0"]]
