@@ -206,6 +206,17 @@ def command_list(args: argparse.Namespace) -> int:
         rows.append(
             [name, entry.spec.description, entry.plugin.name, entry.plugin.version, defaults]
         )
+    if args.include == "*":
+        for family, plugin in registry.families():
+            rows.append(
+                [
+                    f"{family.prefix}*",
+                    f"{family.description} (list them with --include '{family.prefix}*')",
+                    plugin.name,
+                    plugin.version,
+                    "",
+                ]
+            )
     if not rows:
         raise DlbenchError(
             f"no {args.kind} match {args.include!r}; all: {', '.join(registry.names())}"

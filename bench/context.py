@@ -120,10 +120,8 @@ class CellContext:
         return splits
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
-        """The cell's model for ``splits``, on the device; its card goes into the record."""
-        model = self._build(self.cell.model, splits.input_shape, splits.num_classes)
-        self.model_card = model_card(model)
-        return model
+        """The cell's model for ``splits``, on the device."""
+        return self._build(self.cell.model, splits.input_shape, splits.num_classes)
 
     def _build(
         self, component: Component, input_shape: tuple[int, ...], num_classes: int
@@ -143,8 +141,9 @@ class CellContext:
         """What each probe observed, by probe name."""
         return {name: probe.result() for name, probe in self._probes.items()}
 
-    def save_checkpoint(self, model: nn.Module) -> None:
-        """Store ``model``'s weights as this cell's checkpoint if another cell needs them."""
+    def trained_model(self, model: nn.Module) -> None:
+        """Record the model's card; store its weights if another cell needs them."""
+        self.model_card = model_card(model)
         if CHECKPOINT not in self._wanted:
             return
         splits = self._splits or self.load_dataset()

@@ -4,10 +4,12 @@
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.models.mlp",
     "plugins.models.cnn",
+    "plugins.models.timm_models",
     "plugins.datasets.digits",
     "plugins.datasets.torchvision",
     "plugins.strategies.plain",
     "plugins.strategies.distill",
+    "plugins.strategies.finetune",
     "plugins.executors.local",
     "plugins.probes.grad_norms",
 )

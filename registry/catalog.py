@@ -9,7 +9,14 @@ from typing import Any
 from registry.errors import DuplicateNameError, PluginLoadError
 from registry.manager import PluginHost
 from registry.names import NameRegistry
-from registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, ProbeSpec, StrategySpec
+from registry.specs import (
+    DatasetSpec,
+    ExecutorSpec,
+    ModelFamily,
+    ModelSpec,
+    ProbeSpec,
+    StrategySpec,
+)
 
 KINDS: dict[str, tuple[str, type]] = {
     "models": ("dlbench_register_models", ModelSpec),
@@ -74,11 +81,16 @@ def _register_into(
     registry: NameRegistry[Any], spec_type: type, info: Any, hook_name: str
 ) -> Callable[[Any], None]:
     def register(spec: Any) -> None:
-        if not isinstance(spec, spec_type):
+        if not isinstance(spec, spec_type) and not (
+            spec_type is ModelSpec and isinstance(spec, ModelFamily)
+        ):
             raise PluginLoadError(
                 f"plugin {info.name!r} passed {type(spec).__name__} to {hook_name}'s register; "
                 f"expected {spec_type.__name__}"
             )
+        if isinstance(spec, ModelFamily) and spec_type is ModelSpec:
+            registry.add_family(spec, info)
+            return
         registry.add(spec.name, spec, info)
 
     return register

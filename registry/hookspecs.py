@@ -14,7 +14,14 @@ import pluggy
 if TYPE_CHECKING:
     from registry.cell import Cell
     from registry.run import CellRecord
-    from registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, ProbeSpec, StrategySpec
+    from registry.specs import (
+        DatasetSpec,
+        ExecutorSpec,
+        ModelFamily,
+        ModelSpec,
+        ProbeSpec,
+        StrategySpec,
+    )
 
 PROJECT_NAME = "dlbench"
 
@@ -28,10 +35,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def dlbench_register_models(register: Callable[[ModelSpec], None]) -> None:
+def dlbench_register_models(register: Callable[[ModelSpec | ModelFamily], None]) -> None:
     """Register model architectures.
 
-    :param register: call with one :class:`~registry.specs.ModelSpec` per model.
+    :param register: call with one :class:`~registry.specs.ModelSpec` per model, or with a
+        :class:`~registry.specs.ModelFamily` for many models resolved by name on demand.
     """
 
 

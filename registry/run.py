@@ -50,8 +50,10 @@ class RunContext(Protocol):
         """The probes this cell runs with; pass them to the training loop."""
         ...
 
-    def save_checkpoint(self, model: nn.Module) -> None:
-        """Offer the trained model; its weights are stored when another cell needs them."""
+    def trained_model(self, model: nn.Module) -> None:
+        """Hand over the trained model: its card (parameters, layers, blocks) goes into the
+        record, and its weights are stored as the cell's checkpoint when another cell needs them.
+        """
         ...
 
     def load_model(self, reference: str) -> nn.Module:

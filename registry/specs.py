@@ -68,6 +68,26 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class ModelFamily:
+    """Many models under one prefix, resolved by name when first asked for (e.g. ``timm:*``).
+
+    For libraries with more architectures than are worth registering one by one at start-up:
+    ``names`` and ``resolve`` may import the library; nothing does until a name with the prefix
+    is used or listed.
+
+    :param prefix: the names' common start, e.g. ``timm:``.
+    :param description: one line for ``bench list``.
+    :param names: every name in the family, prefix included.
+    :param resolve: the spec for a name in the family, or ``None`` if there is no such model.
+    """
+
+    prefix: str
+    description: str
+    names: Callable[[], list[str]]
+    resolve: Callable[[str], ModelSpec | None]
+
+
+@dataclass(frozen=True)
 class DatasetRequest:
     """What a dataset loader is asked for.
 

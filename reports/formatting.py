@@ -16,6 +16,7 @@ METRIC_LABELS = {
     "train_seconds": "Train time (s)",
     "images_per_second": "Images/s",
     "parameters": "Parameters",
+    "trainable_parameters": "Trainable parameters",
 }
 #: Metrics recorded per epoch, which a table reads at the best or the last epoch.
 PER_EPOCH = frozenset({"train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"})
@@ -36,7 +37,7 @@ def format_value(metric: str, value: float, signed: bool = False) -> str:
     sign = "+" if signed else ""
     if is_accuracy(metric):
         return f"{value * 100:{sign}.2f}%"
-    if metric == "parameters":
+    if metric in ("parameters", "trainable_parameters"):
         return human_count(value)
     if metric == "images_per_second":
         return f"{value:{sign},.0f}"

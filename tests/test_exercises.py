@@ -23,7 +23,7 @@ SMOKE = [
 
 def test_exercises_yaml_runs_end_to_end_on_tiny_data(bench, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args: True)
-    data = write_cifar(write_mnist(tmp_path / "data"), 10)
+    data = write_cifar(write_cifar(write_mnist(tmp_path / "data"), 10), 100)
     out = tmp_path / "lab"
     result = bench(
         "run", "--matrix", REPO / "exercises.yaml", "--out", out, "--data-root", data, *SMOKE
@@ -35,13 +35,14 @@ def test_exercises_yaml_runs_end_to_end_on_tiny_data(bench, tmp_path, monkeypatc
         "Exercise 1.3",
         "Teacher vs students",
         "Teacher and student",
+        "Transfer: CIFAR-10 teacher to CIFAR-100",
     ):
         assert heading in result.out
     records = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
-    assert len(records) == 8 + 6 + 1 + 1 + 2
+    assert len(records) == 8 + 6 + 1 + 1 + 2 + 1 + 3 + 2
     assert all(r["status"] == "ok" for r in records)
     assert (out / "plots" / "ex1_3_cnn-grad-norms.png").exists()
     again = bench(
         "run", "--matrix", REPO / "exercises.yaml", "--out", out, "--data-root", data, *SMOKE
     )
-    assert "0 cell(s) to run, 18 already stored" in again.err
+    assert "0 cell(s) to run, 24 already stored" in again.err

@@ -29,6 +29,20 @@ def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     )
 
 
+def select_classes(split: Split, classes: list[int], num_classes: int) -> Split:
+    """The examples of ``classes`` only, relabelled by their position in ``classes``."""
+    unknown = [c for c in classes if not 0 <= c < num_classes]
+    if unknown or len(set(classes)) != len(classes):
+        raise ValueError(
+            f"classes {classes}: expected distinct class indices from 0 to {num_classes - 1}"
+        )
+    relabel = torch.full((num_classes,), -1, dtype=torch.int64)
+    relabel[torch.tensor(classes)] = torch.arange(len(classes))
+    new_targets = relabel[split.targets]
+    keep = new_targets >= 0
+    return Split(split.inputs[keep], new_targets[keep])
+
+
 def channel_normalization(inputs: torch.Tensor, scale: float) -> Normalization:
     """Per-channel mean and std of ``inputs / scale``, channels on dim 1 (or one channel)."""
     values = inputs.to(torch.float64) / scale
@@ -54,6 +68,14 @@ SPLIT_PARAMS: dict[str, Param] = {
         exclusive_minimum=True,
     ),
     "split_seed": Param(0, int, "seed of the train/validation split (fixed across cell seeds)"),
+    "classes": Param(
+        None,
+        int,
+        "keep only these classes, relabelled 0..k-1 in this order (e.g. digits 5-9)",
+        minimum=0,
+        sequence=True,
+        nullable=True,
+    ),
     "train_subset": Param(
         None,
         int,
@@ -87,8 +109,13 @@ def make_splits(
     """Hold out validation from ``train_full`` and normalise with the training part's statistics.
 
     :param params: the dataset's resolved parameters: ``val_fraction``, ``split_seed``,
-        ``train_subset`` and, for image datasets, ``augment`` and ``crop_padding``.
+        ``classes``, ``train_subset`` and, for image datasets, ``augment`` and ``crop_padding``.
     """
+    if params.get("classes") is not None:
+        classes = list(params["classes"])
+        train_full = select_classes(train_full, classes, num_classes)
+        test = select_classes(test, classes, num_classes) if test is not None else None
+        num_classes = len(classes)
     train, val = split_off(train_full, params["val_fraction"], params["split_seed"])
     if params.get("train_subset") is not None:
         # The split is already a seeded shuffle, so its head is a random subset.

@@ -102,7 +102,7 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
         on_epoch=context.epoch_end,
         probes=context.probes(),
     )
-    context.save_checkpoint(student)
+    context.trained_model(student)
     return result
 
 

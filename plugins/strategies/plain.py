@@ -30,7 +30,7 @@ def run_plain(cell: Cell, context: RunContext) -> TrainingResult:
         on_epoch=context.epoch_end,
         probes=context.probes(),
     )
-    context.save_checkpoint(model)
+    context.trained_model(model)
     return result
 
 
