@@ -37,7 +37,7 @@ def test_quick_example_end_to_end_then_rerun_trains_nothing(bench, tmp_path) -> 
     assert "| Depth | Acc MLP | Acc MLP Residual | Improvement |" in squeeze(first.out)
     assert "## Exercise 1.3: plain vs residual CNNs" in first.out
     assert "### Exercise 2.2: teacher vs students" in first.out
-    assert "19 cells, 19 done, 0 failed" in first.out
+    assert "26 cells, 26 done, 0 failed" in first.out
     assert (out / "report.md").read_text() == first.out.rstrip("\n") + "\n"
     assert {
         "ex1_1_mlp_depth-test-accuracy.csv",
@@ -45,16 +45,17 @@ def test_quick_example_end_to_end_then_rerun_trains_nothing(bench, tmp_path) -> 
         "ex1_2_residual_mlp-1.csv",
         "ex1_3_cnn-models.csv",
         "ex2_2_distillation-exercise-2.2-teacher-vs-students.csv",
+        "transfer_finetune-transfer-digits-0-4-to-digits-5-9.csv",
     } <= {p.name for p in (out / "tables").iterdir()}
     assert {p.name for p in (out / "plots").iterdir()} == {
         "ex1_2_residual_mlp-grad-norms.png",
         "ex1_3_cnn-grad-norms.png",
         "ex2_2_distillation-exercise-2.2-teacher-vs-students-curves.png",
     }
-    assert len(list((out / "cells").glob("*.json"))) == 19
+    assert len(list((out / "cells").glob("*.json"))) == 26
     second = bench("run", "--matrix", REPO / "examples" / "quick.yaml", "--out", out)
     assert second.code == 0
-    assert "0 cell(s) to run, 19 already stored" in second.err
+    assert "0 cell(s) to run, 26 already stored" in second.err
     assert second.out == first.out
 
 

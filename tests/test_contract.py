@@ -86,7 +86,7 @@ def test_unknown_name_suggests_close_matches_and_lists_choices(catalog) -> None:
 def test_unknown_name_without_close_match_lists_choices(catalog) -> None:
     with pytest.raises(
         UnknownNameError,
-        match=r"unknown model 'zzz'; choices: cnn, mlp, residual_cnn, residual_mlp$",
+        match=r"unknown model 'zzz'; choices: cnn, mlp, residual_cnn, residual_mlp, timm:\*$",
     ):
         catalog.models.get("zzz")
 
