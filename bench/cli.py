@@ -146,17 +146,20 @@ def command_run(args: argparse.Namespace) -> int:
         download=args.download,
         threads=set_threads(args.threads),
     )
-    try:
-        summary = run_matrix(matrix, store, catalog, settings, make_progress(), force=args.force)
-    except KeyboardInterrupt:
-        write_report(store)
-        print(
-            f"bench: interrupted; finished cells are stored in {out}. "
-            "Run the same command again to resume.",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    print(write_report(store))
+    with store.lock():
+        try:
+            summary = run_matrix(
+                matrix, store, catalog, settings, make_progress(), force=args.force
+            )
+        except KeyboardInterrupt:
+            write_report(store)
+            print(
+                f"bench: interrupted; finished cells are stored in {out}. "
+                "Run the same command again to resume.",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        print(write_report(store))
     print(
         f"{summary.ran} cell(s) ran, {summary.reused} reused, {len(summary.failed)} failed, "
         f"{len(summary.skipped)} skipped; report: {out / REPORT}",

@@ -16,14 +16,18 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from registry.errors import DlbenchError
 from registry.run import CellRecord
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 ARTIFACTS = "artifacts"
 
 
@@ -49,6 +53,22 @@ class ResultStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.cells_dir = root / "cells"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory's lock while writing, so two runs never write the same cells."""
+        lock = FileLock(self.root / LOCK)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise DlbenchError(
+                f"--out {self.root}: another bench run is writing here; wait for it to finish "
+                "or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     @classmethod
     def open(cls, root: Path, matrix_name: str) -> ResultStore:

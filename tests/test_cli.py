@@ -229,3 +229,15 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(
     resumed = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert resumed.code == 0
     assert "1 cell(s) to run, 1 already stored" in resumed.err
+
+
+def test_a_second_run_on_the_same_directory_is_refused(bench, write_matrix, tmp_path) -> None:
+    from filelock import FileLock
+
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", write_matrix(SMALL), "--out", out).code == 0
+    with FileLock(out / ".lock"):
+        result = bench("run", "--matrix", write_matrix(SMALL), "--out", out, "--force")
+    assert result.code == 2
+    assert "another bench run is writing here" in result.err
+    assert len(list((out / "cells").glob("*.json"))) == 2
