@@ -108,7 +108,10 @@ def load_matrix(
     bodies = data.get("experiments")
     if not isinstance(bodies, dict) or not bodies:
         raise doc.error(("experiments",), "expected a mapping of experiment name to experiment")
-    names = [str(n) for n in bodies]
+    for key in bodies:
+        if not isinstance(key, str):
+            raise doc.error(("experiments", str(key)), "experiment names must be strings")
+    names = list(bodies)
     for override in overrides:
         if override.experiment is not None and override.experiment not in names:
             raise DlbenchError(

@@ -21,7 +21,10 @@ def dotted(keypath: KeyPath) -> str:
     """``("experiments", "ex1", "seeds", 0)`` -> ``experiments.ex1.seeds[0]``."""
     text = ""
     for part in keypath:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text
 
 
