@@ -211,6 +211,10 @@ def build_cell(
             raise fail(doc, name_origin, str(exc)) from None
         try:
             params = resolve(entry.spec.params, values, f"{section} {name!r}")
+            for key, param in entry.spec.params.items():
+                if param.path and isinstance(params[key], str):
+                    # Relative to the matrix, so a matrix means the same wherever it runs from.
+                    params[key] = str((doc.path.parent / params[key]).expanduser().resolve())
         except ParamError as exc:
             origin = source.origins.get((section, exc.key), source.keypath)
             raise fail(doc, origin, str(exc)) from None

@@ -27,6 +27,8 @@ class Param:
     :param exclusive_minimum: reject a value equal to ``minimum`` (e.g. a learning rate of 0).
     :param nullable: ``null`` is accepted.
     :param sequence: the value is a list of ``type``; a list of lists in a matrix is then an axis.
+    :param path: the value is a file path; a relative one is resolved against the matrix file's
+        folder.
     :param artifact: the parameter takes another cell's artifact of this kind (e.g.
         ``"checkpoint"``): in a matrix ``{from: EXPERIMENT}`` (optionally with ``where:``), which
         resolves to ``"cell:<id>"`` of the producing cell. Such parameters are nullable strings.
@@ -41,6 +43,7 @@ class Param:
     exclusive_minimum: bool = False
     nullable: bool = False
     sequence: bool = False
+    path: bool = False
     artifact: str | None = None
 
     def describe(self) -> str:

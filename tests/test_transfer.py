@@ -215,3 +215,12 @@ def test_timm_names_resolve_on_demand_with_suggestions(catalog) -> None:
     assert not any(name.startswith("timm:") for name in catalog.models.names())
     with pytest.raises(DlbenchError, match="did you mean 'timm:resnet18'"):
         catalog.models.get("timm:resnet18x")
+
+
+def test_pretrained_file_is_relative_to_the_matrix(catalog, write_matrix, tmp_path) -> None:
+    text = (
+        "name: p\ndefaults: {dataset: digits, strategy: plain}\n"
+        "experiments:\n  e:\n    model: {name: 'timm:resnet18', pretrained_file: w/r18.pth}\n"
+    )
+    (cell,) = load_matrix(write_matrix(text), catalog).unique_cells()
+    assert cell.model.params["pretrained_file"] == str(tmp_path / "w" / "r18.pth")

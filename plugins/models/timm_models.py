@@ -17,7 +17,11 @@ from registry.errors import DataUnavailableError
 PREFIX = "timm:"
 TIMM_PARAMS = {
     "pretrained_file": Param(
-        None, str, "local weights file (.safetensors, .pth, .bin) to start from", nullable=True
+        None,
+        str,
+        "local weights file (.safetensors, .pth, .bin) to start from",
+        nullable=True,
+        path=True,
     ),
     "drop_rate": Param(0.0, float, "dropout before the classifier", minimum=0, maximum=1),
 }
