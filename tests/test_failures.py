@@ -1,0 +1,201 @@
+"""Hostile input, crashes and interruptions: nothing finished is lost, every mistake is one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from test_dependencies import BAD_REFERENCES
+from test_matrix import BAD_MATRICES
+
+from bench.context import RunSettings
+from bench.engine.optim import TRAINING_PARAMS
+from bench.matrix import load_matrix
+from bench.progress import LineProgress
+from bench.runner import run_matrix
+from bench.store import ResultStore
+from registry import StrategySpec, hookimpl
+
+CORPUS = {
+    **{f"matrix-{case}": text for case, (text, _line, _pattern) in BAD_MATRICES.items()},
+    **{f"reference-{case}": text for case, (text, _pattern) in BAD_REFERENCES.items()},
+    "binary-garbage": "\x00\x01\x02 \xff",
+    "tabs": "name: m\n\texperiments: {}\n",
+    "list-of-experiments": "name: m\nexperiments: [a, b]\n",
+    "huge-depth-axis": "name: m\ndefaults: {dataset: digits, strategy: plain}\n"
+    "experiments:\n  e:\n    model: {name: mlp, depth: [2, -1]}\n",
+}
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("case", list(CORPUS), ids=list(CORPUS))
+def test_each_bad_matrix_exits_2_with_one_line_and_no_traceback(case, bench, tmp_path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(CORPUS[case], encoding="utf-8", errors="surrogateescape")
+    result = bench("run", "--matrix", path, "--out", tmp_path / "out")
+    assert result.code == 2, result.err
+    assert result.err.count("\n") == 1, result.err
+    assert result.err.startswith("bench: error: ")
+    assert "Traceback" not in result.err
+    assert str(path) in result.err or "--set" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_matrix_paths(bench, tmp_path) -> None:
+    for target, message in ((tmp_path, "cannot read"), (tmp_path / "missing.yaml", "no such file")):
+        result = bench("run", "--matrix", target)
+        assert result.code == 2 and message in result.err and result.err.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(bench, tmp_path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: m\nexperiments: {e: {model: mlpp, dataset: digits, strategy: plain}}\n")
+    with pytest.raises(Exception, match="unknown model"):
+        bench("--debug", "run", "--matrix", path)
+
+
+SMALL = """\
+name: small
+defaults:
+  dataset: {name: digits, train_subset: 200}
+  strategy: {name: plain, epochs: 4, batch_size: 32}
+experiments:
+  e:
+    model: {name: mlp, hidden: 16, depth: [2, 3, 4]}
+    seeds: [0, 1]
+    tables:
+      - {rows: model.depth, metric: val_acc}
+      - {rows: model.depth, metric: val_loss, at: last}
+"""
+
+
+def test_diverging_cell_fails_and_the_matrix_goes_on(bench, write_matrix, tmp_path) -> None:
+    text = SMALL.replace(
+        "depth: [2, 3, 4]}",
+        "depth: [2, 3]}\n    strategy: "
+        "{name: plain, optimizer: sgd, lr: [0.01, 1.0e+12], epochs: 2}",
+    )
+    text = text.replace(
+        "{rows: model.depth, metric: val_acc}",
+        "{rows: model.depth, columns: strategy.lr, metric: val_acc}",
+    )
+    text = text.replace("      - {rows: model.depth, metric: val_loss, at: last}\n", "")
+    result = bench("run", "--matrix", write_matrix(text), "--out", tmp_path / "o")
+    assert result.code == 1
+    assert "diverged at epoch 1" in result.out
+    assert "8 cells, 4 done, 4 failed" in result.out
+
+
+def test_out_of_memory_fails_the_cell_and_the_matrix_goes_on(
+    make_catalog, write_matrix, tmp_path
+) -> None:
+    def run_oom(cell, context):
+        if cell.model.params["depth"] == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return run_plain(cell, context)
+
+    from plugins.strategies.plain import run_plain
+
+    class OomPlugin:
+        @hookimpl
+        def dlbench_register_strategies(self, register):
+            register(StrategySpec("oom", run_oom, "runs out of memory at depth 3", TRAINING_PARAMS))
+
+    catalog = make_catalog(oom=OomPlugin())
+    text = (
+        SMALL.replace("{name: plain, epochs: 4, batch_size: 32}", "{name: oom, epochs: 1}")
+        .replace("      - {rows: model.depth, metric: val_loss, at: last}\n", "")
+        .replace("      - {rows: model.depth, metric: val_acc}\n", "")
+    )
+    matrix = load_matrix(write_matrix(text), catalog)
+    store = ResultStore.open(tmp_path / "o", matrix.name)
+    settings = RunSettings(torch.device("cpu"), tmp_path, download=False, threads=1)
+    summary = run_matrix(matrix, store, catalog, settings, LineProgress(io.StringIO()))
+    assert summary.ran == 6
+    assert [r.error.split(":")[0] for r in summary.failed] == ["OutOfMemoryError"] * 2
+
+
+def _bench_process(matrix: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--matrix",
+            str(matrix),
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _finished(out: Path) -> dict[str, str]:
+    found = {}
+    for path in (out / "cells").glob("*.json"):
+        record = json.loads(path.read_text())
+        if record["status"] == "ok":
+            found[record["cell_id"]] = record["finished_at"] + json.dumps(record["epochs"])
+    return found
+
+
+def test_kill_9_at_random_moments_loses_and_redoes_nothing(write_matrix, tmp_path) -> None:
+    # Cells of about half a second, so that kills land inside them.
+    matrix = write_matrix(
+        SMALL.replace("{name: digits, train_subset: 200}", "digits")
+        .replace("epochs: 4", "epochs: 12")
+        .replace("hidden: 16", "hidden: 128")
+    )
+    reference = tmp_path / "reference"
+    assert _bench_process(matrix, reference).wait(timeout=300) == 0
+    out = tmp_path / "killed"
+    rng = random.Random(7)
+    seen: dict[str, str] = {}
+    for _ in range(3):
+        process = _bench_process(matrix, out)
+        # Wait until this run has finished a cell, then kill it at a random point of the next.
+        deadline = time.monotonic() + 120
+        while len(_finished(out)) <= len(seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.4))
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+        now = _finished(out)
+        # Every cell finished before a kill is still there, untouched.
+        assert all(now.get(cell) == stamp for cell, stamp in seen.items())
+        assert len(seen) < len(now) < 6
+        seen = now
+    assert _bench_process(matrix, out).wait(timeout=300) == 0
+    final = _finished(out)
+    assert all(final[cell] == stamp for cell, stamp in seen.items())
+    assert len(final) == 6
+    tables = [(d / "report.md").read_text().split("\n", 4)[4] for d in (reference, out)]
+    assert tables[0] == tables[1]
+
+
+def test_results_stay_inside_the_results_directory(bench, write_matrix, tmp_path) -> None:
+    text = SMALL.replace("epochs: 4", "epochs: 1").replace(
+        "{rows: model.depth, metric: val_acc}",
+        "{title: ../../../escape, rows: model.depth, metric: val_acc}",
+    )
+    matrix = write_matrix(text)
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", matrix, "--out", out).code == 0
+    outside = [p for p in tmp_path.rglob("*") if p != matrix and out not in p.parents and p != out]
+    assert outside == []
