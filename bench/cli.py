@@ -78,6 +78,21 @@ def build_parser() -> ArgumentParser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
+    perf = commands.add_parser(
+        "perf", help="time dlbench's training engine against a lab-style loop, side by side"
+    )
+    perf.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the number of images timed per case (default 1)",
+    )
+    perf.add_argument("--no-cnn", action="store_true", help="skip the CNN and distillation cases")
+    perf.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+    perf.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
     report = commands.add_parser("report", help="redraw a results directory's tables")
     report.add_argument("directory", type=Path)
     report.add_argument(
@@ -245,7 +260,89 @@ def command_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": command_run, "list": command_list, "report": command_report}
+def command_perf(args: argparse.Namespace) -> int:
+    """``bench perf``: images/s of the reference loop and of dlbench's engine, and their ratio."""
+    from bench import perf
+    from bench.engine.device import set_threads
+
+    if args.scale <= 0:
+        raise DlbenchError(f"--scale {args.scale}: expected a number > 0")
+    threads = set_threads(args.threads)
+    peak = perf.gemm_peak()
+    peak_bf16 = perf.gemm_peak(torch_bfloat16())
+    print(
+        f"threads {threads}; GEMM peak measured now: fp32 {peak:.0f} GFLOP/s, "
+        f"bf16 {peak_bf16:.0f} GFLOP/s\n",
+        flush=True,
+    )
+    rows = []
+    for case in perf.cases(args.scale):
+        if args.no_cnn and "CNN" in case.name:
+            continue
+        images, labels = perf.synthetic(case, case.images)
+        splits = perf.as_splits(case, images, labels)
+        reference = perf.reference_speed(case, images, labels)
+        flops = perf.step_flops(case)
+        cnn = len(case.input_shape) == 3 and case.input_shape[0] == 3
+        variants = [("fp32", False), ("bf16", False)] + ([("bf16", True)] if cnn else [])
+        for precision, channels_last in variants:
+            speed = perf.engine_speed(case, splits, precision, channels_last)
+            gemm = peak if precision == "fp32" else peak_bf16
+            rows.append(
+                [
+                    case.name,
+                    precision + (", channels_last" if channels_last else ""),
+                    f"{reference:,.0f}",
+                    f"{speed:,.0f}",
+                    f"{speed / reference:.2f}x",
+                    f"{speed * flops / 1e9:.0f}",
+                    f"{100 * speed * flops / 1e9 / gemm:.0f}%",
+                ]
+            )
+            print("  ".join(rows[-1]), flush=True)
+    print()
+    print(
+        tabulate(
+            rows,
+            headers=[
+                "case",
+                "dlbench",
+                "reference img/s",
+                "dlbench img/s",
+                "ratio",
+                "step GFLOP/s",
+                "of GEMM peak",
+            ],
+            tablefmt="pipe",
+            disable_numparse=True,
+        )
+    )
+    if not args.no_cnn:
+        seconds = perf.distillation_epochs(max(256, int(512 * args.scale)))
+        cached, online = seconds["student epoch, cached"], seconds["student epoch, online"]
+        print(
+            "\nDistillation, 0.69M student, ResNet-18-like teacher, "
+            f"{max(256, int(512 * args.scale))} images:"
+        )
+        for name, value in seconds.items():
+            print(f"  {name}: {value:.2f} s")
+        print(f"  cached / online speed-up: {online / cached:.2f}x")
+    return EXIT_OK
+
+
+def torch_bfloat16() -> Any:
+    """``torch.bfloat16``, imported late so ``bench --help`` stays fast."""
+    import torch
+
+    return torch.bfloat16
+
+
+COMMANDS = {
+    "run": command_run,
+    "list": command_list,
+    "report": command_report,
+    "perf": command_perf,
+}
 
 
 if __name__ == "__main__":

@@ -55,12 +55,28 @@ class FitConfig:
     :param batch_size: training batch size; the last batch of an epoch may be smaller.
     :param eval_batch_size: batch size for validation and test.
     :param seed: seeds the batch order.
+    :param precision: ``fp32``, or ``bf16`` for bfloat16 autocast of the training step.
+    :param channels_last: train image models in the channels-last memory format.
     """
 
     epochs: int
     batch_size: int
     eval_batch_size: int
     seed: int
+    precision: str = "fp32"
+    channels_last: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], seed: int) -> FitConfig:
+        """The configuration a strategy's resolved training parameters describe."""
+        return cls(
+            epochs=params["epochs"],
+            batch_size=params["batch_size"],
+            eval_batch_size=params["eval_batch_size"],
+            seed=seed,
+            precision=params.get("precision", "fp32"),
+            channels_last=params.get("channels_last", False),
+        )
 
 
 class BatchNormalizer:
@@ -141,6 +157,11 @@ def fit(
     normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), device)
     augment = BatchAugmenter(splits.augmentation) if splits.augmentation.active else None
     order_generator = torch.Generator().manual_seed(config.seed)
+    images = len(splits.input_shape) == 3
+    memory_format = torch.channels_last if config.channels_last and images else None
+    if memory_format is not None:
+        model.to(memory_format=memory_format)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     n = len(train)
     epochs: list[dict[str, float]] = []
     best_epoch, best_state = 0, None
@@ -160,9 +181,12 @@ def fit(
             indices = order[start : start + config.batch_size]
             raw = train.inputs[indices]
             inputs = normalize(augment(raw) if augment is not None else raw)
+            if memory_format is not None:
+                inputs = inputs.contiguous(memory_format=memory_format)
             targets = train.targets[indices]
-            logits = model(inputs)
-            loss, parts = loss_fn(logits, Batch(inputs, targets, indices))
+            with autocast:
+                logits = model(inputs)
+                loss, parts = loss_fn(logits, Batch(inputs, targets, indices))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             step += 1

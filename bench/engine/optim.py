@@ -22,6 +22,13 @@ TRAINING_PARAMS: dict[str, Param] = {
         "none", str, "learning-rate schedule, stepped per epoch", choices=("none", "cosine", "step")
     ),
     "step_size": Param(10, int, "epochs between decays for schedule 'step'", minimum=1),
+    "precision": Param(
+        "fp32",
+        str,
+        "fp32, or bf16 autocast for the training step (changes results)",
+        choices=("fp32", "bf16"),
+    ),
+    "channels_last": Param(False, bool, "channels-last memory format for image models"),
     "gamma": Param(
         0.1, float, "decay factor for schedule 'step'", minimum=0, exclusive_minimum=True
     ),

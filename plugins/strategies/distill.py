@@ -96,7 +96,7 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
         student,
         splits,
         optimizer,
-        FitConfig(params["epochs"], params["batch_size"], params["eval_batch_size"], cell.seed),
+        FitConfig.from_params(params, cell.seed),
         scheduler=make_scheduler(optimizer, params),
         loss_fn=loss_fn,
         on_epoch=context.epoch_end,

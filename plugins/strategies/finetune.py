@@ -115,7 +115,7 @@ def run_finetune(cell: Cell, context: RunContext) -> TrainingResult:
         model,
         splits,
         optimizer,
-        FitConfig(params["epochs"], params["batch_size"], params["eval_batch_size"], cell.seed),
+        FitConfig.from_params(params, cell.seed),
         scheduler=make_scheduler(optimizer, params),
         on_epoch=on_epoch,
         probes=context.probes(),

@@ -20,12 +20,7 @@ def run_plain(cell: Cell, context: RunContext) -> TrainingResult:
         model,
         splits,
         optimizer,
-        FitConfig(
-            epochs=params["epochs"],
-            batch_size=params["batch_size"],
-            eval_batch_size=params["eval_batch_size"],
-            seed=cell.seed,
-        ),
+        FitConfig.from_params(params, cell.seed),
         scheduler=make_scheduler(optimizer, params),
         on_epoch=context.epoch_end,
         probes=context.probes(),
