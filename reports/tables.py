@@ -56,7 +56,8 @@ def build_table(
     """
     if spec.kind == "model_card":
         if spec.experiments:
-            return build_model_card(spec, _experiment_models(spec, experiments or {}), records)
+            rows = leaderboard_rows(spec, experiments or {}, by_model=True)
+            return build_model_card(spec, rows, records)
         return build_model_card(spec, _model_rows(spec, cells), records)
     if spec.kind == "leaderboard":
         return build_leaderboard(spec, experiments or {}, records)
@@ -149,24 +150,6 @@ MODEL_CARD_COLUMNS = (
 )
 
 
-def _experiment_models(
-    spec: TableSpec, experiments: Mapping[str, tuple[str, list[Cell]]]
-) -> list[tuple[str, list[Cell]]]:
-    """A row per distinct model of each listed experiment, named by the experiment's title."""
-    rows: list[tuple[str, list[Cell]]] = []
-    for name in spec.experiments:
-        if name not in experiments:
-            continue
-        title, cells = experiments[name]
-        models: dict[str, list[Cell]] = {}
-        for cell in cells:
-            models.setdefault(cell.model.describe(), []).append(cell)
-        for description, group in models.items():
-            text = title if len(models) == 1 else f"{title}: {description}"
-            rows.append((spec.labels.get(text, text), group))
-    return rows
-
-
 def _model_rows(spec: TableSpec, cells: Sequence[Cell]) -> list[tuple[str, list[Cell]]]:
     rows: dict[str, list[Cell]] = {}
     for cell in cells:
@@ -218,9 +201,13 @@ def cell_label(cell: Cell, keys: Sequence[str]) -> str:
 
 
 def leaderboard_rows(
-    spec: TableSpec, experiments: Mapping[str, tuple[str, list[Cell]]]
+    spec: TableSpec,
+    experiments: Mapping[str, tuple[str, list[Cell]]],
+    by_model: bool = False,
 ) -> list[tuple[str, list[Cell]]]:
-    """The rows of a leaderboard: (label, the cells of one configuration, one per seed)."""
+    """Rows of the listed experiments: (label, cells), one row per configuration (its seeds
+    together) or, ``by_model``, one per distinct model; labelled by the experiment's title and,
+    where it has several rows, what tells them apart."""
     rows: list[tuple[str, list[Cell]]] = []
     for name in spec.experiments:
         if name not in experiments:
@@ -229,9 +216,10 @@ def leaderboard_rows(
         keys = [key for key in varying_keys(cells) if key != "seed"]
         groups: dict[str, list[Cell]] = {}
         for cell in cells:
-            groups.setdefault(cell_label(cell, keys), []).append(cell)
+            label = cell.model.describe() if by_model else cell_label(cell, keys)
+            groups.setdefault(label, []).append(cell)
         for label, group in groups.items():
-            text = f"{title}: {label}" if label else title
+            text = title if len(groups) == 1 else f"{title}: {label}"
             rows.append((spec.labels.get(text, text), group))
     return rows
 
