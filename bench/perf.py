@@ -68,7 +68,7 @@ def cases(scale: float) -> list[Case]:
             ),
             (3, 32, 32),
             128,
-            max(256, int(256 * scale)),
+            max(384, int(512 * scale)),
         ),
     ]
 
