@@ -21,11 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
 
 from bench.engine.loop import BatchNormalizer, FitConfig, fit, predict
 from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
@@ -61,8 +56,17 @@ FINETUNE_PARAMS = {
 }
 
 
-def make_classifier(params: Mapping[str, Any]) -> Pipeline:
-    """The scikit-learn classifier named by ``params['classifier']``, on standardised features."""
+def make_classifier(params: Mapping[str, Any]) -> Any:
+    """The scikit-learn classifier named by ``params['classifier']``, on standardised features.
+
+    scikit-learn is imported here, not at plugin load, to keep every ``bench`` command quick.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
     name = params["classifier"]
     if name == "svm":
         model: Any = LinearSVC(C=params["C"], max_iter=params["max_iter"])
