@@ -35,7 +35,10 @@ def _git(directory: Path, *args: str) -> str:
 
 def capture_environment(device: torch.device, threads: int, source_dir: Path) -> dict[str, Any]:
     """The environment of this run, stored with every record it produces."""
-    versions = {"python": platform.python_version(), "dlbench": dlbench_version()}
+    versions: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "dlbench": dlbench_version(),
+    }
     for package in PACKAGES:
         try:
             versions[package] = version(package)

@@ -190,7 +190,7 @@ def _plan(experiments: Sequence[Experiment], expanded: dict[str, Experiment]) ->
         wanted[cell.id] = cell
         pending.extend(known[producer] for producer in cell.producers())
     order = [c.id for e in experiments for c in e.cells] + list(wanted)
-    sorter = graphlib.TopologicalSorter()
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for cell_id in dict.fromkeys(order):
         sorter.add(cell_id, *wanted[cell_id].producers())
     # Cells are acyclic by construction: a cell can only refer to cells expanded before it.

@@ -173,7 +173,7 @@ def _parse_table(
     if columns == rows:
         raise doc.error((*keypath, "columns"), "columns must differ from rows")
     metric = raw.get("metric")
-    if metric not in metrics:
+    if not isinstance(metric, str) or metric not in metrics:
         raise doc.error((*keypath, "metric"), f"expected one of {', '.join(metrics)}")
     at = raw.get("at", "best")
     if at not in EPOCH_CHOICES:

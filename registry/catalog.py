@@ -15,6 +15,7 @@ from registry.specs import (
     ModelFamily,
     ModelSpec,
     ProbeSpec,
+    Spec,
     StrategySpec,
 )
 
@@ -80,7 +81,7 @@ def build_catalog(host: PluginHost) -> Catalog:
 def _register_into(
     registry: NameRegistry[Any], spec_type: type, info: Any, hook_name: str
 ) -> Callable[[Any], None]:
-    def register(spec: Any) -> None:
+    def register(spec: Spec | ModelFamily) -> None:
         if not isinstance(spec, spec_type) and not (
             spec_type is ModelSpec and isinstance(spec, ModelFamily)
         ):
@@ -88,7 +89,7 @@ def _register_into(
                 f"plugin {info.name!r} passed {type(spec).__name__} to {hook_name}'s register; "
                 f"expected {spec_type.__name__}"
             )
-        if isinstance(spec, ModelFamily) and spec_type is ModelSpec:
+        if isinstance(spec, ModelFamily):
             registry.add_family(spec, info)
             return
         registry.add(spec.name, spec, info)

@@ -67,7 +67,7 @@ class ModelSpec:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModelFamily:
     """Many models under one prefix, resolved by name when first asked for (e.g. ``timm:*``).
 

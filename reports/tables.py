@@ -56,8 +56,8 @@ def build_table(
     """
     if spec.kind == "model_card":
         if spec.experiments:
-            rows = leaderboard_rows(spec, experiments or {}, by_model=True)
-            return build_model_card(spec, rows, records)
+            models = leaderboard_rows(spec, experiments or {}, by_model=True)
+            return build_model_card(spec, models, records)
         return build_model_card(spec, _model_rows(spec, cells), records)
     if spec.kind == "leaderboard":
         return build_leaderboard(spec, experiments or {}, records)
@@ -85,7 +85,8 @@ def build_table(
     rows: list[list[str]] = []
     csv_rows: list[list[Any]] = []
     for row in row_values:
-        text_row, csv_row = [row], [row]
+        text_row: list[str] = [row]
+        csv_row: list[Any] = [row]
         means: dict[str, float] = {}
         for column in column_values:
             group = groups.get((row, column), [])
@@ -242,7 +243,8 @@ def build_leaderboard(
             for cell in cells
             if (record := records.get(cell.id)) is not None and record.status == "ok"
         ]
-        text_row, csv_row = [label], [label]
+        text_row: list[str] = [label]
+        csv_row: list[Any] = [label]
         for column in spec.metrics:
             metric, _, at = column.partition("@")
             values = [

@@ -17,15 +17,16 @@ Modes:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import torch
 
 from bench.engine.loop import BatchNormalizer, FitConfig, fit, predict
 from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
 from bench.engine.transfer import TransferModel, detach_head
-from registry import Cell, Param, RunContext, StrategySpec, TrainingResult, hookimpl
+from registry import Cell, Param, RunContext, Split, StrategySpec, TrainingResult, hookimpl
 from registry.errors import DlbenchError
 from registry.specs import STANDARD_METRICS
 
@@ -138,25 +139,21 @@ def _fit_classifier(
     splits = context.load_dataset()
     model.freeze(True)
     normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), context.device)
+
+    def extract(split: Split) -> Callable[[], torch.Tensor]:
+        return lambda: predict(model.backbone, split.inputs, normalize, params["eval_batch_size"])
+
     features = {}
     for name, split in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
         if split is None:
             continue
-        features[name] = (
-            context.cached(
-                {
-                    "kind": "features",
-                    "backbone": source,
-                    "dataset": cell.dataset.to_json(),
-                    "split": name,
-                },
-                lambda split=split: predict(
-                    model.backbone, split.inputs, normalize, params["eval_batch_size"]
-                ),
-            )
-            .cpu()
-            .numpy()
-        )
+        key = {
+            "kind": "features",
+            "backbone": source,
+            "dataset": cell.dataset.to_json(),
+            "split": name,
+        }
+        features[name] = context.cached(key, extract(split)).cpu().numpy()
     targets = {
         name: split.targets.cpu().numpy()
         for name, split in (("train", splits.train), ("val", splits.val), ("test", splits.test))
