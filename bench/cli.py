@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -90,6 +91,38 @@ def build_parser() -> ArgumentParser:
     perf.add_argument("--no-cnn", action="store_true", help="skip the CNN and distillation cases")
     perf.add_argument("--threads", type=int, help="torch threads (default: available cores)")
     perf.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+    compare = commands.add_parser(
+        "compare", help="compare a run with a baseline; exit 1 on a regression"
+    )
+    compare.add_argument("run", type=Path, help="results directory")
+    compare.add_argument("baseline", type=Path, help="results directory or baseline JSON")
+    compare.add_argument(
+        "--accuracy-tolerance",
+        type=float,
+        default=0.01,
+        help="allowed accuracy drop, as a fraction (default 0.01)",
+    )
+    compare.add_argument(
+        "--loss-tolerance", type=float, default=0.05, help="allowed loss rise (default 0.05)"
+    )
+    compare.add_argument(
+        "--time",
+        type=float,
+        metavar="FRACTION",
+        help="also compare training time, allowing this relative slow-down",
+    )
+    compare.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+    baseline = commands.add_parser("baseline", help="export a run's metrics as a baseline")
+    baseline.add_argument("action", choices=("export",))
+    baseline.add_argument("run", type=Path, help="results directory")
+    baseline.add_argument("file", type=Path, help="baseline JSON to write")
+    baseline.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
@@ -330,6 +363,48 @@ def command_perf(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_compare(args: argparse.Namespace) -> int:
+    """``bench compare RUN BASELINE``: a table of every metric; exit 1 on a regression."""
+    from reports.compare import Tolerance, compare, load_baseline
+
+    for value, option in (
+        (args.accuracy_tolerance, "--accuracy-tolerance"),
+        (args.loss_tolerance, "--loss-tolerance"),
+        (args.time, "--time"),
+    ):
+        if value is not None and value < 0:
+            raise DlbenchError(f"{option} {value}: expected a number >= 0")
+    if not args.run.is_dir():
+        raise DlbenchError(f"{args.run}: not a results directory")
+    tolerance = Tolerance(args.accuracy_tolerance, args.loss_tolerance, args.time or 0.0)
+    rows, regressions = compare(
+        args.run, load_baseline(args.baseline), tolerance, with_time=args.time is not None
+    )
+    print(
+        tabulate(
+            rows,
+            headers=["cell", "metric", "baseline", "now", "change", "verdict"],
+            tablefmt="pipe",
+            disable_numparse=True,
+        )
+    )
+    print(f"\n{regressions} regression(s) in {len(rows)} comparison(s)")
+    return EXIT_FAILED_CELLS if regressions else EXIT_OK
+
+
+def command_baseline(args: argparse.Namespace) -> int:
+    """``bench baseline export RUN FILE``: the run's metrics, small enough to commit."""
+    from bench.store import write_atomic
+    from reports.compare import export_baseline
+
+    if not args.run.is_dir():
+        raise DlbenchError(f"{args.run}: not a results directory")
+    data = export_baseline(args.run)
+    write_atomic(args.file, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print(f"{len(data['cells'])} cell(s) written to {args.file}")
+    return EXIT_OK
+
+
 def torch_bfloat16() -> Any:
     """``torch.bfloat16``, imported late so ``bench --help`` stays fast."""
     import torch
@@ -342,6 +417,8 @@ COMMANDS = {
     "list": command_list,
     "report": command_report,
     "perf": command_perf,
+    "compare": command_compare,
+    "baseline": command_baseline,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -251,3 +252,27 @@ def test_perf_prints_reference_and_engine_side_by_side(bench) -> None:
     assert len(table) == 4
     assert all(re.search(r"\| \d+\.\d\dx +\|", line) for line in table)
     assert bench("perf", "--scale", "0").code == 2
+
+
+def test_compare_and_baseline_catch_a_planted_regression(bench, write_matrix, tmp_path) -> None:
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", write_matrix(SMALL), "--out", out).code == 0
+    baseline = tmp_path / "baseline.json"
+    exported = bench("baseline", "export", out, baseline)
+    assert exported.code == 0 and "2 cell(s) written" in exported.out
+    same = bench("compare", out, baseline)
+    assert same.code == 0
+    assert "0 regression(s)" in same.out
+    assert "| verdict" in squeeze(same.out)
+    # Plant a regression: one cell's best validation accuracy drops by five points.
+    record_path = sorted((out / "cells").glob("*.json"))[0]
+    record = json.loads(record_path.read_text())
+    record["final"]["val_acc@best"] -= 0.05
+    record_path.write_text(json.dumps(record))
+    worse = bench("compare", out, baseline)
+    assert worse.code == 1
+    assert "REGRESSION" in worse.out and "1 regression(s)" in worse.out
+    # A tolerance wider than the drop lets it pass; a results directory works as baseline too.
+    assert bench("compare", out, baseline, "--accuracy-tolerance", "0.06").code == 0
+    assert bench("compare", out, out).code == 0
+    assert bench("compare", out, tmp_path / "nothing.json").code == 2

@@ -1,0 +1,134 @@
+"""Compare a run with a baseline: every metric's old and new value, its change, and a verdict.
+
+A baseline is a results directory or a small JSON file exported from one (``bench baseline
+export``). Cells are matched by their configuration without plugin versions, so a new release of
+dlbench is compared with the last one. Direction matters: accuracies must not drop and losses and
+times must not rise by more than the tolerance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.store import ResultStore
+from registry.cell import COMPONENT_KINDS, Cell
+from registry.errors import DlbenchError
+from reports.formatting import format_value, is_accuracy
+
+FORMAT = "dlbench-baseline/1"
+#: Metrics compared by default; times are compared only on request (they depend on the machine).
+METRICS = ("val_acc@best", "test_acc@best", "val_loss@best", "train_loss@last")
+TIME_METRICS = ("train_seconds",)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a metric may move the wrong way before it is a regression.
+
+    :param accuracy: absolute, as a fraction (0.01 = one percentage point).
+    :param loss: absolute.
+    :param time: relative (0.5 = 50% slower).
+    """
+
+    accuracy: float = 0.01
+    loss: float = 0.05
+    time: float = 0.5
+
+
+def configuration_key(cell_json: Mapping[str, Any]) -> str:
+    """A cell's identity without plugin names and versions."""
+    stripped = {
+        kind: {"name": cell_json[kind]["name"], "params": cell_json[kind]["params"]}
+        for kind in COMPONENT_KINDS
+    }
+    stripped["seed"] = cell_json["seed"]
+    return hashlib.sha256(json.dumps(stripped, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def export_baseline(run: Path, metrics: tuple[str, ...] = METRICS + TIME_METRICS) -> dict[str, Any]:
+    """The finished cells of a results directory and their metrics, as a baseline."""
+    store = ResultStore(run)
+    manifest = store.read_manifest()
+    assert manifest is not None
+    cells: dict[str, Any] = {}
+    ids = dict.fromkeys(c["id"] for e in manifest["experiments"] for c in e["cells"])
+    for record in store.records(list(ids)).values():
+        if record.status != "ok":
+            continue
+        values = {
+            m: record.final[m] for m in metrics if isinstance(record.final.get(m), (int, float))
+        }
+        key = configuration_key(record.cell)
+        cells[key] = {
+            "cell": f"{Cell.from_json(record.cell).describe()} ({key[:8]})",
+            "metrics": values,
+        }
+    return {"format": FORMAT, "matrix": manifest["name"], "cells": cells}
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    """A baseline from a results directory or an exported JSON file."""
+    if path.is_dir():
+        return export_baseline(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DlbenchError(f"{path}: no such baseline file or results directory") from None
+    except (OSError, ValueError) as exc:
+        raise DlbenchError(f"{path}: unreadable baseline: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DlbenchError(f"{path}: not a dlbench baseline (expected format {FORMAT!r})")
+    return data
+
+
+def compare(
+    run: Path, baseline: Mapping[str, Any], tolerance: Tolerance, with_time: bool = False
+) -> tuple[list[list[str]], int]:
+    """Rows of (cell, metric, old, new, change, verdict) and the number of regressions."""
+    current = export_baseline(run)["cells"]
+    metrics = METRICS + (TIME_METRICS if with_time else ())
+    rows: list[list[str]] = []
+    regressions = 0
+    for key, old in baseline["cells"].items():
+        new = current.get(key)
+        if new is None:
+            rows.append([old["cell"], "", "", "", "", "MISSING"])
+            regressions += 1
+            continue
+        for metric in metrics:
+            if metric not in old["metrics"] or metric not in new["metrics"]:
+                continue
+            before, after = old["metrics"][metric], new["metrics"][metric]
+            verdict = _verdict(metric, before, after, tolerance)
+            regressions += verdict == "REGRESSION"
+            name = metric.partition("@")[0]
+            change = after - before
+            rows.append(
+                [
+                    old["cell"],
+                    metric,
+                    format_value(name, before),
+                    format_value(name, after),
+                    format_value(name, change, signed=True),
+                    verdict,
+                ]
+            )
+    return rows, regressions
+
+
+def _verdict(metric: str, before: float, after: float, tolerance: Tolerance) -> str:
+    name = metric.partition("@")[0]
+    if is_accuracy(name):
+        worse, allowed = before - after, tolerance.accuracy
+    elif name in TIME_METRICS:
+        worse, allowed = after - before, tolerance.time * before
+    else:
+        worse, allowed = after - before, tolerance.loss
+    if worse > allowed:
+        return "REGRESSION"
+    return "better" if worse < -allowed else "ok"
