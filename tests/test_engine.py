@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.engine.loop import BatchNormalizer, FitConfig, TrainingDiverged, fit
+from bench.engine.loop import BatchNormalizer, FitConfig, TrainingDiverged, evaluate, fit
 from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
 from bench.engine.splits import channel_normalization, make_splits, split_off
 from registry import DatasetSplits, Normalization, Split
@@ -194,3 +194,14 @@ def test_loss_fn_sees_training_indices() -> None:
     )
     assert sorted(torch.cat(seen).tolist()) == list(range(len(splits.train)))
     assert result.epochs[0]["train_half"] == pytest.approx(result.epochs[0]["train_loss"] / 2)
+
+
+def test_normalising_float_data_leaves_it_unchanged() -> None:
+    splits = toy_splits()
+    before = splits.val.inputs.clone()
+    normalize = BatchNormalizer(Normalization(2.0, (0.5,), (0.25,)), 1, torch.device("cpu"))
+    model = nn.Linear(2, 2)
+    first = evaluate(model, splits.val, normalize, 16)
+    second = evaluate(model, splits.val, normalize, 16)
+    assert torch.equal(splits.val.inputs, before)
+    assert first == second

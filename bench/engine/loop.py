@@ -93,7 +93,8 @@ class BatchNormalizer:
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         """The normalised float32 batch."""
-        return raw.to(torch.float32).mul_(self._scale).sub_(self._shift)
+        # The multiply makes a new tensor: float data must never be changed where it lives.
+        return (raw.to(torch.float32) * self._scale).sub_(self._shift)
 
 
 def cross_entropy(
