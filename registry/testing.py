@@ -143,8 +143,8 @@ def check_strategy(
     store = ResultStore.open(Path(directory) / "results", loaded.name)
     settings = RunSettings(torch.device("cpu"), Path(directory), download=False, threads=1)
     summary = run_matrix(loaded, store, catalog, settings, LineProgress(io.StringIO()))
-    for record in summary.failed + summary.skipped:
-        raise ConformanceError(f"strategy {name!r} failed a tiny run: {record.error}")
+    for problem in summary.failed + summary.skipped:
+        raise ConformanceError(f"strategy {name!r} failed a tiny run: {problem.error}")
     records = store.records(list(loaded.cells))
     record = next((r for r in records.values() if r.cell["strategy"]["name"] == name), None)
     if record is None or not record.epochs or not record.final:
