@@ -33,6 +33,7 @@ EXPERIMENT_KEYS = (
     "description",
     *SECTIONS,
     "seeds",
+    "repeats",
     "probes",
     "zip",
     "exclude",

@@ -19,7 +19,7 @@ from registry.errors import DlbenchError, UnknownNameError
 from registry.params import CELL_REFERENCE
 
 TOP_KEYS = ("name", "description", "executor", "defaults", "experiments")
-DEFAULT_KEYS = (*SECTIONS, "seeds", "probes")
+DEFAULT_KEYS = (*SECTIONS, "seeds", "repeats", "probes")
 _PLURAL = {"model": "models", "dataset": "datasets", "strategy": "strategies"}
 
 

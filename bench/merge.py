@@ -45,9 +45,21 @@ def merge_experiment(
             for key, value in values.items():
                 sections[section][str(key)] = value
                 origins[(section, str(key))] = (*base, section, key)
+        if "seeds" in layer and "repeats" in layer:
+            raise doc.error((*base, "repeats"), "give seeds or repeats, not both")
         if "seeds" in layer:
             seeds = layer["seeds"]
             origins[("seeds", "")] = (*base, "seeds")
+        if "repeats" in layer:
+            repeats = layer["repeats"]
+            if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+                raise doc.error(
+                    (*base, "repeats"), f"expected a number of runs >= 1, got {repeats!r}"
+                )
+            # Derived seeds 0..N-1: every experiment with the same repeats shares them, so
+            # their differences can be paired by seed.
+            seeds = list(range(repeats))
+            origins[("seeds", "")] = (*base, "repeats")
         if "probes" in layer:
             if not isinstance(layer["probes"], dict):
                 raise doc.error((*base, "probes"), "expected a mapping of probe name to parameters")

@@ -10,7 +10,7 @@ from typing import Any
 from bench.table_spec import MODEL_ROWS, TableSpec
 from registry.cell import Cell, varying_keys
 from registry.run import CellRecord
-from reports.formatting import PER_EPOCH, format_value, format_values, metric_label
+from reports.formatting import PER_EPOCH, format_value, format_values, is_accuracy, metric_label
 
 MISSING = "—"
 FAILED = "failed"
@@ -81,24 +81,27 @@ def build_table(
     )
     row_label = spec.row_label or default_row_label(spec.rows)
     headers = [row_label, *value_headers, *(d.title for d in spec.derived)]
-    several_seeds = False
+    counts: set[int] = set()
+    paired = False
     rows: list[list[str]] = []
     csv_rows: list[list[Any]] = []
     for row in row_values:
         text_row: list[str] = [row]
         csv_row: list[Any] = [row]
         means: dict[str, float] = {}
+        by_seed: dict[str, dict[int, float]] = {}
         for column in column_values:
             group = groups.get((row, column), [])
-            values = [
-                v
+            by_seed[column] = {
+                cell.seed: v
                 for cell in group
                 if (record := records.get(cell.id)) is not None
                 and record.status == "ok"
                 and (v := metric_value(record, spec.metric, spec.at)) is not None
-            ]
-            several_seeds |= len(values) > 1
+            }
+            values = list(by_seed[column].values())
             if values:
+                counts.add(len(values))
                 means[column] = statistics.fmean(values)
                 text_row.append(format_values(spec.metric, values))
                 csv_row.append(means[column])
@@ -113,7 +116,18 @@ def build_table(
                 )
                 csv_row.append("")
         for derived in spec.derived:
-            if derived.minuend in means and derived.subtrahend in means:
+            first = by_seed.get(derived.minuend, {})
+            second = by_seed.get(derived.subtrahend, {})
+            shared = sorted(set(first) & set(second))
+            if len(shared) >= 2:
+                # Paired by seed: the same seed's split and initial weights on both sides.
+                paired = True
+                text, difference = paired_difference(
+                    spec.metric, [first[s] - second[s] for s in shared]
+                )
+                text_row.append(text)
+                csv_row.append(difference)
+            elif derived.minuend in means and derived.subtrahend in means:
                 difference = means[derived.minuend] - means[derived.subtrahend]
                 text_row.append(format_value(spec.metric, difference, signed=True))
                 csv_row.append(difference)
@@ -126,13 +140,19 @@ def build_table(
     caption = f"{label}{epoch_note.replace('best-val', 'best-validation')}"
     if spec.columns:
         caption += f" by {default_row_label(spec.columns).lower()}"
-    if several_seeds:
-        caption += "; mean ± standard deviation over seeds"
+    if counts and max(counts) > 1:
+        n = f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}"
+        caption += f"; mean ± standard deviation over n = {n} seeds"
     if spec.derived:
         caption += "; " + "; ".join(
             f"{d.title} = {spec.labels.get(d.minuend, d.minuend)} - "
             f"{spec.labels.get(d.subtrahend, d.subtrahend)}"
             for d in spec.derived
+        )
+    if paired:
+        caption += (
+            "; differences are paired by seed, shown as mean ± 95% confidence interval, "
+            "* where the interval excludes zero"
         )
     return Table(
         title=spec.title,
@@ -190,6 +210,21 @@ def _card_text(key: str, value: Any) -> str:
     if value is None:
         return MISSING
     return format_value("parameters", value) if key == "parameters" else str(value)
+
+
+def paired_difference(metric: str, differences: Sequence[float]) -> tuple[str, float]:
+    """Mean of per-seed differences ± the half-width of its 95% t interval, starred when the
+    interval excludes zero."""
+    from scipy.stats import t
+
+    mean = statistics.fmean(differences)
+    half = (
+        t.ppf(0.975, len(differences) - 1) * statistics.stdev(differences) / len(differences) ** 0.5
+    )
+    text = format_value(metric, mean, signed=True)
+    width = f"{half * 100:.2f}" if is_accuracy(metric) else format_value(metric, half)
+    text = text.removesuffix("%") + f" ± {width}" + ("%" if is_accuracy(metric) else "")
+    return (text + " *" if abs(mean) > half else text), mean
 
 
 def cell_label(cell: Cell, keys: Sequence[str]) -> str:

@@ -319,3 +319,21 @@ def test_table_rows_survive_an_override_that_narrows_the_axis(catalog, write_mat
     matrix = load_matrix(write_matrix(text), catalog, [parse_override("model.depth=3")])
     assert [c.model.params["depth"] for c in matrix.experiments[0].cells] == [3]
     assert matrix.experiments[0].tables[0].rows == "model.depth"
+
+
+def test_repeats_derive_seeds(catalog, write_matrix) -> None:
+    matrix = load_matrix(write_matrix(BASE + "    repeats: 3\n"), catalog)
+    assert [(c["depth"], c["seed"]) for c in cells_of(matrix)] == [
+        (2, 0),
+        (2, 1),
+        (2, 2),
+        (3, 0),
+        (3, 1),
+        (3, 2),
+    ]
+    for text, pattern in (
+        ("    repeats: 0\n", "expected a number of runs >= 1"),
+        ("    repeats: 2\n    seeds: [1]\n", "seeds or repeats, not both"),
+    ):
+        with pytest.raises(DlbenchError, match=pattern):
+            load_matrix(write_matrix(BASE + text), catalog)

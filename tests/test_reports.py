@@ -71,7 +71,7 @@ def test_seeds_are_averaged_with_their_spread() -> None:
     spec = TableSpec(title="", rows="model.depth", columns=None, metric="val_acc")
     table = build_table(spec, cells, records)
     assert table.rows == [["2", "92.00 ± 2.00%"]]
-    assert "mean ± standard deviation over seeds" in table.caption
+    assert "mean ± standard deviation over n = 3 seeds" in table.caption
 
 
 def test_missing_and_failed_cells_are_marked_and_derived_left_blank() -> None:
@@ -184,3 +184,18 @@ def test_model_card_lists_each_model_once() -> None:
     table = build_table(spec, cells, records)
     assert table.headers == ["Depth", "Blocks", "Parameters", "Conv layers"]
     assert table.rows == [["2", "0", "2.00K", "0"], ["4", "2", "4.00K", "0"]]
+
+
+def test_improvement_is_paired_by_seed_with_a_confidence_interval() -> None:
+    cells = [make_cell(m, 6, seed) for m in ("mlp", "residual_mlp") for seed in (0, 1, 2)]
+    # Seeds differ a lot; the residual model is better by 2 points on each seed.
+    base = {0: 0.90, 1: 0.80, 2: 0.85}
+    records = {
+        c.id: ok(c, base[c.seed] + (0.02 if c.model.name == "residual_mlp" else 0.0)) for c in cells
+    }
+    table = build_table(RESIDUAL_TABLE, cells, records)
+    (row,) = table.rows
+    assert row[0] == "6"
+    assert row[1] == "85.00 ± 5.00%"
+    assert row[3].startswith("+2.00 ± 0.00%") and row[3].endswith("*")
+    assert "paired by seed" in table.caption and "n = 3 seeds" in table.caption
