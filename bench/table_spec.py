@@ -19,6 +19,7 @@ TABLE_KEYS = (
     "derived",
     "labels",
     "row_label",
+    "interval",
 )
 MODEL_CARD_KEYS = ("kind", "title", "rows", "experiments", "labels", "row_label")
 LEADERBOARD_KEYS = ("kind", "title", "experiments", "metrics", "curves", "labels", "row_label")
@@ -61,6 +62,7 @@ class TableSpec:
     :param experiments: for a leaderboard, the experiments whose cells make its rows.
     :param metrics: for a leaderboard, its columns: ``val_acc@best``, ``parameters``, ...
     :param curves: for a leaderboard, per-epoch metrics to plot for its rows.
+    :param interval: spread shown over seeds: ``std`` or ``ci95`` (95% confidence interval).
     """
 
     title: str
@@ -75,6 +77,7 @@ class TableSpec:
     experiments: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     curves: tuple[str, ...] = ()
+    interval: str = "std"
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the store's manifest."""
@@ -175,6 +178,9 @@ def _parse_table(
     metric = raw.get("metric")
     if not isinstance(metric, str) or metric not in metrics:
         raise doc.error((*keypath, "metric"), f"expected one of {', '.join(metrics)}")
+    interval = raw.get("interval", "std")
+    if interval not in ("std", "ci95"):
+        raise doc.error((*keypath, "interval"), "expected one of std, ci95")
     at = raw.get("at", "best")
     if at not in EPOCH_CHOICES:
         raise doc.error((*keypath, "at"), f"expected one of {', '.join(EPOCH_CHOICES)}")
@@ -190,6 +196,7 @@ def _parse_table(
         derived=derived,
         labels={str(k): v for k, v in labels.items()},
         row_label=raw.get("row_label"),
+        interval=interval,
     )
 
 

@@ -3,13 +3,15 @@
 A baseline is a results directory or a small JSON file exported from one (``bench baseline
 export``). Cells are matched by their configuration without plugin versions, so a new release of
 dlbench is compared with the last one. Direction matters: accuracies must not drop and losses and
-times must not rise by more than the tolerance.
+times must not rise by more than the tolerance: the explicit one, or twice the baseline's spread
+over seeds where the baseline has several seeds of a configuration and that is wider.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +42,14 @@ class Tolerance:
     time: float = 0.5
 
 
-def configuration_key(cell_json: Mapping[str, Any]) -> str:
-    """A cell's identity without plugin names and versions."""
-    stripped = {
+def configuration_key(cell_json: Mapping[str, Any], with_seed: bool = True) -> str:
+    """A cell's identity without plugin names and versions (and, if asked, without its seed)."""
+    stripped: dict[str, Any] = {
         kind: {"name": cell_json[kind]["name"], "params": cell_json[kind]["params"]}
         for kind in COMPONENT_KINDS
     }
-    stripped["seed"] = cell_json["seed"]
+    if with_seed:
+        stripped["seed"] = cell_json["seed"]
     return hashlib.sha256(json.dumps(stripped, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -66,6 +69,7 @@ def export_baseline(run: Path, metrics: tuple[str, ...] = METRICS + TIME_METRICS
         key = configuration_key(record.cell)
         cells[key] = {
             "cell": f"{Cell.from_json(record.cell).describe()} ({key[:8]})",
+            "group": configuration_key(record.cell, with_seed=False),
             "metrics": values,
         }
     return {"format": FORMAT, "matrix": manifest["name"], "cells": cells}
@@ -92,6 +96,7 @@ def compare(
     """Rows of (cell, metric, old, new, change, verdict) and the number of regressions."""
     current = export_baseline(run)["cells"]
     metrics = METRICS + (TIME_METRICS if with_time else ())
+    spread = seed_spread(baseline["cells"])
     rows: list[list[str]] = []
     regressions = 0
     for key, old in baseline["cells"].items():
@@ -104,7 +109,8 @@ def compare(
             if metric not in old["metrics"] or metric not in new["metrics"]:
                 continue
             before, after = old["metrics"][metric], new["metrics"][metric]
-            verdict = _verdict(metric, before, after, tolerance)
+            noise = 2 * spread.get((old.get("group", ""), metric), 0.0)
+            verdict = _verdict(metric, before, after, tolerance, noise)
             regressions += verdict == "REGRESSION"
             name = metric.partition("@")[0]
             change = after - before
@@ -121,14 +127,26 @@ def compare(
     return rows, regressions
 
 
-def _verdict(metric: str, before: float, after: float, tolerance: Tolerance) -> str:
+def seed_spread(cells: Mapping[str, Any]) -> dict[tuple[str, str], float]:
+    """Standard deviation of each metric over the seeds of each configuration in a baseline."""
+    by_group: dict[tuple[str, str], list[float]] = {}
+    for cell in cells.values():
+        for metric, value in cell["metrics"].items():
+            by_group.setdefault((cell.get("group", ""), metric), []).append(value)
+    return {key: statistics.stdev(v) for key, v in by_group.items() if len(v) > 1}
+
+
+def _verdict(
+    metric: str, before: float, after: float, tolerance: Tolerance, noise: float = 0.0
+) -> str:
+    """``noise`` (twice the baseline's spread over seeds) widens the explicit tolerance."""
     name = metric.partition("@")[0]
     if is_accuracy(name):
-        worse, allowed = before - after, tolerance.accuracy
+        worse, allowed = before - after, max(tolerance.accuracy, noise)
     elif name in TIME_METRICS:
-        worse, allowed = after - before, tolerance.time * before
+        worse, allowed = after - before, max(tolerance.time * before, noise)
     else:
-        worse, allowed = after - before, tolerance.loss
+        worse, allowed = after - before, max(tolerance.loss, noise)
     if worse > allowed:
         return "REGRESSION"
     return "better" if worse < -allowed else "ok"

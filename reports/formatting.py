@@ -48,16 +48,27 @@ def format_value(metric: str, value: float, signed: bool = False) -> str:
     return f"{value:{sign}.4f}"
 
 
-def format_values(metric: str, values: Sequence[float]) -> str:
-    """Mean of ``values``, with ``± std`` when there are several that differ (one per seed)."""
+def format_values(metric: str, values: Sequence[float], interval: str = "std") -> str:
+    """Mean of ``values`` (one per seed) with their spread when there are several that differ:
+    ``± std``, or with ``interval="ci95"`` ``±`` the half-width of the 95% t interval."""
     mean = statistics.fmean(values)
     text = format_value(metric, mean)
     # Identical values (a parameter count, say) need no spread.
     if len(values) > 1 and len(set(values)) > 1:
         spread = statistics.stdev(values)
-        std = f"{spread * 100:.2f}" if is_accuracy(metric) else format_value(metric, spread)
-        text = text.removesuffix("%") + f" ± {std}" + ("%" if is_accuracy(metric) else "")
+        if interval == "ci95":
+            spread = t_half_width(values)
+        width = f"{spread * 100:.2f}" if is_accuracy(metric) else format_value(metric, spread)
+        text = text.removesuffix("%") + f" ± {width}" + ("%" if is_accuracy(metric) else "")
     return text
+
+
+def t_half_width(values: Sequence[float], confidence: float = 0.95) -> float:
+    """Half-width of the t confidence interval of the mean of ``values``."""
+    from scipy.stats import t
+
+    n = len(values)
+    return float(t.ppf(0.5 + confidence / 2, n - 1) * statistics.stdev(values) / n**0.5)
 
 
 def human_count(value: float) -> str:

@@ -10,7 +10,14 @@ from typing import Any
 from bench.table_spec import MODEL_ROWS, TableSpec
 from registry.cell import Cell, varying_keys
 from registry.run import CellRecord
-from reports.formatting import PER_EPOCH, format_value, format_values, is_accuracy, metric_label
+from reports.formatting import (
+    PER_EPOCH,
+    format_value,
+    format_values,
+    is_accuracy,
+    metric_label,
+    t_half_width,
+)
 
 MISSING = "—"
 FAILED = "failed"
@@ -103,7 +110,7 @@ def build_table(
             if values:
                 counts.add(len(values))
                 means[column] = statistics.fmean(values)
-                text_row.append(format_values(spec.metric, values))
+                text_row.append(format_values(spec.metric, values, spec.interval))
                 csv_row.append(means[column])
             else:
                 outcomes = {r.status for cell in group if (r := records.get(cell.id)) is not None}
@@ -142,7 +149,8 @@ def build_table(
         caption += f" by {default_row_label(spec.columns).lower()}"
     if counts and max(counts) > 1:
         n = f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}"
-        caption += f"; mean ± standard deviation over n = {n} seeds"
+        spread = "95% confidence interval" if spec.interval == "ci95" else "standard deviation"
+        caption += f"; mean ± {spread} over n = {n} seeds"
     if spec.derived:
         caption += "; " + "; ".join(
             f"{d.title} = {spec.labels.get(d.minuend, d.minuend)} - "
@@ -215,12 +223,8 @@ def _card_text(key: str, value: Any) -> str:
 def paired_difference(metric: str, differences: Sequence[float]) -> tuple[str, float]:
     """Mean of per-seed differences ± the half-width of its 95% t interval, starred when the
     interval excludes zero."""
-    from scipy.stats import t
-
     mean = statistics.fmean(differences)
-    half = (
-        t.ppf(0.975, len(differences) - 1) * statistics.stdev(differences) / len(differences) ** 0.5
-    )
+    half = t_half_width(differences)
     text = format_value(metric, mean, signed=True)
     width = f"{half * 100:.2f}" if is_accuracy(metric) else format_value(metric, half)
     text = text.removesuffix("%") + f" ± {width}" + ("%" if is_accuracy(metric) else "")

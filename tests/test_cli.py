@@ -276,3 +276,18 @@ def test_compare_and_baseline_catch_a_planted_regression(bench, write_matrix, tm
     assert bench("compare", out, baseline, "--accuracy-tolerance", "0.06").code == 0
     assert bench("compare", out, out).code == 0
     assert bench("compare", out, tmp_path / "nothing.json").code == 2
+
+
+def test_compare_tolerance_widens_with_the_seed_spread(bench, write_matrix, tmp_path) -> None:
+    from reports.compare import Tolerance, _verdict, seed_spread
+
+    cells = {
+        "a": {"group": "g", "metrics": {"val_acc@best": 0.80}},
+        "b": {"group": "g", "metrics": {"val_acc@best": 0.90}},
+    }
+    spread = seed_spread(cells)[("g", "val_acc@best")]
+    assert round(spread, 4) == 0.0707
+    # A 5-point drop is a regression at the explicit 1 point, not within twice the seed spread.
+    assert _verdict("val_acc@best", 0.85, 0.80, Tolerance()) == "REGRESSION"
+    assert _verdict("val_acc@best", 0.85, 0.80, Tolerance(), 2 * spread) == "ok"
+    assert _verdict("val_loss@best", 0.5, 0.3, Tolerance()) == "better"

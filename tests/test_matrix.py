@@ -228,6 +228,11 @@ BAD_MATRICES = {
         8,
         r"metric: expected one of .*val_acc",
     ),
+    "table-bad-interval": (
+        BASE + "    tables: [{rows: model.depth, metric: val_acc, interval: ci99}]\n",
+        8,
+        r"interval: expected one of std, ci95",
+    ),
     "table-bad-at": (
         BASE + "    tables: [{rows: model.depth, metric: val_acc, at: middle}]\n",
         8,

@@ -199,3 +199,13 @@ def test_improvement_is_paired_by_seed_with_a_confidence_interval() -> None:
     assert row[1] == "85.00 ± 5.00%"
     assert row[3].startswith("+2.00 ± 0.00%") and row[3].endswith("*")
     assert "paired by seed" in table.caption and "n = 3 seeds" in table.caption
+
+
+def test_confidence_interval_on_request() -> None:
+    cells = [make_cell("mlp", 2, seed) for seed in (0, 1, 2)]
+    records = {c.id: ok(c, a) for c, a in zip(cells, (0.90, 0.92, 0.94), strict=True)}
+    spec = TableSpec("", "model.depth", None, "val_acc", interval="ci95")
+    table = build_table(spec, cells, records)
+    # t(0.975, 2) = 4.303; std 2 points; n = 3: half-width 4.97 points.
+    assert table.rows == [["2", "92.00 ± 4.97%"]]
+    assert "95% confidence interval over n = 3 seeds" in table.caption
