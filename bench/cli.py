@@ -53,7 +53,12 @@ def build_parser() -> ArgumentParser:
         metavar="KEY=VALUE",
         help="override a value, e.g. strategy.epochs=1 (repeatable)",
     )
-    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    run.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="training device; auto picks CUDA when present (default)",
+    )
     run.add_argument(
         "--data-root",
         type=Path,
