@@ -71,6 +71,16 @@ def build_parser() -> ArgumentParser:
         help="never download datasets; fail if files are missing",
     )
     run.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+    run.add_argument(
+        "--executor",
+        metavar="NAME",
+        help="how cells run: local (default) or ray; overrides the matrix",
+    )
+    run.add_argument(
+        "--address",
+        help="the cluster to use, for executors that take one "
+        "(ray: 'local' starts one here, 'auto' finds a running one)",
+    )
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument("--force", action="store_true", help="rerun cells already stored")
     run.add_argument(
@@ -187,6 +197,8 @@ def command_run(args: argparse.Namespace) -> int:
         raise DlbenchError(f"--threads {args.threads}: expected a number of threads >= 1")
     overrides = [parse_override(text) for text in args.overrides]
     catalog = _catalog()
+    if args.executor is not None:
+        catalog.executors.get(args.executor)  # an unknown name is a usage error, up front
     matrix = load_matrix(args.matrix, catalog, overrides, args.only)
     out = args.out or Path("runs") / matrix.name
     device = resolve_device(args.device)
@@ -202,7 +214,15 @@ def command_run(args: argparse.Namespace) -> int:
     with store.lock():
         try:
             summary = run_matrix(
-                matrix, store, catalog, settings, make_progress(), force=args.force
+                matrix,
+                store,
+                catalog,
+                settings,
+                make_progress(),
+                force=args.force,
+                executor_name=args.executor,
+                executor_options={"address": args.address} if args.address else {},
+                device_policy=args.device,
             )
         except KeyboardInterrupt:
             write_report(store)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from bench.context import CellContext, DatasetCache, RunSettings
@@ -17,7 +20,7 @@ from bench.progress import Progress
 from bench.store import ResultStore
 from registry.catalog import Catalog
 from registry.cell import Cell, Component
-from registry.run import CellRecord
+from registry.run import CellJob, CellRecord
 
 
 @dataclass
@@ -39,15 +42,16 @@ class CellRunner:
         catalog: Catalog,
         settings: RunSettings,
         store: ResultStore,
-        matrix: Matrix,
+        artifacts: Mapping[str, frozenset[str]],
+        probes: Mapping[str, tuple[Component, ...]],
         environment: Mapping[str, Any],
         progress: Progress,
     ) -> None:
         self._catalog = catalog
         self._settings = settings
         self._store = store
-        self._artifacts = matrix.artifacts
-        self._probes = matrix.probes
+        self._artifacts = artifacts
+        self._probes = probes
         self._environment = dict(environment)
         self._progress = progress
         self._datasets = DatasetCache()
@@ -134,6 +138,63 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+class SilentProgress:
+    """Progress that shows nothing (for cells run away from the terminal)."""
+
+    def matrix_started(self, total: int, reused: int) -> None:
+        """Nothing to show."""
+
+    def cell_started(self, cell: Cell) -> None:
+        """Nothing to show."""
+
+    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Nothing to show."""
+
+    def cell_finished(self, record: CellRecord) -> None:
+        """Nothing to show."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def run_cell_job(job: CellJob, cell_json: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one cell in this process from plain data, store its record, and return it as JSON.
+
+    For executors that run cells in other processes or on other machines: it builds the plugin
+    catalog there, resolves the device there, and writes the record (and any artifact) into the
+    shared results directory, so a consumer that runs next finds its producer's checkpoint.
+    """
+    from bench.engine.device import resolve_device, set_threads
+    from registry.catalog import build_catalog
+    from registry.manager import build_plugin_manager
+
+    catalog = build_catalog(build_plugin_manager())
+    settings = RunSettings(
+        device=resolve_device(job.device),
+        data_root=Path(job.data_root),
+        download=job.download,
+        threads=set_threads(job.threads),
+    )
+    store = ResultStore(Path(job.store_root))
+    runner = CellRunner(
+        catalog,
+        settings,
+        store,
+        {k: frozenset(v) for k, v in job.artifacts.items()},
+        {k: tuple(Component(**p) for p in v) for k, v in job.probes.items()},
+        {
+            **job.environment,
+            "device": str(settings.device),
+            "host": platform.node(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        },
+        SilentProgress(),
+    )
+    record = runner(Cell.from_json(cell_json))
+    store.put(record)
+    return record.to_json()
+
+
 def pending_cells(matrix: Matrix, store: ResultStore, force: bool = False) -> list[Cell]:
     """The cells of ``matrix`` that must run: not stored, failed, or lacking what is now asked."""
     return [
@@ -156,6 +217,9 @@ def run_matrix(
     progress: Progress,
     *,
     force: bool = False,
+    executor_name: str | None = None,
+    executor_options: Mapping[str, Any] | None = None,
+    device_policy: str = "auto",
 ) -> RunSummary:
     """Run every unfinished cell of ``matrix`` and store its record as soon as it finishes.
 
@@ -167,14 +231,28 @@ def run_matrix(
     cells = matrix.unique_cells()
     pending = pending_cells(matrix, store, force)
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
-    executor = catalog.executors.get(matrix.executor).create()
+    executor = catalog.executors.get(executor_name or matrix.executor).create(
+        **(executor_options or {})
+    )
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent
     )
-    execute = CellRunner(catalog, settings, store, matrix, environment, progress)
+    execute = CellRunner(
+        catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
+    )
+    job = CellJob(
+        device=device_policy,
+        data_root=str(settings.data_root),
+        download=settings.download,
+        threads=settings.threads,
+        store_root=str(store.root.resolve()),
+        artifacts={k: sorted(v) for k, v in matrix.artifacts.items()},
+        probes={k: [p.to_json() for p in v] for k, v in matrix.probes.items()},
+        environment=dict(environment),
+    )
     progress.matrix_started(total=len(pending), reused=summary.reused)
     try:
-        for record in executor.run(pending, execute):
+        for record in executor.run(pending, execute, job):
             store.put(record)
             summary.ran += 1
             if record.status == "failed":

@@ -11,5 +11,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.strategies.distill",
     "plugins.strategies.finetune",
     "plugins.executors.local",
+    "plugins.executors.ray",
     "plugins.probes.grad_norms",
 )

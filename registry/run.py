@@ -139,16 +139,41 @@ class Probe(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CellJob:
+    """Everything a process needs to run cells of a matrix, in plain data (picklable).
+
+    An executor that runs cells elsewhere (another process, another machine) sends this with
+    each cell and calls :func:`bench.runner.run_cell_job` there.
+
+    :param device: the device policy (``auto``, ``cpu``, ``cuda``), resolved where the cell runs.
+    :param data_root: dataset folder, as seen from where the cell runs.
+    :param store_root: the results directory; it must be reachable (shared) where cells run.
+    :param artifacts: cell id -> artifact kinds other cells need from it.
+    :param probes: cell id -> probe components (``Component.to_json()``).
+    """
+
+    device: str
+    data_root: str
+    download: bool
+    threads: int
+    store_root: str
+    artifacts: dict[str, list[str]]
+    probes: dict[str, list[dict[str, Any]]]
+    environment: dict[str, Any]
+
+
 class Executor(Protocol):
     """Runs cells and yields their records as they finish."""
 
     def run(
-        self, cells: Sequence[Cell], execute: Callable[[Cell], CellRecord]
+        self, cells: Sequence[Cell], execute: Callable[[Cell], CellRecord], job: CellJob
     ) -> Iterator[CellRecord]:
-        """Run ``execute`` on every cell, each after the cells before it that it depends on.
+        """Run every cell, each after the cells it depends on (``cell.producers()``).
 
         :param cells: cells in an order where producers come before their consumers.
-        :param execute: runs one cell and returns its record; it never raises for a failure
-            inside the cell (that is a ``failed`` record).
+        :param execute: runs one cell in this process and returns its record; it never raises
+            for a failure inside the cell (that is a ``failed`` record).
+        :param job: what running a cell in another process needs, for executors that do.
         """
         ...

@@ -154,12 +154,13 @@ class ExecutorSpec:
     """A way of running cells (in this process, on a cluster, ...).
 
     :param name: registry name, e.g. ``local``.
-    :param create: ``create() -> Executor``.
+    :param create: ``create(**options) -> Executor``; options come from the command line
+        (e.g. ``address`` for a cluster) and an executor ignores those it does not use.
     :param description: one line for ``bench list``.
     """
 
     name: str
-    create: Callable[[], Executor]
+    create: Callable[..., Executor]
     description: str
 
 

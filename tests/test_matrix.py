@@ -159,7 +159,11 @@ BAD_MATRICES = {
         4,
         r"unknown strategy 'plian'",
     ),
-    "unknown-executor": ("executor: ray\n" + BASE, 1, r"unknown executor 'ray'; choices: local"),
+    "unknown-executor": (
+        "executor: slurm\n" + BASE,
+        1,
+        r"unknown executor 'slurm'; choices: local, ray",
+    ),
     "unknown-param": (
         BASE.replace("depth: [2, 3]", "dept: 3"),
         7,

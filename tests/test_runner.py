@@ -152,7 +152,7 @@ def test_lifecycle_hooks_see_every_cell_and_epoch(make_catalog, write_matrix, tm
 
 def test_matrix_picks_a_plugin_executor(make_catalog, write_matrix, tmp_path) -> None:
     class Reversed:
-        def run(self, cells, execute):
+        def run(self, cells, execute, job):
             for cell in reversed(cells):
                 yield execute(cell)
 
