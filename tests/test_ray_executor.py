@@ -1,4 +1,5 @@
-"""The ray executor on a real local Ray cluster (loopback only). Run by ``tox -e ray``."""
+"""The ray executor on a real local Ray cluster (loopback only). Run by ``tox -e ray``; skipped
+where ray is not installed (the default environment)."""
 
 from __future__ import annotations
 
