@@ -103,8 +103,30 @@ def build_parser() -> ArgumentParser:
         default=1.0,
         help="multiply the number of images timed per case (default 1)",
     )
+    perf.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="time each case this many times, alternating sides; report medians (default 3)",
+    )
     perf.add_argument("--no-cnn", action="store_true", help="skip the CNN and distillation cases")
     perf.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+    perf.add_argument(
+        "--accuracy",
+        action="store_true",
+        help="instead of speed: train both sides on real MNIST and compare validation accuracy",
+    )
+    perf.add_argument(
+        "--data-root",
+        type=Path,
+        help=f"with --accuracy: folder holding MNIST/raw (default: ${DATA_ENV} or a cache folder)",
+    )
+    perf.add_argument(
+        "--epochs", type=int, default=2, help="with --accuracy: epochs per run (default 2)"
+    )
+    perf.add_argument(
+        "--seeds", type=int, default=3, help="with --accuracy: seeds per side (default 3)"
+    )
     perf.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -319,73 +341,27 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def command_perf(args: argparse.Namespace) -> int:
-    """``bench perf``: images/s of the reference loop and of dlbench's engine, and their ratio."""
-    from bench import perf
+    """``bench perf``: the engine against a lab-style loop, for speed or, with ``--accuracy``,
+    for accuracy on real MNIST."""
+    from bench import perf_command
     from bench.engine.device import set_threads
 
-    if args.scale <= 0:
-        raise DlbenchError(f"--scale {args.scale}: expected a number > 0")
+    for value, option, least in (
+        (args.scale, "--scale", 0),
+        (args.rounds, "--rounds", 1),
+        (args.epochs, "--epochs", 1),
+        (args.seeds, "--seeds", 2),
+    ):
+        if value < least or (option == "--scale" and value == 0):
+            accepted = "a number > 0" if option == "--scale" else f"a whole number >= {least}"
+            raise DlbenchError(f"{option} {value:g}: expected {accepted}")
+    if args.threads is not None and args.threads < 1:
+        raise DlbenchError(f"--threads {args.threads}: expected a number of threads >= 1")
     threads = set_threads(args.threads)
-    peak = perf.gemm_peak()
-    peak_bf16 = perf.gemm_peak(torch_bfloat16())
-    print(
-        f"threads {threads}; GEMM peak measured now: fp32 {peak:.0f} GFLOP/s, "
-        f"bf16 {peak_bf16:.0f} GFLOP/s\n",
-        flush=True,
-    )
-    rows = []
-    for case in perf.cases(args.scale):
-        if args.no_cnn and "CNN" in case.name:
-            continue
-        images, labels = perf.synthetic(case, case.images)
-        splits = perf.as_splits(case, images, labels)
-        reference = perf.reference_speed(case, images, labels)
-        flops = perf.step_flops(case)
-        cnn = len(case.input_shape) == 3 and case.input_shape[0] == 3
-        variants = [("fp32", False), ("bf16", False)] + ([("bf16", True)] if cnn else [])
-        for precision, channels_last in variants:
-            speed = perf.engine_speed(case, splits, precision, channels_last)
-            gemm = peak if precision == "fp32" else peak_bf16
-            rows.append(
-                [
-                    case.name,
-                    precision + (", channels_last" if channels_last else ""),
-                    f"{reference:,.0f}",
-                    f"{speed:,.0f}",
-                    f"{speed / reference:.2f}x",
-                    f"{speed * flops / 1e9:.0f}",
-                    f"{100 * speed * flops / 1e9 / gemm:.0f}%",
-                ]
-            )
-            print("  ".join(rows[-1]), flush=True)
-    print()
-    print(
-        tabulate(
-            rows,
-            headers=[
-                "case",
-                "dlbench",
-                "reference img/s",
-                "dlbench img/s",
-                "ratio",
-                "step GFLOP/s",
-                "of GEMM peak",
-            ],
-            tablefmt="pipe",
-            disable_numparse=True,
-        )
-    )
-    if not args.no_cnn:
-        seconds = perf.distillation_epochs(max(256, int(512 * args.scale)))
-        cached, online = seconds["student epoch, cached"], seconds["student epoch, online"]
-        print(
-            "\nDistillation, 0.69M student, ResNet-18-like teacher, "
-            f"{max(256, int(512 * args.scale))} images:"
-        )
-        for name, value in seconds.items():
-            print(f"  {name}: {value:.2f} s")
-        print(f"  cached / online speed-up: {online / cached:.2f}x")
-    return EXIT_OK
+    if args.accuracy:
+        data_root = (args.data_root or default_data_root()).expanduser().resolve()
+        return perf_command.accuracy(data_root, args.epochs, args.seeds, threads)
+    return perf_command.speed(args.scale, args.rounds, not args.no_cnn, threads)
 
 
 def command_compare(args: argparse.Namespace) -> int:
@@ -428,13 +404,6 @@ def command_baseline(args: argparse.Namespace) -> int:
     write_atomic(args.file, json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"{len(data['cells'])} cell(s) written to {args.file}")
     return EXIT_OK
-
-
-def torch_bfloat16() -> Any:
-    """``torch.bfloat16``, imported late so ``bench --help`` stays fast."""
-    import torch
-
-    return torch.bfloat16
 
 
 COMMANDS = {

@@ -10,9 +10,11 @@ counter and sit beside the GEMM peak measured here and now.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -29,7 +31,7 @@ from bench.engine.splits import channel_normalization
 from plugins.models.cnn import build_residual_cnn
 from plugins.models.mlp import build_mlp
 from plugins.strategies.distill import distillation_loss
-from registry.data import DatasetSplits, Split
+from registry.data import DatasetSplits, Normalization, Split
 from registry.params import resolve_params
 
 
@@ -95,22 +97,33 @@ def synthetic(case: Case, count: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 10, count)
 
 
-def reference_speed(case: Case, images: np.ndarray, labels: np.ndarray) -> float:
-    """Images/s of the lab-style loop over ``case.images`` images, after one warm-up step."""
-    channels = case.input_shape[0]
+def lab_style_loader(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    normalization: Normalization,
+    seed: int = 0,
+) -> DataLoader:
+    """The lab's data pipeline: PIL image per sample, ToTensor + Normalize, shuffling DataLoader."""
     transform = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.25,) * channels)]
+        [transforms.ToTensor(), transforms.Normalize(normalization.mean, normalization.std)]
     )
-    loader = DataLoader(
-        LabStyleDataset(images, labels, transform), batch_size=case.batch_size, shuffle=True
+    return DataLoader(
+        LabStyleDataset(images, labels, transform),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
     )
-    torch.manual_seed(0)
-    model = case.build()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def lab_style_epoch(
+    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, skip: int = 0
+) -> float:
+    """One epoch of the lab's plain eager step; images/s over the steps after the first ``skip``."""
     model.train()
-    seen, started = 0, 0.0
+    seen, started = 0, time.perf_counter()
     for step, (inputs, targets) in enumerate(loader):
-        if step == 1:
+        if step == skip:
             seen, started = 0, time.perf_counter()
         loss = F.cross_entropy(model(inputs), targets)
         optimizer.zero_grad()
@@ -118,6 +131,25 @@ def reference_speed(case: Case, images: np.ndarray, labels: np.ndarray) -> float
         optimizer.step()
         seen += len(targets)
     return seen / (time.perf_counter() - started)
+
+
+def reference_speed(case: Case, images: np.ndarray, labels: np.ndarray) -> float:
+    """Images/s of the lab-style loop over ``case.images`` images, after one warm-up step."""
+    channels = case.input_shape[0]
+    loader = lab_style_loader(
+        images, labels, case.batch_size, Normalization(255.0, (0.5,) * channels, (0.25,) * channels)
+    )
+    torch.manual_seed(0)
+    model = case.build()
+    # Default Adam, as the lab's scripts construct it.
+    return lab_style_epoch(model, loader, torch.optim.Adam(model.parameters(), lr=1e-3), skip=1)
+
+
+def as_arrays(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """A split as the numpy arrays torchvision datasets keep: (N, H, W) or (N, H, W, C) uint8."""
+    inputs = split.inputs
+    images = inputs[:, 0] if inputs.shape[1] == 1 else inputs.permute(0, 2, 3, 1)
+    return images.contiguous().numpy(), split.targets.numpy()
 
 
 def as_splits(case: Case, images: np.ndarray, labels: np.ndarray) -> DatasetSplits:
@@ -161,6 +193,79 @@ def step_flops(case: Case) -> float:
     return counter.get_total_flops() / case.batch_size
 
 
+@dataclass(frozen=True)
+class StepBreakdown:
+    """Where one fp32 training step of an MLP goes, each part timed on its own.
+
+    :param step_ms: the engine's whole step (from its steady-state images/s).
+    :param gemm_ms: the step's matrix products alone (forward, grad-input, grad-weight).
+    :param gemm_gflops: their rate: what these matrix shapes reach on this machine.
+    :param optimizer_ms: one optimizer step alone, on gradients already there.
+    """
+
+    step_ms: float
+    gemm_ms: float
+    gemm_gflops: float
+    optimizer_ms: float
+
+    @property
+    def other_ms(self) -> float:
+        """Activations, loss, autograd bookkeeping, batching and cache misses."""
+        return max(0.0, self.step_ms - self.gemm_ms - self.optimizer_ms)
+
+    def best_ratio(self, reference_ms: float) -> float:
+        """The ratio to a reference step of ``reference_ms`` if nothing but the matrix products
+        and the optimizer took time."""
+        return reference_ms / (self.gemm_ms + self.optimizer_ms)
+
+
+def median_seconds(run: Callable[[], object], repeats: int = 20, trials: int = 5) -> float:
+    """Median over ``trials`` of the mean time of ``run`` over ``repeats`` calls (after one)."""
+    run()
+    times = []
+    for _ in range(trials):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        times.append((time.perf_counter() - started) / repeats)
+    return statistics.median(times)
+
+
+def step_breakdown(case: Case, images_per_second: float) -> StepBreakdown:
+    """Time the matrix products and the optimizer of ``case``'s model apart from the step."""
+    torch.manual_seed(0)
+    model = case.build()
+    batch = case.batch_size
+    products: list[Callable[[], torch.Tensor]] = []
+    flops = 0
+    linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
+    for index, layer in enumerate(linears):
+        weight = layer.weight.detach()
+        inputs = torch.randn(batch, layer.in_features)
+        grads = torch.randn(batch, layer.out_features)
+        if layer.bias is not None:
+            products.append(partial(torch.addmm, layer.bias.detach(), inputs, weight.t()))
+        else:
+            products.append(partial(torch.mm, inputs, weight.t()))
+        products.append(partial(torch.mm, grads.t(), inputs))
+        # Autograd computes no gradient for the first layer's input (the data).
+        if index > 0:
+            products.append(partial(torch.mm, grads, weight))
+        flops += 2 * batch * layer.in_features * layer.out_features * (3 if index > 0 else 2)
+    gemm = median_seconds(lambda: [product() for product in products])
+    params = resolve_params(TRAINING_PARAMS, {"batch_size": batch}, "perf")
+    optimizer = make_optimizer(model.parameters(), params, torch.device("cpu"))
+    for parameter in model.parameters():
+        parameter.grad = torch.randn_like(parameter) * 1e-3
+    optimizer_seconds = median_seconds(optimizer.step)
+    return StepBreakdown(
+        step_ms=1e3 * batch / images_per_second,
+        gemm_ms=1e3 * gemm,
+        gemm_gflops=flops / gemm / 1e9,
+        optimizer_ms=1e3 * optimizer_seconds,
+    )
+
+
 def gemm_peak(dtype: torch.dtype = torch.float32, size: int = 2048) -> float:
     """GFLOP/s of a square matrix product, measured now in this process."""
     a = torch.randn(size, size, dtype=dtype)
@@ -172,22 +277,40 @@ def gemm_peak(dtype: torch.dtype = torch.float32, size: int = 2048) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
+def build_student() -> nn.Module:
+    """The lab's 0.69M-parameter student."""
+    return build_residual_cnn(
+        (3, 32, 32), 10, blocks=1, channels=(48, 96, 192), shortcut="projection"
+    )
+
+
+def build_teacher() -> nn.Module:
+    """The lab's ResNet-18-like teacher (11.2M parameters)."""
+    return build_residual_cnn(
+        (3, 32, 32), 10, blocks=2, channels=(64, 128, 256, 512), shortcut="projection"
+    )
+
+
+def distillation_flop_bound() -> float:
+    """The cached/online speed-up if every FLOP cost the same: 1 + teacher forward / student step.
+
+    Caching removes the teacher's forward pass and nothing else, so this is the most caching can
+    give for this teacher and student.
+    """
+    inputs = torch.randn(8, 3, 32, 32)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        build_teacher().eval()(inputs)
+    teacher = counter.get_total_flops()
+    student = step_flops(Case("student", build_student, (3, 32, 32), 8, 8)) * 8
+    return 1 + teacher / student
+
+
 def distillation_epochs(images: int) -> dict[str, float]:
     """Seconds per student epoch with cached and online teacher outputs, and the one-off cost."""
-    case = Case(
-        "student",
-        lambda: build_residual_cnn(
-            (3, 32, 32), 10, blocks=1, channels=(48, 96, 192), shortcut="projection"
-        ),
-        (3, 32, 32),
-        128,
-        images,
-    )
+    case = Case("student", build_student, (3, 32, 32), 128, images)
     data, labels = synthetic(case, images)
     splits = as_splits(case, data, labels)
-    teacher = build_residual_cnn(
-        (3, 32, 32), 10, blocks=2, channels=(64, 128, 256, 512), shortcut="projection"
-    ).eval()
+    teacher = build_teacher().eval()
     normalize = BatchNormalizer(splits.normalization, 3, torch.device("cpu"))
     started = time.perf_counter()
     cached = predict(teacher, splits.train.inputs, normalize, 256)

@@ -244,16 +244,6 @@ def test_a_second_run_on_the_same_directory_is_refused(bench, write_matrix, tmp_
     assert len(list((out / "cells").glob("*.json"))) == 2
 
 
-def test_perf_prints_reference_and_engine_side_by_side(bench) -> None:
-    result = bench("perf", "--no-cnn", "--scale", "0.02", "--threads", "1")
-    assert result.code == 0, result.err
-    assert "GEMM peak measured now" in result.out
-    table = [line for line in result.out.splitlines() if line.startswith("| MLP depth")]
-    assert len(table) == 4
-    assert all(re.search(r"\| \d+\.\d\dx +\|", line) for line in table)
-    assert bench("perf", "--scale", "0").code == 2
-
-
 def test_compare_and_baseline_catch_a_planted_regression(bench, write_matrix, tmp_path) -> None:
     out = tmp_path / "o"
     assert bench("run", "--matrix", write_matrix(SMALL), "--out", out).code == 0

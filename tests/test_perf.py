@@ -1,0 +1,95 @@
+"""``bench perf``: speed side by side, the step breakdown, and the accuracy check."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_datasets import write_mnist
+
+from bench import perf
+from bench.perf_accuracy import VariantResult, difference
+
+
+def table_rows(text: str, prefix: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(prefix)]
+
+
+def test_perf_prints_reference_and_engine_side_by_side(bench) -> None:
+    result = bench("perf", "--no-cnn", "--scale", "0.02", "--threads", "1", "--rounds", "2")
+    assert result.code == 0, result.err
+    assert "GEMM peak measured now" in result.out
+    assert "medians of 2 round(s)" in result.out
+    speed, breakdown = result.out.split("Where an fp32 MLP step goes")
+    rows = table_rows(speed, "| MLP depth")
+    assert len(rows) == 4
+    assert all(re.search(r"\| \d+\.\d\dx +\|", line) for line in rows)
+    parts = table_rows(breakdown, "| MLP depth")
+    assert len(parts) == 2
+    assert all(re.search(r"\d+ GFLOP/s\) +\|.*\| \d+\.\d\dx +\|$", line) for line in parts)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "accepted"),
+    [
+        ("--scale", "0", "a number > 0"),
+        ("--rounds", "0", "a whole number >= 1"),
+        ("--seeds", "1", "a whole number >= 2"),
+        ("--epochs", "0", "a whole number >= 1"),
+        ("--threads", "0", "a number of threads >= 1"),
+    ],
+)
+def test_perf_refuses_bad_numbers(bench, option, value, accepted) -> None:
+    result = bench("perf", option, value)
+    assert result.code == 2
+    assert result.err.strip() == f"bench: error: {option} {value}: expected {accepted}"
+
+
+def test_step_breakdown_times_products_and_optimizer_apart() -> None:
+    case = perf.cases(0.01)[1]
+    parts = perf.step_breakdown(case, images_per_second=1000.0)
+    assert parts.step_ms == pytest.approx(64.0)
+    assert parts.gemm_ms > 0 and parts.optimizer_ms > 0 and parts.gemm_gflops > 0
+    assert parts.other_ms == pytest.approx(64.0 - parts.gemm_ms - parts.optimizer_ms)
+    assert parts.best_ratio(2 * (parts.gemm_ms + parts.optimizer_ms)) == pytest.approx(2.0)
+
+
+def test_distillation_flop_bound_is_one_plus_teacher_over_student() -> None:
+    # ResNet-18-like teacher forward: about 1.11 GFLOP per image; the student's step: 0.66.
+    assert perf.distillation_flop_bound() == pytest.approx(2.69, abs=0.01)
+
+
+def variant(*accuracies: float) -> VariantResult:
+    return VariantResult("v", accuracies, ())
+
+
+def test_accuracy_difference_within_noise_and_not() -> None:
+    reference = variant(0.95, 0.96, 0.97)
+    assert difference(variant(0.955, 0.965, 0.96), reference).within_noise
+    shifted = difference(variant(0.90, 0.905, 0.91), reference)
+    assert not shifted.within_noise
+    assert shifted.mean == pytest.approx(-0.055)
+    assert shifted.low < shifted.mean < shifted.high < 0
+
+
+def test_perf_accuracy_on_written_mnist(bench, tmp_path) -> None:
+    root = write_mnist(tmp_path / "data", train=60, test=20)
+    result = bench(
+        "perf", "--accuracy", "--data-root", root, "--epochs", "1", "--seeds", "2", "--threads", "1"
+    )
+    assert result.code == 0, result.err
+    assert "48 training, 12 validation images" in result.out
+    rows = table_rows(result.out, "| MLP depth")
+    assert [row.split("|")[2].strip() for row in rows] == [
+        "reference fp32",
+        "dlbench fp32",
+        "dlbench bf16",
+    ] * 2
+    assert all(re.search(r"same within seed noise|DIFFERS", row) for row in rows if "dlbench" in row)
+
+
+def test_perf_accuracy_without_mnist_is_a_one_line_error(bench, tmp_path) -> None:
+    result = bench("perf", "--accuracy", "--data-root", tmp_path)
+    assert result.code == 2
+    assert result.err.startswith(f"bench: error: MNIST not found in {tmp_path}/MNIST/raw")
+    assert len(result.err.strip().splitlines()) == 1
