@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import time
 from pathlib import Path
 
 import torch
@@ -28,12 +29,14 @@ def speed(scale: float, rounds: int, cnn: bool, threads: int) -> int:
         f"bf16 {peak_bf16:.0f} GFLOP/s; medians of {rounds} round(s), sides alternating\n",
         flush=True,
     )
-    rows, breakdowns = [], []
+    rows, breakdowns, one_off = [], [], []
     for case in perf.cases(scale):
         if not cnn and "CNN" in case.name:
             continue
         images, labels = perf.synthetic(case, case.images)
+        started = time.perf_counter()
         splits = perf.as_splits(case, images, labels)
+        one_off.append(f"{case.name}: {1e3 * (time.perf_counter() - started):.0f} ms")
         flops = perf.step_flops(case)
         variants = [("fp32", False), ("bf16", False)]
         if case.input_shape[0] == 3:
@@ -91,6 +94,10 @@ def speed(scale: float, rounds: int, cnn: bool, threads: int) -> int:
                 "of GEMM peak",
             ],
         )
+    )
+    print(
+        "\nOne-off, not in the figures above: the images as one resident uint8 tensor with their "
+        "channel statistics (" + "; ".join(one_off) + "); one warm-up step per side."
     )
     if breakdowns:
         print(
