@@ -346,17 +346,17 @@ def command_perf(args: argparse.Namespace) -> int:
     from bench import perf_command
     from bench.engine.device import set_threads
 
-    for value, option, least in (
-        (args.scale, "--scale", 0),
-        (args.rounds, "--rounds", 1),
-        (args.epochs, "--epochs", 1),
-        (args.seeds, "--seeds", 2),
+    if args.scale <= 0:
+        raise DlbenchError(f"--scale {args.scale:g}: expected a number > 0")
+    for option, value, least in (
+        ("--rounds", args.rounds, 1),
+        ("--epochs", args.epochs, 1),
+        # The accuracy check's interval needs two seeds a side.
+        ("--seeds", args.seeds, 2),
+        ("--threads", args.threads, 1),
     ):
-        if value < least or (option == "--scale" and value == 0):
-            accepted = "a number > 0" if option == "--scale" else f"a whole number >= {least}"
-            raise DlbenchError(f"{option} {value:g}: expected {accepted}")
-    if args.threads is not None and args.threads < 1:
-        raise DlbenchError(f"--threads {args.threads}: expected a number of threads >= 1")
+        if value is not None and value < least:
+            raise DlbenchError(f"{option} {value}: expected a whole number >= {least}")
     threads = set_threads(args.threads)
     if args.accuracy:
         data_root = (args.data_root or default_data_root()).expanduser().resolve()
