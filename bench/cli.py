@@ -122,6 +122,12 @@ def build_parser() -> ArgumentParser:
         help=f"with --accuracy: folder holding MNIST/raw (default: ${DATA_ENV} or a cache folder)",
     )
     perf.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="with --accuracy: never download MNIST; fail if its files are missing",
+    )
+    perf.add_argument(
         "--epochs", type=int, default=2, help="with --accuracy: epochs per run (default 2)"
     )
     perf.add_argument(
@@ -360,7 +366,7 @@ def command_perf(args: argparse.Namespace) -> int:
     threads = set_threads(args.threads)
     if args.accuracy:
         data_root = (args.data_root or default_data_root()).expanduser().resolve()
-        return perf_command.accuracy(data_root, args.epochs, args.seeds, threads)
+        return perf_command.accuracy(data_root, args.download, args.epochs, args.seeds, threads)
     return perf_command.speed(args.scale, args.rounds, not args.no_cnn, threads)
 
 

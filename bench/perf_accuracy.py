@@ -49,13 +49,14 @@ class Difference:
         return self.low <= 0.0 <= self.high
 
 
-def load_mnist(data_root: Path) -> DatasetSplits:
-    """Real MNIST from ``data_root`` (torchvision layout), split as ``bench run`` splits it."""
+def load_mnist(data_root: Path, download: bool) -> DatasetSplits:
+    """Real MNIST from ``data_root`` (torchvision layout; downloaded there when ``download`` and
+    missing), split as ``bench run`` splits it."""
     from bench.engine.splits import IMAGE_PARAMS
     from plugins.datasets.torchvision import MNIST
 
     params = resolve_params(IMAGE_PARAMS, {}, "dataset 'mnist'")
-    return MNIST.load(DatasetRequest(params, data_root, download=False))
+    return MNIST.load(DatasetRequest(params, data_root, download))
 
 
 def train_reference(

@@ -133,12 +133,12 @@ def speed(scale: float, rounds: int, cnn: bool, threads: int) -> int:
     return EXIT_OK
 
 
-def accuracy(data_root: Path, epochs: int, seeds: int, threads: int) -> int:
+def accuracy(data_root: Path, download: bool, epochs: int, seeds: int, threads: int) -> int:
     """Train the reference and the engine (fp32, bf16) on real MNIST; print accuracy and speed."""
     from bench.perf_accuracy import compare_accuracy, difference, load_mnist
     from reports.formatting import format_values
 
-    splits = load_mnist(data_root)
+    splits = load_mnist(data_root, download)
     print(
         f"threads {threads}; real MNIST from {data_root}: {len(splits.train):,} training, "
         f"{len(splits.val):,} validation images; {epochs} epoch(s), seeds 0-{seeds - 1}; "

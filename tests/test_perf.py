@@ -90,7 +90,7 @@ def test_perf_accuracy_on_written_mnist(bench, tmp_path) -> None:
 
 
 def test_perf_accuracy_without_mnist_is_a_one_line_error(bench, tmp_path) -> None:
-    result = bench("perf", "--accuracy", "--data-root", tmp_path)
+    result = bench("perf", "--accuracy", "--data-root", tmp_path, "--no-download")
     assert result.code == 2
     assert result.err.startswith(f"bench: error: MNIST not found in {tmp_path}/MNIST/raw")
     assert len(result.err.strip().splitlines()) == 1
