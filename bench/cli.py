@@ -34,8 +34,13 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="bench", description="Run deep-learning benchmark matrices.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    # ``--debug`` is also accepted after the subcommand, without showing in its help.
+    debug = ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
-    run = commands.add_parser("run", help="run a matrix and write its report")
+    run = commands.add_parser("run", parents=[debug], help="run a matrix and write its report")
     run.add_argument("--matrix", required=True, type=Path, help="matrix YAML file")
     run.add_argument("--out", type=Path, help="results directory (default: runs/<matrix name>)")
     run.add_argument(
@@ -59,18 +64,8 @@ def build_parser() -> ArgumentParser:
         choices=("auto", "cpu", "cuda"),
         help="training device; auto picks CUDA when present (default)",
     )
-    run.add_argument(
-        "--data-root",
-        type=Path,
-        help=f"dataset folder (default: ${DATA_ENV}, else a user cache folder)",
-    )
-    run.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="never download datasets; fail if files are missing",
-    )
-    run.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+    _add_data_options(run)
+    _add_threads_option(run)
     run.add_argument(
         "--executor",
         metavar="NAME",
@@ -83,19 +78,17 @@ def build_parser() -> ArgumentParser:
     )
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument("--force", action="store_true", help="rerun cells already stored")
-    run.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    listing = commands.add_parser("list", help="list registered plugins and what they provide")
+    listing = commands.add_parser(
+        "list", parents=[debug], help="list registered plugins and what they provide"
+    )
     listing.add_argument("kind", nargs="?", default="models", choices=LIST_KINDS)
     listing.add_argument("--include", default="*", metavar="GLOB", help="names to show")
-    listing.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
     perf = commands.add_parser(
-        "perf", help="time dlbench's training engine against a lab-style loop, side by side"
+        "perf",
+        parents=[debug],
+        help="time dlbench's training engine against a lab-style loop, side by side",
     )
     perf.add_argument(
         "--scale",
@@ -110,35 +103,22 @@ def build_parser() -> ArgumentParser:
         help="time each case this many times, alternating sides; report medians (default 3)",
     )
     perf.add_argument("--no-cnn", action="store_true", help="skip the CNN and distillation cases")
-    perf.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+    _add_threads_option(perf)
     perf.add_argument(
         "--accuracy",
         action="store_true",
         help="instead of speed: train both sides on real MNIST and compare validation accuracy",
     )
-    perf.add_argument(
-        "--data-root",
-        type=Path,
-        help=f"with --accuracy: folder holding MNIST/raw (default: ${DATA_ENV} or a cache folder)",
-    )
-    perf.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="with --accuracy: never download MNIST; fail if its files are missing",
-    )
+    _add_data_options(perf, "with --accuracy: ")
     perf.add_argument(
         "--epochs", type=int, default=2, help="with --accuracy: epochs per run (default 2)"
     )
     perf.add_argument(
         "--seeds", type=int, default=3, help="with --accuracy: seeds per side (default 3)"
     )
-    perf.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
     compare = commands.add_parser(
-        "compare", help="compare a run with a baseline; exit 1 on a regression"
+        "compare", parents=[debug], help="compare a run with a baseline; exit 1 on a regression"
     )
     compare.add_argument("run", type=Path, help="results directory")
     compare.add_argument("baseline", type=Path, help="results directory or baseline JSON")
@@ -157,24 +137,48 @@ def build_parser() -> ArgumentParser:
         metavar="FRACTION",
         help="also compare training time, allowing this relative slow-down",
     )
-    compare.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    baseline = commands.add_parser("baseline", help="export a run's metrics as a baseline")
+    baseline = commands.add_parser(
+        "baseline", parents=[debug], help="export a run's metrics as a baseline"
+    )
     baseline.add_argument("action", choices=("export",))
     baseline.add_argument("run", type=Path, help="results directory")
     baseline.add_argument("file", type=Path, help="baseline JSON to write")
-    baseline.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+
+    report = commands.add_parser(
+        "report", parents=[debug], help="redraw a results directory's tables"
+    )
+    report.add_argument("directory", type=Path)
+    return parser
+
+
+def _add_data_options(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        help=f"{scope}dataset folder (default: ${DATA_ENV}, else a user cache folder)",
+    )
+    parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help=f"{scope}never download datasets; fail if files are missing",
     )
 
-    report = commands.add_parser("report", help="redraw a results directory's tables")
-    report.add_argument("directory", type=Path)
-    report.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
-    return parser
+
+def _add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+
+
+def data_root(args: argparse.Namespace) -> Path:
+    """The dataset folder ``--data-root`` names, else the default one, made absolute."""
+    return (args.data_root or default_data_root()).expanduser().resolve()
+
+
+def require_at_least(option: str, value: int | None, least: int) -> None:
+    """A whole-number option below ``least`` is a usage error (``None``: not given)."""
+    if value is not None and value < least:
+        raise DlbenchError(f"{option} {value}: expected a whole number >= {least}")
 
 
 def default_data_root() -> Path:
@@ -221,8 +225,7 @@ def command_run(args: argparse.Namespace) -> int:
     from bench.store import ResultStore
     from reports.markdown import REPORT, write_report
 
-    if args.threads is not None and args.threads < 1:
-        raise DlbenchError(f"--threads {args.threads}: expected a number of threads >= 1")
+    require_at_least("--threads", args.threads, 1)
     overrides = [parse_override(text) for text in args.overrides]
     catalog = _catalog()
     if args.executor is not None:
@@ -235,7 +238,7 @@ def command_run(args: argparse.Namespace) -> int:
     store = ResultStore.open(out, matrix.name)
     settings = RunSettings(
         device=device,
-        data_root=(args.data_root or default_data_root()).expanduser().resolve(),
+        data_root=data_root(args),
         download=args.download,
         threads=set_threads(args.threads),
     )
@@ -354,19 +357,16 @@ def command_perf(args: argparse.Namespace) -> int:
 
     if args.scale <= 0:
         raise DlbenchError(f"--scale {args.scale:g}: expected a number > 0")
-    for option, value, least in (
-        ("--rounds", args.rounds, 1),
-        ("--epochs", args.epochs, 1),
-        # The accuracy check's interval needs two seeds a side.
-        ("--seeds", args.seeds, 2),
-        ("--threads", args.threads, 1),
-    ):
-        if value is not None and value < least:
-            raise DlbenchError(f"{option} {value}: expected a whole number >= {least}")
+    require_at_least("--rounds", args.rounds, 1)
+    require_at_least("--epochs", args.epochs, 1)
+    # The accuracy check's interval needs two seeds a side.
+    require_at_least("--seeds", args.seeds, 2)
+    require_at_least("--threads", args.threads, 1)
     threads = set_threads(args.threads)
     if args.accuracy:
-        data_root = (args.data_root or default_data_root()).expanduser().resolve()
-        return perf_command.accuracy(data_root, args.download, args.epochs, args.seeds, threads)
+        return perf_command.accuracy(
+            data_root(args), args.download, args.epochs, args.seeds, threads
+        )
     return perf_command.speed(args.scale, args.rounds, not args.no_cnn, threads)
 
 

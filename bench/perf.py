@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -37,36 +37,58 @@ from registry.params import resolve_params
 
 @dataclass(frozen=True)
 class Case:
-    """One model and data shape to time."""
+    """One model and data shape to time.
+
+    :param kind: ``mlp`` or ``cnn``.
+    :param images: how many training images one timing sees.
+    """
 
     name: str
+    kind: str
     build: Callable[[], nn.Module]
     input_shape: tuple[int, ...]
     batch_size: int
     images: int
 
+    def model(self, seed: int = 0) -> nn.Module:
+        """A new model with the initial weights of ``seed``, the same for every side."""
+        torch.manual_seed(seed)
+        return self.build()
+
+
+def engine_optimizer(model: nn.Module) -> torch.optim.Optimizer:
+    """The engine's default optimizer (Adam at 1e-3, fused) for ``model`` on the CPU."""
+    params = resolve_params(TRAINING_PARAMS, {}, "perf")
+    return make_optimizer(model.parameters(), params, torch.device("cpu"))
+
+
+def mlp_case(depth: int, images: int) -> Case:
+    """The lab's MLP (512 wide) of ``depth`` on MNIST-shaped data, batch 64."""
+    return Case(
+        f"MLP depth {depth}, 28x28, bs 64",
+        "mlp",
+        partial(build_mlp, (1, 28, 28), 10, depth=depth, hidden=512, activation="relu"),
+        (1, 28, 28),
+        64,
+        images,
+    )
+
 
 def cases(scale: float) -> list[Case]:
-    """The cases of the issue: MLPs on MNIST-shaped data, a 5-block residual CNN on CIFAR-shaped."""
+    """MLPs of depth 2 and 10 on MNIST-shaped data, a 5-block residual CNN on CIFAR-shaped."""
     return [
-        Case(
-            "MLP depth 2, 28x28, bs 64",
-            lambda: build_mlp((1, 28, 28), 10, depth=2, hidden=512, activation="relu"),
-            (1, 28, 28),
-            64,
-            int(12800 * scale),
-        ),
-        Case(
-            "MLP depth 10, 28x28, bs 64",
-            lambda: build_mlp((1, 28, 28), 10, depth=10, hidden=512, activation="relu"),
-            (1, 28, 28),
-            64,
-            int(3200 * scale),
-        ),
+        mlp_case(2, int(12800 * scale)),
+        mlp_case(10, int(3200 * scale)),
         Case(
             "residual CNN 5x[64..512], 32x32, bs 128",
-            lambda: build_residual_cnn(
-                (3, 32, 32), 10, blocks=5, channels=(64, 128, 256, 512), shortcut="projection"
+            "cnn",
+            partial(
+                build_residual_cnn,
+                (3, 32, 32),
+                10,
+                blocks=5,
+                channels=(64, 128, 256, 512),
+                shortcut="projection",
             ),
             (3, 32, 32),
             128,
@@ -139,8 +161,7 @@ def reference_speed(case: Case, images: np.ndarray, labels: np.ndarray) -> float
     loader = lab_style_loader(
         images, labels, case.batch_size, Normalization(255.0, (0.5,) * channels, (0.25,) * channels)
     )
-    torch.manual_seed(0)
-    model = case.build()
+    model = case.model()
     # Default Adam, as the lab's scripts construct it.
     return lab_style_epoch(model, loader, torch.optim.Adam(model.parameters(), lr=1e-3), skip=1)
 
@@ -165,20 +186,11 @@ def engine_speed(
     case: Case, splits: DatasetSplits, precision: str = "fp32", channels_last: bool = False
 ) -> float:
     """Images/s of dlbench's training loop on the same data (steady state, after a warm-up)."""
-    torch.manual_seed(0)
-    model = case.build()
-    params = resolve_params(TRAINING_PARAMS, {"batch_size": case.batch_size}, "perf")
-    optimizer = make_optimizer(model.parameters(), params, torch.device("cpu"))
+    model = case.model()
+    optimizer = engine_optimizer(model)
     config = FitConfig(1, case.batch_size, 256, 0, precision, channels_last)
-    warm = DatasetSplits(
-        Split(
-            splits.train.inputs[: 2 * case.batch_size], splits.train.targets[: 2 * case.batch_size]
-        ),
-        splits.val,
-        None,
-        10,
-        splits.normalization,
-    )
+    first = slice(0, 2 * case.batch_size)
+    warm = replace(splits, train=Split(splits.train.inputs[first], splits.train.targets[first]))
     fit(model, warm, optimizer, config)
     result = fit(model, splits, optimizer, config)
     return float(result.final["images_per_second"])
@@ -233,8 +245,7 @@ def median_seconds(run: Callable[[], object], repeats: int = 20, trials: int = 5
 
 def step_breakdown(case: Case, images_per_second: float) -> StepBreakdown:
     """Time the matrix products and the optimizer of ``case``'s model apart from the step."""
-    torch.manual_seed(0)
-    model = case.build()
+    model = case.model()
     batch = case.batch_size
     products: list[Callable[[], torch.Tensor]] = []
     flops = 0
@@ -253,8 +264,7 @@ def step_breakdown(case: Case, images_per_second: float) -> StepBreakdown:
             products.append(partial(torch.mm, grads, weight))
         flops += 2 * batch * layer.in_features * layer.out_features * (3 if index > 0 else 2)
     gemm = median_seconds(lambda: [product() for product in products])
-    params = resolve_params(TRAINING_PARAMS, {"batch_size": batch}, "perf")
-    optimizer = make_optimizer(model.parameters(), params, torch.device("cpu"))
+    optimizer = engine_optimizer(model)
     for parameter in model.parameters():
         parameter.grad = torch.randn_like(parameter) * 1e-3
     optimizer_seconds = median_seconds(optimizer.step)
@@ -309,13 +319,13 @@ def distillation_flop_bound() -> float:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         build_teacher().eval()(inputs)
     teacher = counter.get_total_flops()
-    student = step_flops(Case("student", build_student, (3, 32, 32), 8, 8)) * 8
+    student = step_flops(Case("student", "cnn", build_student, (3, 32, 32), 8, 8)) * 8
     return 1 + teacher / student
 
 
 def distillation_epochs(images: int) -> dict[str, float]:
     """Seconds per student epoch with cached and online teacher outputs, and the one-off cost."""
-    case = Case("student", build_student, (3, 32, 32), 128, images)
+    case = Case("student", "cnn", build_student, (3, 32, 32), 128, images)
     data, labels = synthetic(case, images)
     splits = as_splits(case, data, labels)
     teacher = build_teacher().eval()
@@ -323,7 +333,6 @@ def distillation_epochs(images: int) -> dict[str, float]:
     started = time.perf_counter()
     cached = predict(teacher, splits.train.inputs, normalize, 256)
     one_off = time.perf_counter() - started
-    params = resolve_params(TRAINING_PARAMS, {"batch_size": 128}, "perf")
     seconds = {"teacher outputs (one-off)": one_off}
     for mode in ("cached", "online"):
 
@@ -335,9 +344,9 @@ def distillation_epochs(images: int) -> dict[str, float]:
                     outputs = teacher(batch.inputs)
             return distillation_loss(logits, batch.targets, outputs, 4.0, 0.9)
 
-        torch.manual_seed(0)
-        student = case.build()
-        optimizer = make_optimizer(student.parameters(), params, torch.device("cpu"))
-        result = fit(student, splits, optimizer, FitConfig(1, 128, 256, 0), loss_fn=loss_fn)
+        student = case.model()
+        result = fit(
+            student, splits, engine_optimizer(student), FitConfig(1, 128, 256, 0), loss_fn=loss_fn
+        )
         seconds[f"student epoch, {mode}"] = float(result.final["train_seconds"])
     return seconds

@@ -16,8 +16,7 @@ import torch
 from scipy.stats import ttest_ind
 
 from bench.engine.loop import BatchNormalizer, FitConfig, evaluate, fit
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer
-from bench.perf import Case, as_arrays, lab_style_epoch, lab_style_loader
+from bench.perf import Case, as_arrays, engine_optimizer, lab_style_epoch, lab_style_loader
 from registry import DatasetRequest
 from registry.data import DatasetSplits
 from registry.params import resolve_params
@@ -65,8 +64,7 @@ def train_reference(
     """Validation accuracy and images/s of the lab-style loop after ``epochs`` epochs."""
     images, labels = as_arrays(splits.train)
     loader = lab_style_loader(images, labels, case.batch_size, splits.normalization, seed)
-    torch.manual_seed(seed)
-    model = case.build()
+    model = case.model(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     speeds = [lab_style_epoch(model, loader, optimizer) for _ in range(epochs)]
     normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), torch.device("cpu"))
@@ -78,10 +76,8 @@ def train_engine(
     case: Case, splits: DatasetSplits, epochs: int, seed: int, precision: str
 ) -> tuple[float, float]:
     """Validation accuracy (last epoch) and images/s of dlbench's engine after ``epochs``."""
-    torch.manual_seed(seed)
-    model = case.build()
-    params = resolve_params(TRAINING_PARAMS, {"batch_size": case.batch_size}, "perf")
-    optimizer = make_optimizer(model.parameters(), params, torch.device("cpu"))
+    model = case.model(seed)
+    optimizer = engine_optimizer(model)
     result = fit(
         model, splits, optimizer, FitConfig(epochs, case.batch_size, 1024, seed, precision)
     )

@@ -31,7 +31,7 @@ def speed(scale: float, rounds: int, cnn: bool, threads: int) -> int:
     )
     rows, breakdowns, one_off = [], [], []
     for case in perf.cases(scale):
-        if not cnn and "CNN" in case.name:
+        if not cnn and case.kind == "cnn":
             continue
         images, labels = perf.synthetic(case, case.images)
         started = time.perf_counter()
@@ -39,7 +39,7 @@ def speed(scale: float, rounds: int, cnn: bool, threads: int) -> int:
         one_off.append(f"{case.name}: {1e3 * (time.perf_counter() - started):.0f} ms")
         flops = perf.step_flops(case)
         variants = [("fp32", False), ("bf16", False)]
-        if case.input_shape[0] == 3:
+        if case.kind == "cnn":
             variants.append(("bf16", True))
         references: list[float] = []
         speeds: dict[tuple[str, bool], list[float]] = {variant: [] for variant in variants}
@@ -66,7 +66,7 @@ def speed(scale: float, rounds: int, cnn: bool, threads: int) -> int:
                 ]
             )
             print("  ".join(rows[-1]), flush=True)
-        if "MLP" in case.name:
+        if case.kind == "mlp":
             parts = perf.step_breakdown(case, statistics.median(speeds["fp32", False]))
             reference_ms = 1e3 * case.batch_size / reference
             breakdowns.append(
@@ -147,7 +147,7 @@ def accuracy(data_root: Path, download: bool, epochs: int, seeds: int, threads: 
     )
     rows = []
     for case in perf.cases(1.0):
-        if "MLP" not in case.name:
+        if case.kind != "mlp":
             continue
         try:
             results = compare_accuracy(case, splits, epochs, seeds)

@@ -218,15 +218,15 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(
 
     import plugins.strategies.plain as plain
 
-    real_fit = plain.fit
-    monkeypatch.setattr(plain, "fit", interrupted_fit)
+    real_fit = plain.fit_cell
+    monkeypatch.setattr(plain, "fit_cell", interrupted_fit)
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert result.code == 130
     assert "interrupted" in result.err and "Run the same command again to resume" in result.err
     assert len(list((out / "cells").glob("*.json"))) == 1
     assert "1 done, 0 failed, 1 pending" in (out / "report.md").read_text()
-    monkeypatch.setattr(plain, "fit", real_fit)
+    monkeypatch.setattr(plain, "fit_cell", real_fit)
     resumed = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert resumed.code == 0
     assert "1 cell(s) to run, 1 already stored" in resumed.err

@@ -6,53 +6,42 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.matrix import load_matrix
+from bench.experiment import EXPERIMENT_KEYS
+from bench.matrix import DEFAULT_KEYS, TOP_KEYS, load_matrix
+from bench.table_spec import LEADERBOARD_KEYS, MODEL_CARD_KEYS, TABLE_KEYS
 from registry import DlbenchError
 
-KEYS = [
-    "name",
-    "description",
-    "executor",
-    "defaults",
-    "experiments",
-    "model",
-    "dataset",
-    "strategy",
-    "seeds",
-    "probes",
-    "zip",
-    "exclude",
-    "tables",
-    "title",
-    "rows",
-    "columns",
-    "metric",
-    "at",
-    "derived",
-    "labels",
-    "kind",
-    "experiments",
-    "metrics",
-    "curves",
-    "depth",
-    "hidden",
-    "epochs",
-    "lr",
-    "teacher",
-    "from",
-    "where",
-    "mlp",
-    "digits",
-    "plain",
-    "distill",
-    "model.depth",
-    "model.name",
-    "val_acc",
-    "grad_norms",
-    "steps",
-    "e",
-    "f",
-]
+# Every key the matrix format knows, then parameter names, plugin names, metrics and references.
+KEYS = list(
+    dict.fromkeys(
+        [
+            *TOP_KEYS,
+            *DEFAULT_KEYS,
+            *EXPERIMENT_KEYS,
+            *TABLE_KEYS,
+            *MODEL_CARD_KEYS,
+            *LEADERBOARD_KEYS,
+            "depth",
+            "hidden",
+            "epochs",
+            "lr",
+            "teacher",
+            "from",
+            "where",
+            "mlp",
+            "digits",
+            "plain",
+            "distill",
+            "model.depth",
+            "model.name",
+            "val_acc",
+            "grad_norms",
+            "steps",
+            "e",
+            "f",
+        ]
+    )
+)
 scalars = st.one_of(
     st.none(),
     st.booleans(),

@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bench.engine.loop import Batch, BatchNormalizer, FitConfig, fit, predict
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
+from bench.engine.cell_training import fit_cell
+from bench.engine.loop import Batch, BatchNormalizer, predict
+from bench.engine.optim import TRAINING_PARAMS, make_optimizer
 from registry import Cell, Param, RunContext, StrategySpec, TrainingResult, hookimpl
 from registry.errors import DlbenchError
 from registry.specs import STANDARD_METRICS
@@ -92,18 +93,7 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
 
     student = context.build_model(splits)
     optimizer = make_optimizer(student.parameters(), params, context.device)
-    result = fit(
-        student,
-        splits,
-        optimizer,
-        FitConfig.from_params(params, cell.seed),
-        scheduler=make_scheduler(optimizer, params),
-        loss_fn=loss_fn,
-        on_epoch=context.epoch_end,
-        probes=context.probes(),
-    )
-    context.trained_model(student)
-    return result
+    return fit_cell(cell, context, student, splits, optimizer, loss_fn=loss_fn)
 
 
 @hookimpl

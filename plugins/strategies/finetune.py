@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.engine.loop import BatchNormalizer, FitConfig, fit, predict
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
+from bench.engine.cell_training import fit_cell
+from bench.engine.loop import BatchNormalizer, predict
+from bench.engine.optim import TRAINING_PARAMS, make_optimizer
 from bench.engine.transfer import TransferModel, detach_head
 from registry import Cell, Param, RunContext, Split, StrategySpec, TrainingResult, hookimpl
 from registry.errors import DlbenchError
@@ -116,19 +117,10 @@ def run_finetune(cell: Cell, context: RunContext) -> TrainingResult:
             model.freeze(False)
         context.epoch_end(epoch, metrics)
 
-    result = fit(
-        model,
-        splits,
-        optimizer,
-        FitConfig.from_params(params, cell.seed),
-        scheduler=make_scheduler(optimizer, params),
-        on_epoch=on_epoch,
-        probes=context.probes(),
-    )
+    result = fit_cell(cell, context, model, splits, optimizer, on_epoch=on_epoch)
     result.final["trainable_parameters"] = sum(
         p.numel() for group in groups for p in group["params"] if p.requires_grad
     )
-    context.trained_model(model)
     return result
 
 
@@ -143,10 +135,13 @@ def _fit_classifier(
     def extract(split: Split) -> Callable[[], torch.Tensor]:
         return lambda: predict(model.backbone, split.inputs, normalize, params["eval_batch_size"])
 
-    features = {}
-    for name, split in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
-        if split is None:
-            continue
+    present = {
+        name: split
+        for name, split in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+        if split is not None
+    }
+    features, targets = {}, {}
+    for name, split in present.items():
         key = {
             "kind": "features",
             "backbone": source,
@@ -154,11 +149,7 @@ def _fit_classifier(
             "split": name,
         }
         features[name] = context.cached(key, extract(split)).cpu().numpy()
-    targets = {
-        name: split.targets.cpu().numpy()
-        for name, split in (("train", splits.train), ("val", splits.val), ("test", splits.test))
-        if split is not None
-    }
+        targets[name] = split.targets.cpu().numpy()
     classifier = make_classifier(params)
     started = time.perf_counter()
     classifier.fit(features["train"], targets["train"])

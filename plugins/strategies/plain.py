@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.engine.loop import FitConfig, fit
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
+from bench.engine.cell_training import fit_cell
+from bench.engine.optim import TRAINING_PARAMS, make_optimizer
 from registry import Cell, RunContext, StrategySpec, TrainingResult, hookimpl
 
 
@@ -12,21 +12,10 @@ def run_plain(cell: Cell, context: RunContext) -> TrainingResult:
 
     The model keeps the weights of its best validation epoch; those are its checkpoint.
     """
-    params = cell.strategy.params
     splits = context.load_dataset()
     model = context.build_model(splits)
-    optimizer = make_optimizer(model.parameters(), params, context.device)
-    result = fit(
-        model,
-        splits,
-        optimizer,
-        FitConfig.from_params(params, cell.seed),
-        scheduler=make_scheduler(optimizer, params),
-        on_epoch=context.epoch_end,
-        probes=context.probes(),
-    )
-    context.trained_model(model)
-    return result
+    optimizer = make_optimizer(model.parameters(), cell.strategy.params, context.device)
+    return fit_cell(cell, context, model, splits, optimizer)
 
 
 @hookimpl
