@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from registry.cell import Cell
-from registry.errors import DlbenchError
+from dlbench.registry.cell import Cell
+from dlbench.registry.errors import DlbenchError
 
 FORMAT = "dlbench-checkpoint/1"
 

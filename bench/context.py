@@ -1,4 +1,4 @@
-"""The services a strategy gets while its cell runs (:class:`registry.run.RunContext`)."""
+"""The services a strategy gets while its cell runs (:class:`dlbench.registry.context.RunContext`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,19 +14,30 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.checkpoints import read_checkpoint, write_checkpoint
-from bench.engine.model_card import model_card
-from bench.store import ResultStore
-from registry.catalog import Catalog
-from registry.cell import Cell, Component
-from registry.data import DatasetSplits
-from registry.errors import DlbenchError
-from registry.params import CELL_REFERENCE
-from registry.run import Probe
-from registry.specs import DatasetRequest
+from dlbench.bench.checkpoints import read_checkpoint, write_checkpoint
+from dlbench.bench.store import ResultStore
+from dlbench.engine.batches import BatchNormalizer
+from dlbench.engine.losses import cross_entropy
+from dlbench.engine.loop import FitConfig, fit
+from dlbench.engine.model_card import model_card
+from dlbench.engine.model_check import output_problem
+from dlbench.engine.optim import make_optimizer, make_scheduler
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.cell import Cell, Component
+from dlbench.registry.data import DatasetSplits
+from dlbench.registry.errors import DlbenchError
+from dlbench.registry.params import CELL_REFERENCE
+from dlbench.registry.probes import Probe
+from dlbench.registry.records import TrainingResult
+from dlbench.registry.specs import DatasetRequest
+from dlbench.registry.training import LossFn, TrainingHooks
 
 CHECKPOINT = "checkpoint"
 CACHE_FORMAT = "dlbench-cache/1"
+#: What :meth:`CellContext.fit` and :meth:`CellContext.optimizer` read from a strategy's
+#: parameters; a strategy that trains through them must declare these (``TRAINING_PARAMS``).
+FIT_KEYS = ("epochs", "batch_size", "eval_batch_size")
+OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "momentum", "nesterov")
 
 
 @dataclass(frozen=True)
@@ -65,8 +76,9 @@ class DatasetCache:
 
 
 class CellContext:
-    """A :class:`~registry.run.RunContext` for one cell.
+    """A :class:`~dlbench.registry.context.RunContext` for one cell.
 
+    :param on_epoch: called after every epoch (progress display, lifecycle hooks).
     :param wanted: kinds of artifact that other cells need from this one.
     :param probes: the probe components this cell runs with.
     """
@@ -102,10 +114,8 @@ class CellContext:
 
     def load_dataset(self) -> DatasetSplits:
         """The cell's dataset on the device (cached across cells)."""
-        return self._load(self.cell.dataset)
-
-    def _load(self, component: Component) -> DatasetSplits:
         started = time.perf_counter()
+        component = self.cell.dataset
         spec = self._catalog.datasets.get(component.name)
         request = DatasetRequest(
             params=component.params,
@@ -115,19 +125,75 @@ class CellContext:
         key = json.dumps([component.name, component.params, str(request.data_root)], sort_keys=True)
         splits = self._datasets.get(key, lambda: spec.load(request).to(self.device))
         self.data_seconds += time.perf_counter() - started
-        if component is self.cell.dataset:
-            self._splits = splits
+        self._splits = splits
         return splits
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
-        """The cell's model for ``splits``, on the device."""
-        return self._build(self.cell.model, splits.input_shape, splits.num_classes)
+        """The cell's model for ``splits``, on the device, its output checked on one batch."""
+        model = self._build(self.cell.model, splits.input_shape, splits.num_classes)
+        normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), self.device)
+        problem = output_problem(
+            model,
+            normalize(splits.val.inputs[:2]),
+            splits.num_classes,
+            f"model {self.cell.model.name!r} on dataset {self.cell.dataset.name!r}",
+        )
+        if problem is not None:
+            raise DlbenchError(problem)
+        return model
 
     def _build(
         self, component: Component, input_shape: tuple[int, ...], num_classes: int
     ) -> nn.Module:
         spec = self._catalog.models.get(component.name)
         return spec.build(input_shape, num_classes, **component.params).to(self.device)
+
+    def _strategy_params(self, keys: Iterable[str], purpose: str) -> Mapping[str, Any]:
+        params = self.cell.strategy.params
+        missing = [key for key in keys if key not in params]
+        if missing:
+            raise DlbenchError(
+                f"strategy {self.cell.strategy.name!r} calls {purpose} but does not declare "
+                f"{', '.join(missing)}; include dlbench.TRAINING_PARAMS in its params"
+            )
+        return params
+
+    def optimizer(
+        self, parameters: Iterable[Any], params: Mapping[str, Any] | None = None
+    ) -> torch.optim.Optimizer:
+        """The optimizer the cell's (or ``params``') training parameters name, fused."""
+        if params is None:
+            params = self._strategy_params(OPTIMIZER_KEYS, "context.optimizer()")
+        return make_optimizer(parameters, params, self.device)
+
+    def fit(
+        self,
+        model: nn.Module,
+        splits: DatasetSplits,
+        optimizer: torch.optim.Optimizer,
+        *,
+        loss_fn: LossFn | None = None,
+        hooks: TrainingHooks | None = None,
+        scheduler: Any = "cell",
+    ) -> TrainingResult:
+        """The one training loop with the cell's settings, probes and progress; then the trained
+        model (best validation weights) is handed over as the cell's checkpoint."""
+        params = self._strategy_params(FIT_KEYS, "context.fit()")
+        if isinstance(scheduler, str):
+            scheduler = make_scheduler(optimizer, params) if "schedule" in params else None
+        result = fit(
+            model,
+            splits,
+            optimizer,
+            FitConfig.from_params(params, self.cell.seed),
+            scheduler=scheduler,
+            loss_fn=loss_fn or cross_entropy,
+            hooks=hooks,
+            on_epoch=self.epoch_end,
+            probes=self.probes(),
+        )
+        self.trained_model(model)
+        return result
 
     def epoch_end(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Forward a finished epoch to the progress display and the lifecycle hook."""
@@ -156,7 +222,8 @@ class CellContext:
     def cached(self, key: Mapping[str, Any], compute: Callable[[], torch.Tensor]) -> torch.Tensor:
         """A tensor stored under ``key`` in the results directory, computed once by ``compute``.
 
-        Loaded with ``weights_only=True`` and moved to the device.
+        Its content hash is checked before every use; it is loaded with ``weights_only=True``
+        and moved to the device.
         """
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
         path = self._store.cached(
@@ -189,9 +256,10 @@ class CellContext:
         return Cell.from_json(record.cell)
 
     def load_model(self, reference: str) -> nn.Module:
-        """The referenced cell's trained model, rebuilt and loaded with ``weights_only=True``."""
+        """The referenced cell's trained model, its checkpoint verified against its content hash
+        and loaded with ``weights_only=True``."""
         name = self.checkpoint_name(reference)
-        data = read_checkpoint(self._store.root / name, self.device)
+        data = read_checkpoint(self._store.verified_artifact(name), self.device)
         producer = Cell.from_json(data["cell"])
         model = self._build(producer.model, tuple(data["input_shape"]), data["num_classes"])
         try:

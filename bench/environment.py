@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from registry.manager import dlbench_version
+from dlbench.registry.manager import dlbench_version
 
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "pluggy")
 

@@ -9,8 +9,8 @@ from typing import Protocol, TextIO
 
 from tqdm import tqdm
 
-from registry.cell import Cell
-from registry.run import CellRecord
+from dlbench.registry.cell import Cell
+from dlbench.registry.records import CellRecord
 
 
 class Progress(Protocol):
@@ -160,3 +160,22 @@ class BarProgress:
         for bar in (self._cell, self._matrix):
             if bar is not None:
                 bar.close()
+
+
+class SilentProgress:
+    """Progress that shows nothing (for cells run away from the terminal)."""
+
+    def matrix_started(self, total: int, reused: int) -> None:
+        """Nothing to show."""
+
+    def cell_started(self, cell: Cell) -> None:
+        """Nothing to show."""
+
+    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Nothing to show."""
+
+    def cell_finished(self, record: CellRecord) -> None:
+        """Nothing to show."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -1,7 +1,8 @@
-"""Run a matrix: skip finished cells, execute the rest through the executor, store each record."""
+"""Run a matrix: skip finished cells, run the rest through the executor, store each record."""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import time
@@ -12,30 +13,40 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.context import CellContext, DatasetCache, RunSettings
-from bench.engine.device import seed_everything
-from bench.environment import capture_environment
-from bench.matrix import Matrix
-from bench.progress import Progress
-from bench.store import ResultStore
-from registry.catalog import Catalog
-from registry.cell import Cell, Component
-from registry.run import CellJob, CellRecord
+import torch
+
+from dlbench.bench.context import CellContext, DatasetCache, RunSettings
+from dlbench.bench.environment import capture_environment
+from dlbench.bench.matrix import Matrix
+from dlbench.bench.observers import Observers
+from dlbench.bench.progress import Progress, SilentProgress
+from dlbench.bench.store import ResultStore
+from dlbench.engine.device import resolve_device, seed_everything, set_threads
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.cell import Cell, Component
+from dlbench.registry.records import CellRecord
 
 
 @dataclass
 class RunSummary:
-    """What a run did."""
+    """What a run did.
+
+    :param kept: finished records kept because their rerun failed (the failure is beside them).
+    """
 
     total: int = 0
     reused: int = 0
     ran: int = 0
     failed: list[CellRecord] = field(default_factory=list)
     skipped: list[CellRecord] = field(default_factory=list)
+    kept: list[CellRecord] = field(default_factory=list)
 
 
 class CellRunner:
-    """Runs one cell in this process and turns any failure inside it into a failed record."""
+    """Runs one cell in this process, stores its record, then tells the observers.
+
+    Any failure inside the cell becomes a failed record; only an interrupt propagates.
+    """
 
     def __init__(
         self,
@@ -55,12 +66,19 @@ class CellRunner:
         self._environment = dict(environment)
         self._progress = progress
         self._datasets = DatasetCache()
+        self._observers = Observers(catalog.host)
 
     def __call__(self, cell: Cell) -> CellRecord:
-        """Train ``cell`` and return its record; only an interrupt propagates."""
-        hook = self._catalog.host.hook
-        started = time.perf_counter()
+        """Train ``cell``, store its record (a failure beside an earlier finished record, never
+        over it), tell the observers, and return the record."""
         self._progress.cell_started(cell)
+        record = self._outcome(cell)
+        self._store.put(record)
+        self._observers.notify("dlbench_cell_end", failures_fail=False, cell=cell, record=record)
+        return record
+
+    def _outcome(self, cell: Cell) -> CellRecord:
+        started = time.perf_counter()
         base: dict[str, Any] = {
             "cell_id": cell.id,
             "cell": cell.to_json(),
@@ -68,16 +86,12 @@ class CellRunner:
         }
         missing = self._missing_producer(cell)
         if missing is not None:
-            record = CellRecord(status="skipped", error=missing, finished_at=_now(), **base)
-            hook.dlbench_cell_end(cell=cell, record=record)
-            return record
-        hook.dlbench_cell_start(cell=cell)
+            return CellRecord(status="skipped", error=missing, finished_at=_now(), **base)
 
         def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
             self._progress.epoch_ended(epoch, metrics)
-            hook.dlbench_epoch_end(cell=cell, epoch=epoch, metrics=metrics)
+            self._observers.notify("dlbench_epoch_end", cell=cell, epoch=epoch, metrics=metrics)
 
-        probes: tuple[Component, ...] = self._probes.get(cell.id, ())
         context = CellContext(
             cell,
             self._catalog,
@@ -86,12 +100,13 @@ class CellRunner:
             self._store,
             on_epoch,
             wanted=self._artifacts.get(cell.id, frozenset()),
-            probes=probes,
+            probes=self._probes.get(cell.id, ()),
         )
         try:
+            self._observers.notify("dlbench_cell_start", cell=cell)
             seed_everything(cell.seed)
             result = self._catalog.strategies.get(cell.strategy.name).run(cell, context)
-            record = CellRecord(
+            return CellRecord(
                 status="ok",
                 epochs=result.epochs,
                 final=result.final,
@@ -103,16 +118,18 @@ class CellRunner:
                 **base,
             )
         except Exception as exc:
-            record = CellRecord(
+            error, trace = _describe_failure(exc)
+            del exc
+            del context  # drop what the failed cell held (tensors, the model) before recording
+            _release_memory()
+            return CellRecord(
                 status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-                timings=_timings(started, context),
+                error=error,
+                traceback=trace,
+                timings={"total": time.perf_counter() - started},
                 finished_at=_now(),
                 **base,
             )
-        hook.dlbench_cell_end(cell=cell, record=record)
-        return record
 
     def _missing_producer(self, cell: Cell) -> str | None:
         """Why a cell this one needs is not available, or ``None``."""
@@ -130,6 +147,29 @@ class CellRunner:
         return None
 
 
+def _describe_failure(exc: BaseException) -> tuple[str, str | None]:
+    """The failure's one-line reason and traceback; a fixed text where describing it fails too
+    (running out of memory while formatting, an exception whose ``str`` raises)."""
+    try:
+        error = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        error = type(exc).__name__
+    if isinstance(exc, MemoryError) or isinstance(exc, torch.OutOfMemoryError):
+        error = f"out of memory ({error})"
+    try:
+        trace = "".join(traceback.format_exception(exc))
+    except Exception:
+        trace = None
+    traceback.clear_frames(exc.__traceback__)
+    return error, trace
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def _timings(started: float, context: CellContext) -> dict[str, float]:
     return {"total": time.perf_counter() - started, "data": context.data_seconds}
 
@@ -138,61 +178,73 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class SilentProgress:
-    """Progress that shows nothing (for cells run away from the terminal)."""
+@dataclass
+class CellJob:
+    """Runs one cell of a matrix wherever it is called; implements
+    :class:`~dlbench.registry.execution.CellFunction`.
 
-    def matrix_started(self, total: int, reused: int) -> None:
-        """Nothing to show."""
+    Plain data, so it pickles: an executor may call it here or send it to another process or
+    machine, where it builds the plugin catalog, resolves the device, and writes the record
+    (and any artifact) into the results directory, which must be reachable (shared) there.
 
-    def cell_started(self, cell: Cell) -> None:
-        """Nothing to show."""
-
-    def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Nothing to show."""
-
-    def cell_finished(self, record: CellRecord) -> None:
-        """Nothing to show."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def run_cell_job(job: CellJob, cell_json: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one cell in this process from plain data, store its record, and return it as JSON.
-
-    For executors that run cells in other processes or on other machines: it builds the plugin
-    catalog there, resolves the device there, and writes the record (and any artifact) into the
-    shared results directory, so a consumer that runs next finds its producer's checkpoint.
+    :param device: the device policy (``auto``, ``cpu``, ``cuda``), resolved where the cell runs.
+    :param threads: torch threads per cell.
+    :param data_root: dataset folder, as seen from where the cell runs.
+    :param store_root: the results directory.
+    :param artifacts: cell id -> artifact kinds other cells need from it.
+    :param probes: cell id -> probe components (``Component.to_json()``).
+    :param environment: the driver's environment, completed where the cell runs.
     """
-    from bench.engine.device import resolve_device, set_threads
-    from registry.catalog import build_catalog
-    from registry.manager import build_plugin_manager
 
-    catalog = build_catalog(build_plugin_manager())
-    settings = RunSettings(
-        device=resolve_device(job.device),
-        data_root=Path(job.data_root),
-        download=job.download,
-        threads=set_threads(job.threads),
-    )
-    store = ResultStore(Path(job.store_root))
-    runner = CellRunner(
-        catalog,
-        settings,
-        store,
-        {k: frozenset(v) for k, v in job.artifacts.items()},
-        {k: tuple(Component(**p) for p in v) for k, v in job.probes.items()},
-        {
-            **job.environment,
-            "device": str(settings.device),
-            "host": platform.node(),
-            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        },
-        SilentProgress(),
-    )
-    record = runner(Cell.from_json(cell_json))
-    store.put(record)
-    return record.to_json()
+    device: str
+    threads: int
+    data_root: str
+    download: bool
+    store_root: str
+    artifacts: dict[str, list[str]]
+    probes: dict[str, list[dict[str, Any]]]
+    environment: dict[str, Any]
+    _runner: CellRunner | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The runner holds this process's catalog and progress display; elsewhere a new one is
+        # built from the plain data.
+        return {**self.__dict__, "_runner": None}
+
+    def attach(self, runner: CellRunner) -> CellJob:
+        """Use ``runner`` (this process's catalog and progress) when called here."""
+        self._runner = runner
+        return self
+
+    def __call__(self, cell: Cell) -> CellRecord:
+        """Run ``cell``, store its record and return it."""
+        if self._runner is None:
+            self._runner = self._remote_runner()
+        return self._runner(cell)
+
+    def _remote_runner(self) -> CellRunner:
+        from dlbench.bench.host import load_catalog
+
+        settings = RunSettings(
+            device=resolve_device(self.device),
+            data_root=Path(self.data_root),
+            download=self.download,
+            threads=set_threads(self.threads),
+        )
+        return CellRunner(
+            load_catalog(),
+            settings,
+            ResultStore(Path(self.store_root)),
+            {k: frozenset(v) for k, v in self.artifacts.items()},
+            {k: tuple(Component(**p) for p in v) for k, v in self.probes.items()},
+            {
+                **self.environment,
+                "device": str(settings.device),
+                "host": platform.node(),
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            },
+            SilentProgress(),
+        )
 
 
 def pending_cells(matrix: Matrix, store: ResultStore, force: bool = False) -> list[Cell]:
@@ -221,13 +273,14 @@ def run_matrix(
     executor_options: Mapping[str, Any] | None = None,
     device_policy: str = "auto",
 ) -> RunSummary:
-    """Run every unfinished cell of ``matrix`` and store its record as soon as it finishes.
+    """Run every unfinished cell of ``matrix``; each record is stored as soon as it finishes.
 
     Cells run producers first. A cell that fails is stored as failed and the rest go on; a cell
-    whose producer failed is stored as skipped. An interrupt stops the run; every record stored
-    before it stays, and the cell in flight is not recorded.
+    whose producer failed is stored as skipped; a finished record is never replaced by a failed
+    rerun. An interrupt stops the run; every record stored before it stays, and the cell in
+    flight is not recorded.
     """
-    store.write_manifest(matrix.manifest())
+    store.write_manifest(matrix.manifest(catalog).to_json())
     cells = matrix.unique_cells()
     pending = pending_cells(matrix, store, force)
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
@@ -237,25 +290,26 @@ def run_matrix(
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent
     )
-    execute = CellRunner(
+    runner = CellRunner(
         catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
     )
     job = CellJob(
         device=device_policy,
+        threads=settings.threads,
         data_root=str(settings.data_root),
         download=settings.download,
-        threads=settings.threads,
         store_root=str(store.root.resolve()),
         artifacts={k: sorted(v) for k, v in matrix.artifacts.items()},
         probes={k: [p.to_json() for p in v] for k, v in matrix.probes.items()},
         environment=dict(environment),
-    )
+    ).attach(runner)
     progress.matrix_started(total=len(pending), reused=summary.reused)
     try:
-        for record in executor.run(pending, execute, job):
-            store.put(record)
+        for record in executor.run(pending, job):
             summary.ran += 1
-            if record.status == "failed":
+            if record.status != "ok" and store.is_finished(record.cell_id):
+                summary.kept.append(record)
+            elif record.status == "failed":
                 summary.failed.append(record)
             elif record.status == "skipped":
                 summary.skipped.append(record)

@@ -4,9 +4,14 @@ Layout of ``DIR``::
 
     manifest.json        the expanded matrix (experiments, their cells and tables)
     cells/<id>.json      one record per cell that ran (``ok``, ``failed`` or ``skipped``)
-    artifacts/<hash>.pt  checkpoints and cached outputs, named by their content hash
+    attempts/<id>.json   the last failed rerun of a cell whose finished record is kept
+    artifacts/<hash>.pt  checkpoints, named by their content hash
+    artifacts/cache/     cached outputs (teacher outputs, features) with their content hashes
     report.md            the tables, redrawn from the above
     tables/*.csv         the same tables as CSV
+
+Nothing is ever written through a link that leads outside ``DIR``, a finished record is never
+replaced by a failed one, and every artifact's content hash is checked before it is used.
 """
 
 from __future__ import annotations
@@ -18,21 +23,37 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from registry.errors import DlbenchError
-from registry.run import CellRecord
+from dlbench.registry.errors import DlbenchError
+from dlbench.registry.records import CellRecord, RecordFormatError
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 ARTIFACTS = "artifacts"
+ATTEMPTS = "attempts"
+CACHE = f"{ARTIFACTS}/cache"
+#: Stored JSON files larger than this are refused unread (a record is a few hundred KB at most).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+@cache
+def _file_mode() -> int:
+    """The mode new files get under the user's umask (files are never executable)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``content`` to ``path`` so that readers see the old file or the whole new one.
+
+    The file gets the mode the user's umask gives new files.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     data = content.encode("utf-8") if isinstance(content, str) else content
@@ -40,11 +61,33 @@ def write_atomic(path: Path, content: str | bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), _file_mode())
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_json(path: Path) -> Any:
+    """A stored JSON file, refused unread when larger than :data:`MAX_JSON_BYTES`.
+
+    :raises OSError: when it cannot be read; :raises ValueError: when it is not JSON or too big.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise ValueError(f"larger than {MAX_JSON_BYTES // 2**20} MiB")
+    return json.loads(data.decode("utf-8"))
 
 
 class ResultStore:
@@ -54,10 +97,40 @@ class ResultStore:
         self.root = root
         self.cells_dir = root / "cells"
 
+    # -- paths --------------------------------------------------------------------------------
+
+    def target(self, relative: str | Path) -> Path:
+        """``root/relative`` for writing, after checking that no link on the way leads outside
+        the results directory.
+
+        :raises DlbenchError: naming the link.
+        """
+        path = self.root / relative
+        base = self.root.resolve()
+        if not path.parent.resolve().is_relative_to(base):
+            raise DlbenchError(
+                f"{path.parent}: a link that leads outside the results directory {self.root}; "
+                "refusing to write through it (replace the link with a folder)"
+            )
+        if path.is_symlink() or (path.exists() and not path.resolve().is_relative_to(base)):
+            raise DlbenchError(
+                f"{path}: a link; refusing to write through it (remove it to let dlbench "
+                "write the file)"
+            )
+        return path
+
+    # -- locking and the manifest ---------------------------------------------------------------
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the directory's lock while writing, so two runs never write the same cells."""
-        lock = FileLock(self.root / LOCK)
+        path = self.root / LOCK
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise DlbenchError(
+                f"{path}: expected dlbench's lock file, found a "
+                f"{'link' if path.is_symlink() else 'folder'}; remove it and run again"
+            )
+        lock = FileLock(path, mode=_file_mode())
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -65,6 +138,8 @@ class ResultStore:
                 f"--out {self.root}: another bench run is writing here; wait for it to finish "
                 "or choose another --out"
             ) from None
+        except OSError as exc:
+            raise DlbenchError(f"{path}: cannot take the lock: {exc.strerror}") from None
         try:
             yield
         finally:
@@ -79,54 +154,69 @@ class ResultStore:
         if root.exists() and not root.is_dir():
             raise DlbenchError(f"--out {root}: exists and is not a directory")
         store = cls(root)
-        manifest = store.read_manifest(missing_ok=True)
+        manifest = store.read_manifest(missing_ok=True, damaged_ok=True)
         if manifest is not None and manifest.get("name") != matrix_name:
             raise DlbenchError(
                 f"--out {root}: holds results of matrix {manifest.get('name')!r}, not "
                 f"{matrix_name!r}; choose another --out directory"
             )
         try:
-            store.cells_dir.mkdir(parents=True, exist_ok=True)
+            store.target("cells/x").parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DlbenchError(f"--out {root}: cannot create: {exc.strerror}") from None
         return store
 
-    def read_manifest(self, missing_ok: bool = False) -> dict[str, Any] | None:
-        """The stored manifest; ``None`` if absent and ``missing_ok``."""
+    def read_manifest(
+        self, missing_ok: bool = False, damaged_ok: bool = False
+    ) -> dict[str, Any] | None:
+        """The stored manifest as JSON; ``None`` if absent and ``missing_ok``, or damaged and
+        ``damaged_ok`` (a run rewrites it from the matrix)."""
         path = self.root / MANIFEST
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path)
         except FileNotFoundError:
             if missing_ok:
                 return None
             raise DlbenchError(f"{self.root}: not a results directory (no {MANIFEST})") from None
         except (OSError, ValueError) as exc:
+            if damaged_ok:
+                return None
             raise DlbenchError(f"{path}: unreadable manifest: {exc}") from None
         if not isinstance(data, dict):
+            if damaged_ok:
+                return None
             raise DlbenchError(f"{path}: unreadable manifest: not a JSON object")
         return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Store the expanded matrix that reports are drawn from."""
-        write_atomic(self.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        write_atomic(self.target(MANIFEST), json.dumps(manifest, indent=2, sort_keys=True))
 
-    def get(self, cell_id: str) -> CellRecord | None:
-        """The record of ``cell_id`` or ``None``; an unreadable one warns and counts as absent."""
-        path = self.cells_dir / f"{cell_id}.json"
+    # -- records -------------------------------------------------------------------------------
+
+    def _read_record(self, path: Path, cell_id: str) -> CellRecord | None:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            record = CellRecord.from_json(data)
+            record = CellRecord.from_json(read_json(path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
+            reason = f"{exc}" if isinstance(exc, RecordFormatError) else f"{exc}"
             warnings.warn(
-                f"{path}: unreadable record ({exc}); the cell will run again", stacklevel=2
+                f"{path}: unreadable record ({reason}); the cell will run again", stacklevel=3
             )
             return None
         if record.cell_id != cell_id:
-            warnings.warn(f"{path}: record of another cell; the cell will run again", stacklevel=2)
+            warnings.warn(f"{path}: record of another cell; the cell will run again", stacklevel=3)
             return None
         return record
+
+    def get(self, cell_id: str) -> CellRecord | None:
+        """The record of ``cell_id`` or ``None``; an unreadable one warns and counts as absent."""
+        return self._read_record(self.cells_dir / f"{cell_id}.json", cell_id)
+
+    def failed_attempt(self, cell_id: str) -> CellRecord | None:
+        """The last failed rerun of a cell whose finished record was kept, if any."""
+        return self._read_record(self.root / ATTEMPTS / f"{cell_id}.json", cell_id)
 
     def is_finished(
         self, cell_id: str, artifacts: Iterable[str] = (), probes: Iterable[str] = ()
@@ -137,9 +227,14 @@ class ResultStore:
         artifact it did not store, or whose matrix now asks for a probe it did not run.
         """
         record = self.get(cell_id)
+        return record is not None and self.satisfies(record, artifacts, probes)
+
+    def satisfies(
+        self, record: CellRecord, artifacts: Iterable[str] = (), probes: Iterable[str] = ()
+    ) -> bool:
+        """Whether ``record`` finished with these artifacts (present on disk) and probes."""
         return (
-            record is not None
-            and record.status == "ok"
+            record.status == "ok"
             and all(
                 kind in record.artifacts and (self.root / record.artifacts[kind]).is_file()
                 for kind in artifacts
@@ -147,20 +242,69 @@ class ResultStore:
             and all(name in record.probes for name in probes)
         )
 
+    def put(self, record: CellRecord) -> bool:
+        """Store ``record`` atomically.
+
+        A finished (``ok``) record is never replaced by a failed or skipped one: the failure is
+        kept beside it in ``attempts/`` and the report lists it. A new finished record replaces
+        the old one and clears that failure.
+
+        :returns: whether ``record`` became the cell's record.
+        """
+        text = json.dumps(record.to_json(), indent=1, sort_keys=True, allow_nan=True)
+        if record.status != "ok":
+            existing = self.get(record.cell_id)
+            if existing is not None and existing.status == "ok":
+                write_atomic(self.target(f"{ATTEMPTS}/{record.cell_id}.json"), text)
+                return False
+        write_atomic(self.target(f"cells/{record.cell_id}.json"), text)
+        if record.status == "ok":
+            attempt = self.root / ATTEMPTS / f"{record.cell_id}.json"
+            if attempt.is_file() and not attempt.is_symlink():
+                attempt.unlink()
+        return True
+
+    def records(self, cell_ids: Iterable[str]) -> dict[str, CellRecord]:
+        """The stored records among ``cell_ids``."""
+        found = {}
+        for cell_id in cell_ids:
+            record = self.get(cell_id)
+            if record is not None:
+                found[cell_id] = record
+        return found
+
+    def failed_attempts(self, cell_ids: Iterable[str]) -> dict[str, CellRecord]:
+        """The failed reruns kept beside finished records, among ``cell_ids``."""
+        if not (self.root / ATTEMPTS).is_dir():
+            return {}
+        found = {}
+        for cell_id in cell_ids:
+            record = self.failed_attempt(cell_id)
+            if record is not None:
+                found[cell_id] = record
+        return found
+
+    # -- artifacts -----------------------------------------------------------------------------
+
     def cached(self, key: str, write: Callable[[Path], None]) -> Path:
         """The cache file for ``key``, written by ``write(path)`` the first time it is asked for.
 
         For outputs shared by many cells (teacher outputs, extracted features): computed once
-        per results directory and reused by every cell and every rerun.
+        per results directory and reused by every cell and every rerun. Its content hash is kept
+        beside it and checked on every use.
         """
-        path = self.root / ARTIFACTS / "cache" / f"{key}.pt"
-        if path.is_file():
+        path = self.target(f"{CACHE}/{key}.pt")
+        digest_path = self.target(f"{CACHE}/{key}.sha256")
+        if path.is_file() and digest_path.is_file():
+            self._verify(path, digest_path.read_text(encoding="ascii").strip())
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".cache.", suffix=".tmp")
         os.close(fd)
         try:
             write(Path(temp))
+            os.chmod(temp, _file_mode())
+            write_atomic(digest_path, sha256_of(Path(temp)) + "\n")
             os.replace(temp, path)
         finally:
             Path(temp).unlink(missing_ok=True)
@@ -171,34 +315,44 @@ class ResultStore:
 
         The path is relative to the results directory. The same content is stored once.
         """
-        directory = self.root / ARTIFACTS
+        directory = self.target(f"{ARTIFACTS}/x").parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=directory, prefix=".artifact.", suffix=".tmp")
         os.close(fd)
         try:
             write(Path(temp))
-            digest = hashlib.sha256()
-            with open(temp, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-            name = f"{ARTIFACTS}/{digest.hexdigest()[:32]}{suffix}"
-            os.replace(temp, self.root / name)
+            os.chmod(temp, _file_mode())
+            name = f"{ARTIFACTS}/{sha256_of(Path(temp))[:32]}{suffix}"
+            os.replace(temp, self.target(name))
         finally:
             Path(temp).unlink(missing_ok=True)
         return name
 
-    def put(self, record: CellRecord) -> None:
-        """Store ``record`` atomically, replacing an earlier failed record of the same cell."""
-        write_atomic(
-            self.cells_dir / f"{record.cell_id}.json",
-            json.dumps(record.to_json(), indent=1, sort_keys=True, allow_nan=True),
-        )
+    def verified_artifact(self, name: str) -> Path:
+        """The artifact ``name`` (as a record stores it), after checking that it lies inside
+        the results directory and that its bytes still match the content hash in its name.
 
-    def records(self, cell_ids: list[str]) -> dict[str, CellRecord]:
-        """The stored records among ``cell_ids``."""
-        found = {}
-        for cell_id in cell_ids:
-            record = self.get(cell_id)
-            if record is not None:
-                found[cell_id] = record
-        return found
+        :raises DlbenchError: saying which check failed.
+        """
+        path = self.root / name
+        base = self.root.resolve()
+        if Path(name).is_absolute() or not path.resolve().is_relative_to(base):
+            raise DlbenchError(
+                f"{name}: an artifact path outside the results directory {self.root}; refused"
+            )
+        expected = Path(name).stem
+        if len(expected) != 32 or any(c not in "0123456789abcdef" for c in expected):
+            raise DlbenchError(f"{name}: not a content-hashed artifact name; refused")
+        self._verify(path, expected)
+        return path
+
+    def _verify(self, path: Path, expected: str) -> None:
+        try:
+            actual = sha256_of(path)
+        except FileNotFoundError:
+            raise DlbenchError(f"{path}: artifact missing; rerun its producer cell") from None
+        if not actual.startswith(expected) or not expected:
+            raise DlbenchError(
+                f"{path}: damaged (its content hash {actual[:32]} does not match {expected[:32]});"
+                " delete it and rerun its producer"
+            )

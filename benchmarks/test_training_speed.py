@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import perf
+from dlbench.bench import perf
 
 CASES = {case.name: case for case in perf.cases(scale=0.25) if case.kind == "mlp"}
 

@@ -2,15 +2,15 @@
 
 #: Registered in this order, before any external plugin.
 BUILTIN_PLUGINS: tuple[str, ...] = (
-    "plugins.models.mlp",
-    "plugins.models.cnn",
-    "plugins.models.timm_models",
-    "plugins.datasets.digits",
-    "plugins.datasets.torchvision",
-    "plugins.strategies.plain",
-    "plugins.strategies.distill",
-    "plugins.strategies.finetune",
-    "plugins.executors.local",
-    "plugins.executors.ray",
-    "plugins.probes.grad_norms",
+    "dlbench.plugins.models.mlp",
+    "dlbench.plugins.models.cnn",
+    "dlbench.plugins.models.timm_models",
+    "dlbench.plugins.datasets.digits",
+    "dlbench.plugins.datasets.torchvision",
+    "dlbench.plugins.strategies.plain",
+    "dlbench.plugins.strategies.distill",
+    "dlbench.plugins.strategies.finetune",
+    "dlbench.plugins.executors.local",
+    "dlbench.plugins.executors.ray",
+    "dlbench.plugins.probes.grad_norms",
 )

@@ -1,54 +1,31 @@
-"""The dlbench plugin contract.
+"""The dlbench plugin contract (floor 1): hookspecs, the records plugins register, cells, the
+run context and executor protocols, the plugin manager and name lookup. It imports nothing else
+of dlbench.
 
-A plugin is a module (or any object) with functions marked ``@hookimpl`` whose names are hooks from
-:mod:`registry.hookspecs`. Registration hooks get a ``register`` callback; call it with a frozen
-record for each thing the plugin provides::
-
-    # my_plugin.py
-    from torch import nn
-    from registry import ModelSpec, Param, hookimpl
-
-    def build_tiny(input_shape, num_classes, *, hidden=32):
-        features = 1
-        for size in input_shape:
-            features *= size
-        return nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.ReLU(),
-                             nn.Linear(hidden, num_classes))
-
-    @hookimpl
-    def dlbench_register_models(register):
-        register(ModelSpec(
-            name="tiny",
-            build=build_tiny,
-            description="one hidden layer",
-            params={"hidden": Param(32, int, "hidden width", minimum=1)},
-        ))
-
-Make it installable with an entry point in the ``dlbench`` group::
-
-    [project.entry-points.dlbench]
-    tiny = "my_plugin"
-
-After ``pip install``, ``bench list models`` shows ``tiny`` and a matrix can name it. A plugin that
-fails to import is reported and skipped; set ``DLBENCH_STRICT_PLUGINS=1`` to make that an error and
-``DLBENCH_DISABLE_PLUGINS=tiny,other`` to block plugins by name.
+Plugin authors import :mod:`dlbench` (which re-exports what they need from here); this package
+is what the rest of dlbench builds on.
 """
 
-from registry.catalog import Catalog, build_catalog
-from registry.cell import Cell, Component
-from registry.data import DatasetSplits, Normalization, Split
-from registry.errors import (
+from dlbench.registry.catalog import Catalog, build_catalog
+from dlbench.registry.cell import Cell, Component
+from dlbench.registry.context import RunContext
+from dlbench.registry.data import Augmentation, DatasetSplits, Normalization, Split
+from dlbench.registry.errors import (
+    ConformanceError,
     DataUnavailableError,
     DlbenchError,
     DuplicateNameError,
     PluginLoadError,
     UnknownNameError,
 )
-from registry.hookspecs import hookimpl
-from registry.manager import ENTRY_POINT_GROUP, PluginHost, build_plugin_manager
-from registry.params import Param
-from registry.run import CellRecord, Executor, Probe, RunContext, TrainingResult
-from registry.specs import (
+from dlbench.registry.execution import CellFunction, Executor
+from dlbench.registry.hookspecs import Register, hookimpl
+from dlbench.registry.manager import ENTRY_POINT_GROUP, PluginHost, build_plugin_manager
+from dlbench.registry.params import Param
+from dlbench.registry.probes import Probe, ProbePlot
+from dlbench.registry.records import CellRecord, TrainingResult
+from dlbench.registry.specs import (
+    STANDARD_METRICS,
     DatasetRequest,
     DatasetSpec,
     ExecutorSpec,
@@ -57,13 +34,19 @@ from registry.specs import (
     ProbeSpec,
     StrategySpec,
 )
+from dlbench.registry.training import Batch, LossFn, TrainingHooks
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "STANDARD_METRICS",
+    "Augmentation",
+    "Batch",
     "Catalog",
     "Cell",
+    "CellFunction",
     "CellRecord",
     "Component",
+    "ConformanceError",
     "DataUnavailableError",
     "DatasetRequest",
     "DatasetSpec",
@@ -72,6 +55,7 @@ __all__ = [
     "DuplicateNameError",
     "Executor",
     "ExecutorSpec",
+    "LossFn",
     "ModelFamily",
     "ModelSpec",
     "Normalization",
@@ -79,10 +63,13 @@ __all__ = [
     "PluginHost",
     "PluginLoadError",
     "Probe",
+    "ProbePlot",
     "ProbeSpec",
+    "Register",
     "RunContext",
     "Split",
     "StrategySpec",
+    "TrainingHooks",
     "TrainingResult",
     "UnknownNameError",
     "build_catalog",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from registry.errors import DuplicateNameError, PluginLoadError
-from registry.manager import PluginHost
-from registry.names import NameRegistry
-from registry.specs import (
+from dlbench.registry.cell import COMPONENT_KINDS
+from dlbench.registry.errors import DuplicateNameError, PluginLoadError
+from dlbench.registry.manager import PluginHost
+from dlbench.registry.names import NameRegistry
+from dlbench.registry.params import Param
+from dlbench.registry.specs import (
     DatasetSpec,
     ExecutorSpec,
     ModelFamily,
@@ -33,6 +35,7 @@ SINGULAR = {
     "executors": "executor",
     "probes": "probe",
 }
+PLURAL = {singular: plural for plural, singular in SINGULAR.items()}
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,27 @@ class Catalog:
     probes: NameRegistry[ProbeSpec]
 
     def of_kind(self, kind: str) -> NameRegistry[Any]:
-        """The registry for ``models``, ``datasets``, ``strategies`` or ``executors``."""
+        """The registry for ``models``, ``datasets``, ``strategies``, ``executors`` or
+        ``probes``."""
         registry: NameRegistry[Any] = getattr(self, kind)
         return registry
+
+    def component(self, kind: str) -> NameRegistry[Any]:
+        """The registry of a cell's component kind: ``model``, ``dataset`` or ``strategy``."""
+        if kind not in COMPONENT_KINDS:
+            raise KeyError(kind)
+        return self.of_kind(PLURAL[kind])
+
+    def declarations(self, kind: str, names: Any) -> list[tuple[str, Mapping[str, Param] | None]]:
+        """For a component kind and a name or a list of names (an axis), each name with the
+        parameters its plugin declares, or ``None`` for a name that is not registered (or not
+        a string), which callers report where the name itself is checked."""
+        registry = self.component(kind)
+        found: list[tuple[str, Mapping[str, Param] | None]] = []
+        for name in names if isinstance(names, list) else [names]:
+            known = isinstance(name, str) and name in registry
+            found.append((str(name), registry.get(name).params if known else None))
+        return found
 
 
 def build_catalog(host: PluginHost) -> Catalog:

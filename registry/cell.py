@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from registry.params import CELL_REFERENCE
+from dlbench.registry.params import CELL_REFERENCE
 
 COMPONENT_KINDS = ("model", "dataset", "strategy")
 

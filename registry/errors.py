@@ -37,3 +37,8 @@ class PluginLoadError(DlbenchError):
 
 class DataUnavailableError(DlbenchError):
     """A dataset's files are missing or unreadable and could not be downloaded."""
+
+
+class ConformanceError(AssertionError):
+    """A plugin does not do what the contract asks (raised by the conformance kit and by
+    registration checks); an ``AssertionError``, so pytest shows it as a test failure."""

@@ -1,20 +1,28 @@
 """The hooks a dlbench plugin may implement.
 
-Registration hooks receive a ``register`` callback and call it once per record. Lifecycle hooks
-observe training; they must not change the cell or the record they are given.
+Registration hooks receive a ``register`` callback and call it once per record; they run once
+per process that builds the plugin catalog (the ``bench`` command, and each worker process or
+cluster node that runs cells). An exception in a registration hook skips the whole plugin (every
+name it registered is withdrawn) unless ``DLBENCH_STRICT_PLUGINS`` is set.
+
+Lifecycle hooks observe training where the cell runs (so in Ray or worker processes too); they
+must not change the cell or the record they are given. An exception in one is reported as a
+warning once per plugin and never fails a cell, unless the plugin sets ``dlbench_required =
+True`` (then it fails the cell at ``cell_start``/``epoch_end``; at ``cell_end`` the record is
+already stored and is kept).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import pluggy
 
 if TYPE_CHECKING:
-    from registry.cell import Cell
-    from registry.run import CellRecord
-    from registry.specs import (
+    from dlbench.registry.cell import Cell
+    from dlbench.registry.records import CellRecord
+    from dlbench.registry.specs import (
         DatasetSpec,
         ExecutorSpec,
         ModelFamily,
@@ -28,6 +36,12 @@ PROJECT_NAME = "dlbench"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
+SpecT = TypeVar("SpecT")
+
+#: The callback a registration hook receives: ``register(spec)``. Annotate with the record type,
+#: e.g. ``def dlbench_register_models(register: Register[ModelSpec]) -> None``.
+Register: TypeAlias = Callable[[SpecT], None]
+
 
 # -------------------------------------------------------------------------
 # Registration
@@ -35,43 +49,43 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def dlbench_register_models(register: Callable[[ModelSpec | ModelFamily], None]) -> None:
+def dlbench_register_models(register: Register[ModelSpec | ModelFamily]) -> None:
     """Register model architectures.
 
-    :param register: call with one :class:`~registry.specs.ModelSpec` per model, or with a
-        :class:`~registry.specs.ModelFamily` for many models resolved by name on demand.
+    :param register: call with one :class:`~dlbench.registry.specs.ModelSpec` per model, or with a
+        :class:`~dlbench.registry.specs.ModelFamily` for many models resolved by name on demand.
     """
 
 
 @hookspec
-def dlbench_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
+def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
     """Register datasets.
 
-    :param register: call with one :class:`~registry.specs.DatasetSpec` per dataset.
+    :param register: call with one :class:`~dlbench.registry.specs.DatasetSpec` per dataset.
     """
 
 
 @hookspec
-def dlbench_register_strategies(register: Callable[[StrategySpec], None]) -> None:
+def dlbench_register_strategies(register: Register[StrategySpec]) -> None:
     """Register training strategies.
 
-    :param register: call with one :class:`~registry.specs.StrategySpec` per strategy.
+    :param register: call with one :class:`~dlbench.registry.specs.StrategySpec` per strategy.
     """
 
 
 @hookspec
-def dlbench_register_executors(register: Callable[[ExecutorSpec], None]) -> None:
+def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register executors, the ways cells are run.
 
-    :param register: call with one :class:`~registry.specs.ExecutorSpec` per executor.
+    :param register: call with one :class:`~dlbench.registry.specs.ExecutorSpec` per executor.
     """
 
 
 @hookspec
-def dlbench_register_probes(register: Callable[[ProbeSpec], None]) -> None:
+def dlbench_register_probes(register: Register[ProbeSpec]) -> None:
     """Register probes, diagnostics that observe training (e.g. gradient norms).
 
-    :param register: call with one :class:`~registry.specs.ProbeSpec` per probe.
+    :param register: call with one :class:`~dlbench.registry.specs.ProbeSpec` per probe.
     """
 
 
@@ -100,7 +114,7 @@ def dlbench_epoch_end(cell: Cell, epoch: int, metrics: Mapping[str, float]) -> N
 
 @hookspec
 def dlbench_cell_end(cell: Cell, record: CellRecord) -> None:
-    """Called when a cell has finished or failed, before its record is stored.
+    """Called when a cell has finished or failed, after its record is stored.
 
     :param cell: the cell that ran.
     :param record: its outcome; ``record.status`` is ``ok`` or ``failed``.

@@ -16,9 +16,9 @@ from typing import Any
 
 import pluggy
 
-from registry import hookspecs
-from registry.errors import PluginLoadError
-from registry.names import PluginInfo
+from dlbench.registry import hookspecs
+from dlbench.registry.errors import PluginLoadError
+from dlbench.registry.names import PluginInfo
 
 ENTRY_POINT_GROUP = "dlbench"
 STRICT_ENV = "DLBENCH_STRICT_PLUGINS"
@@ -57,7 +57,7 @@ class PluginHost:
 
 def build_plugin_manager(
     *,
-    builtins: Iterable[str] | None = None,
+    builtins: Iterable[str] = (),
     plugins: Mapping[str, object] | None = None,
     load_entry_points: bool = True,
     strict: bool | None = None,
@@ -65,17 +65,14 @@ def build_plugin_manager(
 ) -> PluginHost:
     """Create a plugin manager with dlbench's hooks and register every plugin.
 
-    :param builtins: modules of built-in plugins; defaults to ``plugins.BUILTIN_PLUGINS``.
+    :param builtins: modules of built-in plugins (the host passes
+        ``dlbench.plugins.BUILTIN_PLUGINS``); a broken one fails loudly.
     :param plugins: extra plugin objects by name, registered as external plugins (for tests and
         embedding).
     :param load_entry_points: load the ``dlbench`` entry-point group.
     :param strict: fail on a broken external plugin; defaults to ``DLBENCH_STRICT_PLUGINS``.
     :param disabled: plugin names to block; defaults to ``DLBENCH_DISABLE_PLUGINS``.
     """
-    if builtins is None:
-        from plugins import BUILTIN_PLUGINS
-
-        builtins = BUILTIN_PLUGINS
     if strict is None:
         strict = os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
     if disabled is None:
@@ -108,8 +105,8 @@ def build_plugin_manager(
 
 
 def builtin_plugin_name(module_name: str) -> str:
-    """The plugin name of a built-in module: ``plugins.models.mlp`` -> ``dlbench.models.mlp``."""
-    return f"{DISTRIBUTION}.{module_name.removeprefix('plugins.')}"
+    """The plugin name of a built-in module: ``dlbench.plugins.models.mlp`` -> ``dlbench.models.mlp``."""
+    return f"{DISTRIBUTION}.{module_name.removeprefix('dlbench.plugins.')}"
 
 
 def _register_entry_point(host: PluginHost, entry_point: EntryPoint) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from registry.errors import DuplicateNameError, UnknownNameError
+from dlbench.registry.errors import DuplicateNameError, UnknownNameError
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

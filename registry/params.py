@@ -54,10 +54,14 @@ class Param:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         else:
             text = _TYPE_NAMES[self.type]
-            if self.minimum is not None:
-                text += f" {'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
-            if self.maximum is not None:
-                text += f" <= {self.maximum:g}"
+            low, high = self.minimum, self.maximum
+            if low is not None and high is not None:
+                exclusive = " (not " + f"{low:g})" if self.exclusive_minimum else ""
+                text += f" between {low:g} and {high:g}{exclusive}"
+            elif low is not None:
+                text += f" {'>' if self.exclusive_minimum else '>='} {low:g}"
+            elif high is not None:
+                text += f" <= {high:g}"
         if self.sequence:
             text = f"a list of {text.removeprefix('a ').removeprefix('an ')}"
         if self.nullable:

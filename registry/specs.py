@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry.params import Param
+from dlbench.registry.params import Param
 
 #: Metrics every strategy built on the training loop records; tables may name any of these.
 #: Per-epoch metrics are stored for the best-validation and the last epoch as ``name@best`` and
@@ -33,9 +33,12 @@ STANDARD_METRICS: tuple[str, ...] = (
 if TYPE_CHECKING:
     from torch import nn
 
-    from registry.cell import Cell
-    from registry.data import DatasetSplits
-    from registry.run import Executor, Probe, RunContext, TrainingResult
+    from dlbench.registry.cell import Cell
+    from dlbench.registry.context import RunContext
+    from dlbench.registry.data import DatasetSplits
+    from dlbench.registry.execution import Executor
+    from dlbench.registry.probes import Probe, ProbePlot
+    from dlbench.registry.records import TrainingResult
 
 
 @dataclass(frozen=True)
@@ -175,12 +178,15 @@ class ProbeSpec:
     :param create: ``create(**params) -> Probe``; one probe object per cell.
     :param description: one line for ``bench list``.
     :param params: the parameters ``create`` accepts.
+    :param plot: how reports draw its results (see :class:`~dlbench.registry.probes.ProbePlot`);
+        ``None`` for no plot.
     """
 
     name: str
     create: Callable[..., Probe]
     description: str
     params: Mapping[str, Param] = field(default_factory=dict)
+    plot: ProbePlot | None = None
 
 
 Spec = ModelSpec | DatasetSpec | StrategySpec | ExecutorSpec | ProbeSpec

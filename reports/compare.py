@@ -1,7 +1,7 @@
 """Compare a run with a baseline: every metric's old and new value, its change, and a verdict.
 
-A baseline is a results directory or a small JSON file exported from one (``bench baseline
-export``). Cells are matched by their configuration without plugin versions, so a new release of
+A baseline is the metrics of a results directory's finished cells, or a small JSON file exported
+from one (``bench baseline export``); reading them is the host's job (:mod:`dlbench.bench.baselines`). Cells are matched by their configuration without plugin versions, so a new release of
 dlbench is compared with the last one. Direction matters: accuracies must not drop and losses and
 times must not rise by more than the tolerance: the explicit one, or twice the baseline's spread
 over seeds where the baseline has several seeds of a configuration and that is wider.
@@ -12,15 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.store import ResultStore
-from registry.cell import COMPONENT_KINDS, Cell
-from registry.errors import DlbenchError
-from reports.formatting import format_value, is_accuracy
+from dlbench.registry.cell import COMPONENT_KINDS, Cell
+from dlbench.registry.records import CellRecord
+from dlbench.reports.formatting import format_value, is_accuracy
 
 FORMAT = "dlbench-baseline/1"
 #: Metrics compared by default; times are compared only on request (they depend on the machine).
@@ -53,14 +51,12 @@ def configuration_key(cell_json: Mapping[str, Any], with_seed: bool = True) -> s
     return hashlib.sha256(json.dumps(stripped, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def export_baseline(run: Path, metrics: tuple[str, ...] = METRICS + TIME_METRICS) -> dict[str, Any]:
-    """The finished cells of a results directory and their metrics, as a baseline."""
-    store = ResultStore(run)
-    manifest = store.read_manifest()
-    assert manifest is not None
+def baseline_cells(
+    records: Iterable[CellRecord], metrics: tuple[str, ...] = METRICS + TIME_METRICS
+) -> dict[str, Any]:
+    """The finished records' metrics, keyed by :func:`configuration_key`: a baseline's cells."""
     cells: dict[str, Any] = {}
-    ids = dict.fromkeys(c["id"] for e in manifest["experiments"] for c in e["cells"])
-    for record in store.records(list(ids)).values():
+    for record in records:
         if record.status != "ok":
             continue
         values = {
@@ -72,29 +68,20 @@ def export_baseline(run: Path, metrics: tuple[str, ...] = METRICS + TIME_METRICS
             "group": configuration_key(record.cell, with_seed=False),
             "metrics": values,
         }
-    return {"format": FORMAT, "matrix": manifest["name"], "cells": cells}
-
-
-def load_baseline(path: Path) -> dict[str, Any]:
-    """A baseline from a results directory or an exported JSON file."""
-    if path.is_dir():
-        return export_baseline(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DlbenchError(f"{path}: no such baseline file or results directory") from None
-    except (OSError, ValueError) as exc:
-        raise DlbenchError(f"{path}: unreadable baseline: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DlbenchError(f"{path}: not a dlbench baseline (expected format {FORMAT!r})")
-    return data
+    return cells
 
 
 def compare(
-    run: Path, baseline: Mapping[str, Any], tolerance: Tolerance, with_time: bool = False
+    current: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    tolerance: Tolerance,
+    with_time: bool = False,
 ) -> tuple[list[list[str]], int]:
-    """Rows of (cell, metric, old, new, change, verdict) and the number of regressions."""
-    current = export_baseline(run)["cells"]
+    """Rows of (cell, metric, old, new, change, verdict) and the number of regressions.
+
+    :param current: the run's cells as :func:`baseline_cells` gives them.
+    :param baseline: a baseline (``{"cells": ...}``).
+    """
     metrics = METRICS + (TIME_METRICS if with_time else ())
     spread = seed_spread(baseline["cells"])
     rows: list[list[str]] = []

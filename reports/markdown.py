@@ -1,4 +1,6 @@
-"""The report of a results directory: every table as GitHub markdown (tabulate) and as CSV."""
+"""The report of a results directory: every table as GitHub markdown (tabulate) and as CSV,
+every plot, and the cells that failed, were skipped or are stale. Pure: it reads and writes no
+files; :mod:`dlbench.bench.report_files` does."""
 
 from __future__ import annotations
 
@@ -7,18 +9,17 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from matplotlib.figure import Figure
 from tabulate import tabulate
 
-from bench.store import ResultStore, write_atomic
-from bench.table_spec import TableSpec
-from registry.cell import Cell
-from registry.run import CellRecord
-from reports.plots import curves_plot, gradient_norm_plot
-from reports.tables import Table, build_table, leaderboard_rows
+from dlbench.registry.records import CellRecord
+from dlbench.reports.leaderboard import leaderboard_rows
+from dlbench.reports.manifest import ExperimentEntry, Manifest
+from dlbench.reports.plots import FORMATS, curves_plot, figure_bytes, probe_plot
+from dlbench.reports.table import RecordView, Table
+from dlbench.reports.tables import build_table
 
-REPORT = "report.md"
 PLOTS = "plots"
 
 
@@ -51,102 +52,133 @@ def render_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
-def render_report(manifest: Mapping[str, Any], records: Mapping[str, CellRecord]) -> Report:
-    """Every experiment's tables and plots, then the cells that failed or were skipped."""
-    lines = [f"# Results: {manifest['name']}", ""]
-    if manifest.get("description"):
-        lines += [manifest["description"].strip(), ""]
-    shown = [e for e in manifest["experiments"] if e.get("selected", True)]
-    catalog = {
-        e["name"]: (e["title"], [Cell.from_json(c) for c in e["cells"]])
-        for e in manifest["experiments"]
-    }
-    owners = {c["id"]: (e["name"], c) for e in shown for c in e["cells"]}
-    planned_skips = [s for e in shown for s in e["skipped"]]
+def stale_cells(manifest: Manifest, records: Mapping[str, CellRecord]) -> dict[str, str]:
+    """Cell id -> why its finished record was made by other code than the matrix now names.
+
+    Records from before code fingerprints existed carry none and are taken as they are.
+    """
+    stale = {}
+    for cell_id, current in manifest.code.items():
+        record = records.get(cell_id)
+        if record is None or record.status != "ok" or not record.code:
+            continue
+        changed = sorted(p for p, fp in current.items() if record.code.get(p) not in (None, fp))
+        if changed:
+            stale[cell_id] = f"code of plugin {', '.join(changed)} changed since it ran"
+    return stale
+
+
+def render_report(
+    manifest: Manifest,
+    records: Mapping[str, CellRecord],
+    failed_reruns: Mapping[str, CellRecord] | None = None,
+    formats: tuple[str, ...] = FORMATS,
+) -> Report:
+    """Every selected experiment's tables and plots, then the cells that failed, were skipped,
+    are stale, or failed a rerun while their earlier result was kept.
+
+    :param failed_reruns: cell id -> the failed rerun kept beside its finished record.
+    :param formats: image formats for every plot (``png`` first: the markdown links it).
+    """
+    failed_reruns = failed_reruns or {}
+    view = RecordView(records, stale_cells(manifest, records))
+    lines = [f"# Results: {manifest.name}", ""]
+    if manifest.description:
+        lines += [manifest.description.strip(), ""]
+    owners = {c.id: (e.name, c) for e in manifest.shown for c in e.cells}
+    planned_skips = [s for e in manifest.shown for s in e.skipped]
     statuses = [records[i].status if i in records else "pending" for i in owners]
     lines += [
-        f"Matrix `{manifest['source']}`: {len(owners)} cells, "
+        f"Matrix `{manifest.source}`: {len(owners)} cells, "
         f"{statuses.count('ok')} done, {statuses.count('failed')} failed, "
         f"{statuses.count('pending')} pending, "
-        f"{statuses.count('skipped') + len(planned_skips)} skipped.",
+        f"{statuses.count('skipped') + len(planned_skips)} skipped"
+        + (f", {sum(i in view.stale for i in owners)} stale" if view.stale else "")
+        + ".",
         "",
     ]
     report = Report("")
-    for experiment in shown:
-        lines += _experiment_section(experiment, records, report, catalog)
-    for status, heading in (("failed", "Failed cells"), ("skipped", "Skipped cells")):
-        entries = [
-            f"- `{experiment}` {Cell.from_json(cell).describe()} (`{cell_id}`): "
-            f"{records[cell_id].error}"
-            for cell_id, (experiment, cell) in owners.items()
-            if cell_id in records and records[cell_id].status == status
+    by_name = {e.name: e for e in manifest.experiments}
+    for experiment in manifest.shown:
+        lines += _experiment_section(manifest, experiment, view, by_name, report, formats)
+
+    def listed(cell_id: str, experiment: str, text: str) -> str:
+        return f"- `{experiment}` {owners[cell_id][1].describe()} (`{cell_id}`): {text}"
+
+    sections = {
+        "Failed cells": [
+            listed(i, e, records[i].error or "")
+            for i, (e, _) in owners.items()
+            if i in records and records[i].status == "failed"
+        ],
+        "Skipped cells": [
+            listed(i, e, records[i].error or "")
+            for i, (e, _) in owners.items()
+            if i in records and records[i].status == "skipped"
         ]
-        if status == "skipped":
-            entries += [
-                f"- `{s['experiment']}` {s['description']}: {s['reason']}" for s in planned_skips
-            ]
+        + [f"- `{s.experiment}` {s.description}: {s.reason}" for s in planned_skips],
+        "Stale cells (shown with their earlier result, marked stale)": [
+            listed(i, e, view.stale[i]) for i, (e, _) in owners.items() if i in view.stale
+        ],
+        "Reruns that failed (the earlier finished result is kept and shown)": [
+            listed(i, e, failed_reruns[i].error or "")
+            for i, (e, _) in owners.items()
+            if i in failed_reruns
+        ],
+    }
+    for heading, entries in sections.items():
         if entries:
             lines += [f"## {heading}", "", *entries, ""]
     return Report("\n".join(lines).rstrip() + "\n", report.csv_files, report.images)
 
 
 def _experiment_section(
-    experiment: Mapping[str, Any],
-    records: Mapping[str, CellRecord],
+    manifest: Manifest,
+    experiment: ExperimentEntry,
+    view: RecordView,
+    experiments: Mapping[str, ExperimentEntry],
     report: Report,
-    experiments: Mapping[str, tuple[str, list[Cell]]],
+    formats: tuple[str, ...],
 ) -> list[str]:
-    """An experiment's heading, tables and plots; adds its CSV and PNG files to ``report``."""
-    heading = f"## {experiment['title']}"
-    if experiment["title"] != experiment["name"]:
-        heading += f" (`{experiment['name']}`)"
+    """An experiment's heading, tables and plots; adds its CSV and image files to ``report``."""
+    heading = f"## {experiment.title}"
+    if experiment.title != experiment.name:
+        heading += f" (`{experiment.name}`)"
     lines = [heading, ""]
-    if experiment.get("description"):
-        lines += [experiment["description"].strip(), ""]
-    cells = [Cell.from_json(c) for c in experiment["cells"]]
-    for index, spec_json in enumerate(experiment["tables"], start=1):
-        spec = TableSpec.from_json(spec_json)
-        table = build_table(spec, cells, records, experiments)
+    if experiment.description:
+        lines += [experiment.description.strip(), ""]
+    cells = list(experiment.cells)
+    figures: list[tuple[str, str, Figure | None]] = []
+    for index, spec in enumerate(experiment.tables, start=1):
+        table = build_table(spec, cells, view, experiments)
         if table.title:
             lines += [f"### {table.title}", ""]
         lines += [render_markdown_table(table), "", f"*{table.caption}*", ""]
-        stem = _slug(f"{experiment['name']}-{table.title or index}")
+        stem = slug(f"{experiment.name}-{table.title or index}")
         report.csv_files[f"{stem}.csv"] = render_csv(table)
         if spec.curves:
-            png = curves_plot(
-                leaderboard_rows(spec, experiments), records, spec.curves, table.title
-            )
-            if png is not None:
-                report.images[f"{PLOTS}/{stem}-curves.png"] = png
-                lines += [f"![Training curves]({PLOTS}/{stem}-curves.png)", ""]
-    png = (
-        gradient_norm_plot(cells, records, f"{experiment['title']}: gradient norms")
-        if "grad_norms" in experiment.get("probes", ())
-        else None
-    )
-    if png is not None:
-        name = f"{PLOTS}/{_slug(experiment['name'])}-grad-norms.png"
-        report.images[name] = png
-        lines += [f"![Gradient norm by layer depth]({name})", ""]
+            rows = leaderboard_rows(spec, experiments)
+            figure = curves_plot(rows, view.records, spec.curves, table.title)
+            lines += _add_figure(report, f"{stem}-curves", "Training curves", figure, formats)
+    for probe in experiment.probes:
+        plot = manifest.probe_plots.get(probe)
+        if plot is not None:
+            figure = probe_plot(plot, probe, cells, view.records, experiment.title)
+            stem = slug(f"{experiment.name}-{probe.replace('_', '-')}")
+            lines += _add_figure(report, stem, plot.title.capitalize(), figure, formats)
     return lines
 
 
-def write_report(store: ResultStore) -> str:
-    """Redraw ``report.md``, its CSV tables and plots from the store's records.
-
-    :returns: the markdown.
-    """
-    manifest = store.read_manifest()
-    assert manifest is not None
-    ids = list(dict.fromkeys(c["id"] for e in manifest["experiments"] for c in e["cells"]))
-    report = render_report(manifest, store.records(ids))
-    write_atomic(store.root / REPORT, report.markdown)
-    for name, text in report.csv_files.items():
-        write_atomic(store.root / "tables" / name, text)
-    for name, image in report.images.items():
-        write_atomic(store.root / name, image)
-    return report.markdown
+def _add_figure(
+    report: Report, stem: str, alt: str, figure: Figure | None, formats: tuple[str, ...]
+) -> list[str]:
+    if figure is None:
+        return []
+    for fmt in formats:
+        report.images[f"{PLOTS}/{stem}.{fmt}"] = figure_bytes(figure, fmt)
+    return [f"![{alt}]({PLOTS}/{stem}.{formats[0]})", ""]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower()
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``: letters, digits, ``_.-``; at most 100 characters."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower()[:100] or "table"

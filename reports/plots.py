@@ -1,56 +1,85 @@
-"""Figures drawn from stored records, as PNG bytes (matplotlib's Agg canvas, no display)."""
+"""Figures drawn from stored records (matplotlib's Agg canvas, no display): what probes observed,
+and training curves over seeds as mean with a band."""
 
 from __future__ import annotations
 
 import io
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from registry.cell import Cell, varying_keys
-from registry.run import CellRecord
-from reports.formatting import is_accuracy, metric_label
-from reports.tables import cell_label
+from dlbench.registry.cell import Cell, varying_keys
+from dlbench.registry.probes import ProbePlot
+from dlbench.registry.records import CellRecord
+from dlbench.reports.formatting import is_accuracy, metric_label
+from dlbench.reports.leaderboard import cell_label
 
 MAX_PANELS = 3
+#: Image formats every figure is written in; PDF is added on request.
+FORMATS = ("png", "svg")
 
 
-def gradient_norm_plot(
-    cells: Sequence[Cell], records: Mapping[str, CellRecord], title: str
-) -> bytes | None:
-    """Gradient norm by layer depth, one line per cell and one panel per recorded step.
+def figure_bytes(figure: Figure, fmt: str) -> bytes:
+    """``figure`` as ``png``, ``svg`` or ``pdf`` bytes, without a timestamp or tool name in the
+    metadata, so an unchanged figure is written byte for byte the same."""
+    buffer = io.BytesIO()
+    metadata: dict[str, Any] = {"png": {"Software": None}, "svg": {"Date": None}}.get(fmt, {})
+    if fmt == "pdf":
+        metadata = {"CreationDate": None, "Producer": None, "Creator": None}
+    FigureCanvasAgg(figure).print_figure(buffer, format=fmt, metadata=metadata)
+    return buffer.getvalue()
 
-    ``None`` when no record of ``cells`` holds ``grad_norms`` probe results.
+
+def _panels(result: Any) -> dict[str, list[list[Any]]]:
+    """A probe result's panels; ``steps`` is what stored gradient-norm records used to hold."""
+    if not isinstance(result, dict):
+        return {}
+    panels = result.get("panels", result.get("steps"))
+    return panels if isinstance(panels, dict) else {}
+
+
+def probe_plot(
+    plot: ProbePlot,
+    probe: str,
+    cells: Sequence[Cell],
+    records: Mapping[str, CellRecord],
+    title: str,
+) -> Figure | None:
+    """One panel per result panel (a step, say), one line per cell, as ``plot`` describes.
+
+    ``None`` when no record of ``cells`` holds results of ``probe``.
     """
-    series: list[tuple[str, dict[str, Any]]] = []
+    series: list[tuple[str, dict[str, list[list[Any]]]]] = []
     keys = varying_keys(cells)
     for cell in cells:
         record = records.get(cell.id)
-        data = record.probes.get("grad_norms") if record is not None else None
-        if data and data.get("steps"):
-            series.append((cell_label(cell, keys) or cell.model.name, data["steps"]))
+        panels = _panels(record.probes.get(probe)) if record is not None else {}
+        if panels:
+            series.append((cell_label(cell, keys) or cell.model.name, panels))
     if not series:
         return None
-    steps = sorted({step for _, observed in series for step in observed}, key=int)[:MAX_PANELS]
-    figure = Figure(figsize=(5 * len(steps), 4), layout="constrained")
-    figure.suptitle(title)
-    axes = figure.subplots(1, len(steps), squeeze=False)[0]
-    for axis, step in zip(axes, steps, strict=True):
-        for label, observed in series:
-            norms = observed.get(step)
-            if norms:
-                axis.plot(range(1, len(norms) + 1), [n for _, n in norms], marker=".", label=label)
-        axis.set_yscale("log")
-        axis.set_title(f"step {step}")
-        axis.set_xlabel("layer depth (input to output)")
-        axis.set_ylabel("weight-gradient L2 norm")
+    names = sorted({name for _, panels in series for name in panels}, key=_natural)[:MAX_PANELS]
+    figure = Figure(figsize=(5 * len(names), 4.4), layout="constrained")
+    figure.suptitle(f"{title}: {plot.title}")
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    colours = _colours(len(series))
+    for axis, name in zip(axes, names, strict=True):
+        for (label, panels), colour in zip(series, colours, strict=True):
+            points = panels.get(name) or []
+            ys = [y for _, y in points if isinstance(y, (int, float))]
+            if ys:
+                axis.plot(range(1, len(ys) + 1), ys, marker=".", label=label, color=colour)
+        if plot.log_y:
+            axis.set_yscale("log")
+        axis.set_title(f"{plot.panel_label} {name}".strip())
+        axis.set_xlabel(plot.x_label)
+        axis.set_ylabel(plot.y_label)
         axis.grid(True, which="both", alpha=0.3)
-    axes[-1].legend(fontsize="small")
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
-    return buffer.getvalue()
+    _legend_below(figure, axes[0])
+    return figure
 
 
 def curves_plot(
@@ -58,31 +87,78 @@ def curves_plot(
     records: Mapping[str, CellRecord],
     metrics: Sequence[str],
     title: str,
-) -> bytes | None:
-    """One panel per per-epoch metric, one line per row (its first finished seed)."""
+) -> Figure | None:
+    """One panel per per-epoch metric, one line per row: the mean over its finished seeds, with
+    a band of ± one standard deviation where there are several."""
     series = []
     for label, cells in rows:
-        for cell in cells:
-            record = records.get(cell.id)
-            if record is not None and record.status == "ok" and record.epochs:
-                series.append((label, record.epochs))
-                break
+        runs = [
+            record.epochs
+            for cell in cells
+            if (record := records.get(cell.id)) is not None and record.status == "ok"
+        ]
+        if runs:
+            series.append((label, runs))
     if not series:
         return None
-    figure = Figure(figsize=(4.5 * len(metrics), 3.6), layout="constrained")
+    figure = Figure(figsize=(4.5 * len(metrics), 4.0), layout="constrained")
     if title:
         figure.suptitle(title)
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
+    colours = _colours(len(series))
+    seeds = max(len(runs) for _, runs in series)
     for axis, metric in zip(axes, metrics, strict=True):
         scale = 100.0 if is_accuracy(metric) else 1.0
-        for label, epochs in series:
-            points = [(e["epoch"], e[metric] * scale) for e in epochs if metric in e]
-            if points:
-                axis.plot(*zip(*points, strict=True), marker=".", label=label)
+        for (label, runs), colour in zip(series, colours, strict=True):
+            _mean_with_band(axis, runs, metric, scale, label, colour)
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric_label(metric) + (" (%)" if scale != 1.0 else ""))
         axis.grid(True, alpha=0.3)
-    axes[0].legend(fontsize="small")
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
-    return buffer.getvalue()
+    if seeds > 1:
+        figure.supxlabel(f"mean over seeds (up to {seeds}), band ± one standard deviation",
+                         fontsize="small")
+    _legend_below(figure, axes[0])
+    return figure
+
+
+def _mean_with_band(
+    axis: Any, runs: Sequence[Sequence[Mapping[str, float]]], metric: str, scale: float,
+    label: str, colour: Any,
+) -> None:
+    by_epoch: dict[int, list[float]] = {}
+    for epochs in runs:
+        for entry in epochs:
+            if metric in entry and isinstance(entry[metric], (int, float)):
+                by_epoch.setdefault(int(entry["epoch"]), []).append(entry[metric] * scale)
+    if not by_epoch:
+        return
+    xs = sorted(by_epoch)
+    means = [statistics.fmean(by_epoch[x]) for x in xs]
+    axis.plot(xs, means, marker=".", label=label, color=colour)
+    if any(len(by_epoch[x]) > 1 for x in xs):
+        spread = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in (by_epoch[x] for x in xs)]
+        low = [m - s for m, s in zip(means, spread, strict=True)]
+        high = [m + s for m, s in zip(means, spread, strict=True)]
+        axis.fill_between(xs, low, high, color=colour, alpha=0.2, linewidth=0)
+
+
+def _colours(count: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    # tab10 for up to ten lines, then evenly spaced hues so no two lines share a colour.
+    if count <= 10:
+        return [colormaps["tab10"](i) for i in range(count)]
+    return [colormaps["turbo"](i / max(count - 1, 1)) for i in range(count)]
+
+
+def _legend_below(figure: Figure, axis: Any) -> None:
+    handles, labels = axis.get_legend_handles_labels()
+    if handles:
+        figure.legend(
+            handles, labels, loc="outside lower center", ncols=min(len(labels), 3),
+            fontsize="small", frameon=False,
+        )
+
+
+def _natural(name: str) -> tuple[int, Any]:
+    return (0, int(name)) if name.isdigit() else (1, name)

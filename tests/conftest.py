@@ -7,12 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from bench.cli import main
-from registry import Catalog, build_catalog, build_plugin_manager
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from dlbench.bench.cli import main
+from dlbench.bench.host import load_catalog
+from dlbench.registry import Catalog
+from helpers import SHARED_DATA
 
 
 @pytest.fixture
@@ -20,8 +18,7 @@ def make_catalog() -> Callable[..., Catalog]:
     """Build a fresh catalog: the built-ins plus inline plugins, never installed entry points."""
 
     def make(**plugins: object) -> Catalog:
-        host = build_plugin_manager(plugins=plugins, load_entry_points=False, strict=True)
-        return build_catalog(host)
+        return load_catalog(plugins=plugins, load_entry_points=False, strict=True)
 
     return make
 
@@ -56,7 +53,7 @@ def bench(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., CliResult]:
     """Run ``bench ARGS`` in this process (no external plugins) and capture its output."""
-    monkeypatch.setattr("registry.manager.entry_points", lambda group: [])
+    monkeypatch.setattr("dlbench.registry.manager.entry_points", lambda group: [])
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
-
-from bench.engine.splits import SPLIT_PARAMS, make_splits
-from registry import (
+from dlbench.engine.splits import SPLIT_PARAMS, make_splits
+from dlbench.registry import (
     Cell,
     DatasetRequest,
     DatasetSpec,
@@ -19,6 +17,7 @@ from registry import (
     TrainingResult,
     hookimpl,
 )
+from torch import nn
 
 #: Cell ids in the order ``fake`` ran them, so tests can see what trained.
 RUNS: list[str] = []

@@ -3,51 +3,15 @@ batch augmentation; the CNN models."""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-
-from bench.engine.augment import random_crop, random_flip
-from bench.engine.model_card import model_card
-from registry import DatasetRequest, DataUnavailableError
-from registry.params import resolve_params
-
-PER_BATCH = 20
-
-
-def write_cifar(root: Path, classes: int) -> Path:
-    """A tiny CIFAR-10 (5 x 20 training images) or CIFAR-100 in the pickled-batch layout.
-
-    Each image's red channel at (0, 0) encodes its label, so tests can follow examples through
-    the loader and the split.
-    """
-    rng = np.random.default_rng(classes)
-
-    def batch(count: int, label_key: str) -> dict:
-        labels = rng.integers(0, classes, count)
-        data = rng.integers(0, 256, (count, 3 * 32 * 32), dtype=np.uint8)
-        data[:, 0] = labels * (255 // classes)
-        return {"data": data, label_key: labels.tolist()}
-
-    if classes == 10:
-        folder = root / "cifar-10-batches-py"
-        folder.mkdir(parents=True)
-        for index in range(1, 6):
-            (folder / f"data_batch_{index}").write_bytes(pickle.dumps(batch(PER_BATCH, "labels")))
-        (folder / "test_batch").write_bytes(pickle.dumps(batch(PER_BATCH, "labels")))
-        names = {"label_names": [f"class{i}" for i in range(10)]}
-        (folder / "batches.meta").write_bytes(pickle.dumps(names))
-    else:
-        folder = root / "cifar-100-python"
-        folder.mkdir(parents=True)
-        (folder / "train").write_bytes(pickle.dumps(batch(5 * PER_BATCH, "fine_labels")))
-        (folder / "test").write_bytes(pickle.dumps(batch(PER_BATCH, "fine_labels")))
-        names = {"fine_label_names": [f"class{i}" for i in range(100)]}
-        (folder / "meta").write_bytes(pickle.dumps(names))
-    return root
+from dlbench.engine.augment import random_crop, random_flip
+from dlbench.engine.model_card import model_card
+from dlbench.registry import DatasetRequest, DataUnavailableError
+from dlbench.registry.params import resolve_params
+from helpers import write_cifar
 
 
 @pytest.fixture

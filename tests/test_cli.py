@@ -8,7 +8,7 @@ import subprocess
 import sys
 from importlib.metadata import EntryPoint
 
-from conftest import REPO
+from helpers import REPO
 
 
 def squeeze(text: str) -> str:
@@ -107,7 +107,7 @@ def test_list_every_kind(bench) -> None:
 
 def test_broken_external_plugin_is_reported_on_the_command_line(bench, monkeypatch) -> None:
     broken = EntryPoint("broken", "dlbench_no_such_module_xyz", "dlbench")
-    monkeypatch.setattr("registry.manager.entry_points", lambda group: [broken])
+    monkeypatch.setattr("dlbench.registry.manager.entry_points", lambda group: [broken])
     result = bench("list", "plugins")
     assert result.code == 0
     assert "bench: warning: plugin 'broken'" in result.err
@@ -216,7 +216,7 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(
             raise KeyboardInterrupt
         return real_fit(*args, **kwargs)
 
-    import plugins.strategies.plain as plain
+    import dlbench.plugins.strategies.plain as plain
 
     real_fit = plain.fit_cell
     monkeypatch.setattr(plain, "fit_cell", interrupted_fit)
@@ -269,7 +269,7 @@ def test_compare_and_baseline_catch_a_planted_regression(bench, write_matrix, tm
 
 
 def test_compare_tolerance_widens_with_the_seed_spread(bench, write_matrix, tmp_path) -> None:
-    from reports.compare import Tolerance, _verdict, seed_spread
+    from dlbench.reports.compare import Tolerance, _verdict, seed_spread
 
     cells = {
         "a": {"group": "g", "metrics": {"val_acc@best": 0.80}},

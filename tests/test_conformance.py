@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from inline_plugins import ThreeClassDatasetPlugin, load_three_classes
-from torch import nn
-
-from bench.engine.splits import SPLIT_PARAMS
-from registry import DatasetSpec, ModelSpec, Param, StrategySpec, hookimpl
-from registry.testing import (
+from dlbench.bench.testing import (
     ConformanceError,
     check_dataset,
     check_model,
     check_strategy,
     load_plugin,
 )
+from dlbench.engine.splits import SPLIT_PARAMS
+from dlbench.registry import DatasetSpec, ModelSpec, Param, StrategySpec, hookimpl
+from inline_plugins import ThreeClassDatasetPlugin, load_three_classes
+from torch import nn
 
 
 def test_built_in_and_inline_plugins_conform(tmp_path) -> None:

@@ -7,8 +7,8 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-
-from registry import (
+from dlbench.plugins import BUILTIN_PLUGINS
+from dlbench.registry import (
     DuplicateNameError,
     ModelSpec,
     Param,
@@ -20,7 +20,7 @@ from registry import (
     hookimpl,
     hookspecs,
 )
-from registry.names import NameRegistry, PluginInfo
+from dlbench.registry.names import NameRegistry, PluginInfo
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("dlbench_"))
 
@@ -121,14 +121,16 @@ def test_entry_point_plugins_are_loaded(monkeypatch) -> None:
 
     entry = EntryPoint("ep_plugin", "inline_plugins:FakeStrategyPlugin", "dlbench")
     monkeypatch.setattr(EntryPoint, "load", lambda self: Loaded())
-    monkeypatch.setattr("registry.manager.entry_points", _fake_entry_points(entry))
-    catalog = build_catalog(build_plugin_manager(strict=False, disabled=[]))
+    monkeypatch.setattr("dlbench.registry.manager.entry_points", _fake_entry_points(entry))
+    catalog = build_catalog(
+        build_plugin_manager(builtins=BUILTIN_PLUGINS, strict=False, disabled=[])
+    )
     assert catalog.models.entry("from_entry_point").plugin.name == "ep_plugin"
 
 
 def test_broken_entry_point_is_reported_and_skipped(monkeypatch) -> None:
-    monkeypatch.setattr("registry.manager.entry_points", _fake_entry_points(BROKEN))
-    host = build_plugin_manager(strict=False, disabled=[])
+    monkeypatch.setattr("dlbench.registry.manager.entry_points", _fake_entry_points(BROKEN))
+    host = build_plugin_manager(builtins=BUILTIN_PLUGINS, strict=False, disabled=[])
     assert len(host.load_errors) == 1
     assert "'broken'" in host.load_errors[0]
     assert "ModuleNotFoundError" in host.load_errors[0]
@@ -136,16 +138,16 @@ def test_broken_entry_point_is_reported_and_skipped(monkeypatch) -> None:
 
 
 def test_strict_switch_makes_a_broken_plugin_an_error(monkeypatch) -> None:
-    monkeypatch.setattr("registry.manager.entry_points", _fake_entry_points(BROKEN))
+    monkeypatch.setattr("dlbench.registry.manager.entry_points", _fake_entry_points(BROKEN))
     monkeypatch.setenv("DLBENCH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginLoadError, match=r"'broken'.*failed to import"):
-        build_plugin_manager(disabled=[])
+        build_plugin_manager(builtins=BUILTIN_PLUGINS, disabled=[])
 
 
 def test_disable_env_blocks_plugins_by_name(monkeypatch) -> None:
-    monkeypatch.setattr("registry.manager.entry_points", _fake_entry_points(BROKEN))
+    monkeypatch.setattr("dlbench.registry.manager.entry_points", _fake_entry_points(BROKEN))
     monkeypatch.setenv("DLBENCH_DISABLE_PLUGINS", "broken, dlbench.models.mlp")
-    host = build_plugin_manager(strict=True)
+    host = build_plugin_manager(builtins=BUILTIN_PLUGINS, strict=True)
     assert host.load_errors == []
     assert "dlbench.models.mlp" not in host.plugins
     assert build_catalog(host).models.names() == ["cnn", "residual_cnn"]
@@ -157,7 +159,9 @@ def test_misspelt_hook_in_an_external_plugin_is_reported(make_catalog) -> None:
         def dlbench_register_modles(self, register):
             pass
 
-    host = build_plugin_manager(plugins={"misspelt": Misspelt()}, load_entry_points=False)
+    host = build_plugin_manager(
+        builtins=BUILTIN_PLUGINS, plugins={"misspelt": Misspelt()}, load_entry_points=False
+    )
     assert "misspelt" not in host.plugins
     assert "dlbench_register_modles" in host.load_errors[0]
     with pytest.raises(PluginLoadError, match="dlbench_register_modles"):
@@ -195,10 +199,12 @@ def test_register_rejects_the_wrong_record_type(make_catalog) -> None:
 
 def test_a_broken_builtin_fails_loudly() -> None:
     with pytest.raises(ModuleNotFoundError):
-        build_plugin_manager(builtins=["plugins.models.no_such_module"], load_entry_points=False)
+        build_plugin_manager(
+            builtins=["dlbench.plugins.models.no_such_module"], load_entry_points=False
+        )
 
 
 def test_plugin_manager_is_not_built_at_import_time() -> None:
-    import registry.manager as manager
+    import dlbench.registry.manager as manager
 
     assert not any(type(value).__name__ == "PluginManager" for value in vars(manager).values())

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-
-from registry import DatasetRequest, DataUnavailableError
-from registry.params import resolve_params
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` (uint8) in the IDX format MNIST ships in."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    header += b"".join(struct.pack(">I", size) for size in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def write_mnist(root: Path, train: int = 50, test: int = 20) -> Path:
-    """Tiny MNIST in ``root/MNIST/raw``: images whose pixels encode their label."""
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, count in (("train", train), ("t10k", test)):
-        labels = rng.integers(0, 10, count).astype(np.uint8)
-        images = rng.integers(0, 30, (count, 28, 28)).astype(np.uint8)
-        images[:, 0, 0] = labels * 20
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
-    return root
+from dlbench.registry import DatasetRequest, DataUnavailableError
+from dlbench.registry.params import resolve_params
+from helpers import write_mnist
 
 
 def load(catalog, name: str, root: Path, download: bool = False, **params):

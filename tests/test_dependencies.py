@@ -9,28 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from bench.context import RunSettings
-from bench.matrix import load_matrix
-from bench.overrides import parse_override
-from bench.progress import LineProgress
-from bench.runner import RunSummary, run_matrix
-from bench.store import ResultStore
-from registry import DlbenchError
+from dlbench.bench.context import RunSettings
+from dlbench.bench.matrix import load_matrix
+from dlbench.bench.matrix.overrides import parse_override
+from dlbench.bench.progress import LineProgress
+from dlbench.bench.runner import RunSummary, run_matrix
+from dlbench.bench.store import ResultStore
+from dlbench.registry import DlbenchError
+from matrix_cases import BAD_REFERENCES
+from matrix_cases import REFERENCE_MATRIX as MATRIX
 
 # The consumer comes first in the file: order of execution follows references, not the file.
-MATRIX = """\
-name: deps
-defaults:
-  dataset: {name: digits, train_subset: 200}
-  strategy: {name: plain, epochs: 1, batch_size: 64}
-experiments:
-  student:
-    model: {name: mlp, hidden: 16}
-    strategy: {name: distill, teacher: {from: teacher}, alpha: 0.5, epochs: 1}
-  teacher:
-    model: {name: mlp, hidden: 32}
-"""
 
 
 def run(catalog, path: Path, out: Path, *overrides: str, only=()) -> tuple[RunSummary, str]:
@@ -126,50 +115,6 @@ def test_reference_matching_several_cells_is_an_axis(catalog, write_matrix) -> N
         if c.model.params["hidden"] == 64
     )
     assert student.producers() == [teacher.id]
-
-
-BAD_REFERENCES = {
-    "cycle": (
-        MATRIX.replace(
-            "    model: {name: mlp, hidden: 32}",
-            "    model: {name: mlp, hidden: 32}\n"
-            "    strategy: {name: distill, teacher: {from: student}}",
-        ),
-        r"cycle: (student -> teacher -> student|teacher -> student -> teacher)",
-    ),
-    "self": (MATRIX.replace("{from: teacher}", "{from: student}"), r"cycle: student -> student"),
-    "dangling": (
-        MATRIX.replace("{from: teacher}", "{from: teachr}"),
-        r"student\.strategy\.teacher\.from: refers to unknown experiment 'teachr'; experiments: "
-        r"student, teacher",
-    ),
-    "not-a-reference-param": (
-        MATRIX.replace(
-            "model: {name: mlp, hidden: 16}", "model: {name: mlp, hidden: {from: teacher}}"
-        ),
-        r"model 'mlp' parameter 'hidden' does not take a reference",
-    ),
-    "where-no-match": (
-        MATRIX.replace("{from: teacher}", "{from: teacher, where: {model.hidden: 7}}"),
-        r"matches no cell of experiment 'teacher'",
-    ),
-    "where-bad-key": (
-        MATRIX.replace("{from: teacher}", "{from: teacher, where: {model.width: 7}}"),
-        r"'model\.width' is not a key of the referenced cells",
-    ),
-    "unknown-reference-key": (
-        MATRIX.replace("{from: teacher}", "{from: teacher, pick: 1}"),
-        r"unknown key 'pick' in a reference",
-    ),
-    "missing-teacher": (
-        MATRIX.replace("teacher: {from: teacher}, ", ""),
-        r"impossible cell: strategy 'distill' needs teacher",
-    ),
-    "plain-string-teacher": (
-        MATRIX.replace("{from: teacher}", "teacher.pt"),
-        r"expected a reference \{from: EXPERIMENT\}",
-    ),
-}
 
 
 @pytest.mark.parametrize("case", list(BAD_REFERENCES), ids=list(BAD_REFERENCES))

@@ -6,17 +6,16 @@ import io
 import json
 import math
 
+import dlbench.plugins.strategies.distill as distill
 import pytest
 import torch
 import torch.nn.functional as F
-
-import plugins.strategies.distill as distill
-from bench.context import RunSettings
-from bench.matrix import load_matrix
-from bench.progress import LineProgress
-from bench.runner import run_matrix
-from bench.store import ResultStore
-from plugins.strategies.distill import distillation_loss
+from dlbench.bench.context import RunSettings
+from dlbench.bench.matrix import load_matrix
+from dlbench.bench.progress import LineProgress
+from dlbench.bench.runner import run_matrix
+from dlbench.bench.store import ResultStore
+from dlbench.engine.losses import distillation_loss
 
 STUDENT = torch.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
 TEACHER = torch.tensor([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]])

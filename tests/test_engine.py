@@ -6,21 +6,22 @@ import math
 
 import pytest
 import torch
+from dlbench.engine.batches import BatchNormalizer, evaluate
+from dlbench.engine.loop import FitConfig, TrainingDiverged, fit
+from dlbench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
+from dlbench.engine.splits import channel_normalization, split_off
+from dlbench.registry import Normalization, Split
+from dlbench.registry.params import resolve_params
+from helpers import toy_splits
 from torch import nn
-
-from bench.engine.loop import BatchNormalizer, FitConfig, TrainingDiverged, evaluate, fit
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
-from bench.engine.splits import channel_normalization, make_splits, split_off
-from registry import DatasetSplits, Normalization, Split
-from registry.params import resolve_params
 
 SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar": (3, 32, 32), "vector": (20,)}
 
 
 def model_names():
-    from registry import build_catalog, build_plugin_manager
+    from dlbench.bench.host import load_catalog
 
-    return build_catalog(build_plugin_manager(load_entry_points=False)).models.names()
+    return load_catalog(load_entry_points=False).models.names()
 
 
 @pytest.mark.parametrize("shape", list(SHAPES.values()), ids=list(SHAPES))
@@ -90,20 +91,6 @@ def test_batch_normalizer_standardises_each_channel() -> None:
     per_channel = normalized.transpose(0, 1).reshape(3, -1)
     assert torch.allclose(per_channel.mean(dim=1), torch.zeros(3), atol=1e-4)
     assert torch.allclose(per_channel.std(dim=1), torch.ones(3), atol=1e-3)
-
-
-def toy_splits(n: int = 256, with_test: bool = True) -> DatasetSplits:
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(n, 2, generator=generator)
-    targets = (inputs[:, 0] + inputs[:, 1] > 0).long()
-    full = Split(inputs, targets)
-    test = Split(inputs[:64], targets[:64]) if with_test else None
-    splits = make_splits(
-        full, test, scale=1.0, num_classes=2, params={"val_fraction": 0.25, "split_seed": 0}
-    )
-    return DatasetSplits(
-        splits.train, splits.val, splits.test, 2, Normalization(1.0, (0.0,), (1.0,))
-    )
 
 
 def toy_fit(seed: int, epochs: int = 5, **overrides):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import REPO
-from test_cifar import write_cifar
-from test_datasets import write_mnist
+from helpers import REPO, write_cifar, write_mnist
 
 SMOKE = [
     "--set",

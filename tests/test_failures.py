@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_dependencies import BAD_REFERENCES
-from test_matrix import BAD_MATRICES
-
-from bench.context import RunSettings
-from bench.engine.optim import TRAINING_PARAMS
-from bench.matrix import load_matrix
-from bench.progress import LineProgress
-from bench.runner import run_matrix
-from bench.store import ResultStore
-from registry import StrategySpec, hookimpl
+from dlbench.bench.context import RunSettings
+from dlbench.bench.matrix import load_matrix
+from dlbench.bench.progress import LineProgress
+from dlbench.bench.runner import run_matrix
+from dlbench.bench.store import ResultStore
+from dlbench.engine.optim import TRAINING_PARAMS
+from dlbench.registry import StrategySpec, hookimpl
+from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
 CORPUS = {
     **{f"matrix-{case}": text for case, (text, _line, _pattern) in BAD_MATRICES.items()},
@@ -106,7 +104,7 @@ def test_out_of_memory_fails_the_cell_and_the_matrix_goes_on(
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return run_plain(cell, context)
 
-    from plugins.strategies.plain import run_plain
+    from dlbench.plugins.strategies.plain import run_plain
 
     class OomPlugin:
         @hookimpl

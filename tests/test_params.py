@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from registry.params import Param, ParamError, resolve_params
+from dlbench.registry.params import Param, ParamError, resolve_params
 
 DECLARED = {
     "depth": Param(2, int, minimum=2),

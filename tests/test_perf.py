@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_datasets import write_mnist
-
-from bench import perf
-from bench.perf_accuracy import VariantResult, difference
+from dlbench.bench import perf
+from dlbench.bench.perf.accuracy import VariantResult, difference
+from helpers import write_mnist
 
 
 def table_rows(text: str, prefix: str) -> list[str]:

@@ -7,18 +7,17 @@ import json
 
 import pytest
 import torch
-from test_engine import toy_splits
+from dlbench.bench.context import RunSettings
+from dlbench.bench.matrix import load_matrix
+from dlbench.bench.progress import LineProgress
+from dlbench.bench.runner import run_matrix
+from dlbench.bench.store import ResultStore
+from dlbench.engine.loop import FitConfig, fit
+from dlbench.plugins.probes.grad_norms import GradientNorms
+from dlbench.registry import DlbenchError, Param, ProbeSpec, hookimpl
+from dlbench.bench.report_files import write_report
+from helpers import toy_splits
 from torch import nn
-
-from bench.context import RunSettings
-from bench.engine.loop import FitConfig, fit
-from bench.matrix import load_matrix
-from bench.progress import LineProgress
-from bench.runner import run_matrix
-from bench.store import ResultStore
-from plugins.probes.grad_norms import GradientNorms
-from registry import DlbenchError, Param, ProbeSpec, hookimpl
-from reports.markdown import write_report
 
 
 class CountingProbe:

@@ -14,7 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray executor's tests need ray (dlbench[ray])")
 
-from bench.cli import main  # noqa: E402
+from dlbench.bench.cli import main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_depth2_mlp_one_epoch_on_real_mnist(bench, shared_mnist, tmp_path) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
-from bench.table_spec import DerivedColumn, TableSpec
-from registry import Cell, CellRecord, Component
-from reports.formatting import format_value, format_values, human_count
-from reports.markdown import render_csv, render_markdown_table, render_report
-from reports.tables import build_table
+from dlbench.bench.matrix.tables import DerivedColumn, TableSpec
+from dlbench.registry import Cell, CellRecord, Component
+from dlbench.reports.formatting import format_value, format_values, human_count
+from dlbench.reports.markdown import render_csv, render_markdown_table, render_report
+from dlbench.reports.tables import build_table
 
 
 def make_cell(model: str, depth: int, seed: int = 0) -> Cell:

@@ -10,13 +10,12 @@ from pathlib import Path
 import inline_plugins
 import pytest
 import torch
-
-from bench.context import RunSettings
-from bench.matrix import load_matrix
-from bench.progress import LineProgress
-from bench.runner import RunSummary, run_matrix
-from bench.store import ResultStore
-from registry import ExecutorSpec, hookimpl
+from dlbench.bench.context import RunSettings
+from dlbench.bench.matrix import load_matrix
+from dlbench.bench.progress import LineProgress
+from dlbench.bench.runner import RunSummary, run_matrix
+from dlbench.bench.store import ResultStore
+from dlbench.registry import ExecutorSpec, hookimpl
 
 MATRIX = """
 name: runner

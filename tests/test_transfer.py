@@ -5,22 +5,20 @@ from __future__ import annotations
 import io
 import json
 
+import dlbench.plugins.strategies.finetune as finetune
 import pytest
 import torch
-from test_cifar import write_cifar
-from test_engine import toy_splits
+from dlbench.bench.context import RunSettings
+from dlbench.bench.matrix import load_matrix
+from dlbench.bench.progress import LineProgress
+from dlbench.bench.runner import run_matrix
+from dlbench.bench.store import ResultStore
+from dlbench.engine.loop import FitConfig, fit
+from dlbench.engine.transfer import TransferModel, detach_head
+from dlbench.registry import Cell, Component, DlbenchError
+from dlbench.registry.params import resolve_params
+from helpers import toy_splits, write_cifar
 from torch import nn
-
-import plugins.strategies.finetune as finetune
-from bench.context import RunSettings
-from bench.engine.loop import FitConfig, fit
-from bench.engine.transfer import TransferModel, detach_head
-from bench.matrix import load_matrix
-from bench.progress import LineProgress
-from bench.runner import run_matrix
-from bench.store import ResultStore
-from registry import Cell, Component, DlbenchError
-from registry.params import resolve_params
 
 MATRIX = """\
 name: transfer

@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from bench.engine.splits import SPLIT_PARAMS, make_splits, split_off
-from registry import DatasetRequest, DatasetSpec, DatasetSplits, ModelSpec, Param, Split, hookimpl
+from dlbench.engine.splits import SPLIT_PARAMS, make_splits, split_off
+from dlbench.registry import DatasetRequest, DatasetSpec, DatasetSplits, ModelSpec, Param, Split, hookimpl
 
 
 def build_wide_linear(

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 import torch
 
-from bench.engine.splits import IMAGE_PARAMS, make_splits, split_off
-from registry import DatasetRequest, DatasetSpec, DatasetSplits, Param, Split, hookimpl
+from dlbench import (
+    IMAGE_PARAMS,
+    DatasetRequest,
+    DatasetSpec,
+    DatasetSplits,
+    Param,
+    Register,
+    Split,
+    hookimpl,
+    make_splits,
+    split_off,
+)
 
 DIGITS_PARAMS = {
     **IMAGE_PARAMS,
@@ -36,7 +46,7 @@ def load_digits(request: DatasetRequest) -> DatasetSplits:
 
 
 @hookimpl
-def dlbench_register_datasets(register):  # type: ignore[no-untyped-def]
+def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
     """Register ``digits``."""
     register(
         DatasetSpec(

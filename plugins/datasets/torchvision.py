@@ -14,9 +14,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.engine.splits import IMAGE_PARAMS, make_splits
-from registry import DatasetRequest, DatasetSpec, DatasetSplits, Split, hookimpl
-from registry.errors import DataUnavailableError
+from dlbench import (
+    IMAGE_PARAMS,
+    DatasetRequest,
+    DatasetSpec,
+    DatasetSplits,
+    DataUnavailableError,
+    Register,
+    Split,
+    hookimpl,
+    make_splits,
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ CIFAR100 = TorchvisionDataset(
 
 
 @hookimpl
-def dlbench_register_datasets(register):  # type: ignore[no-untyped-def]
+def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
     """Register ``mnist``, ``cifar10`` and ``cifar100``."""
     for name, source, description in (
         ("mnist", MNIST, "MNIST handwritten digits, 28x28 grey, 10 classes"),

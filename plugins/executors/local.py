@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from registry import Cell, CellRecord, ExecutorSpec, hookimpl
-from registry.run import CellJob
+from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Register, hookimpl
 
 
 class LocalExecutor:
@@ -15,15 +14,13 @@ class LocalExecutor:
     def __init__(self, **options: Any) -> None:
         del options  # nothing to configure
 
-    def run(
-        self, cells: Sequence[Cell], execute: Callable[[Cell], CellRecord], job: CellJob
-    ) -> Iterator[CellRecord]:
+    def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Yield each cell's record as soon as it finishes."""
         for cell in cells:
-            yield execute(cell)
+            yield run_cell(cell)
 
 
 @hookimpl
-def dlbench_register_executors(register):  # type: ignore[no-untyped-def]
+def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register ``local``."""
     register(ExecutorSpec("local", LocalExecutor, "run cells in this process, one at a time"))

@@ -10,12 +10,10 @@ results directory, which must be a path every node shares. A task whose worker d
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from registry import Cell, CellRecord, ExecutorSpec, hookimpl
-from registry.errors import DlbenchError
-from registry.run import CellJob
+from dlbench import Cell, CellFunction, CellRecord, DlbenchError, ExecutorSpec, Register, hookimpl
 
 #: Retries of a cell whose worker process or node died.
 MAX_RETRIES = 2
@@ -33,39 +31,35 @@ class RayExecutor:
         self._ray = ray
         self._address = address or os.environ.get("RAY_ADDRESS", "local")
 
-    def run(
-        self, cells: Sequence[Cell], execute: Callable[[Cell], CellRecord], job: CellJob
-    ) -> Iterator[CellRecord]:
+    def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Submit every cell, producers' tasks as arguments of consumers', and yield records."""
         ray = self._ray
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(address=self._address, include_dashboard=False, log_to_driver=False)
-        from bench.runner import run_cell_job
-
         # A cell asks for a GPU when it must have one, or may use one and the cluster has some.
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
-        gpus = 1 if job.device == "cuda" or (job.device == "auto" and has_gpus) else 0
-        task = ray.remote(num_cpus=job.threads, num_gpus=gpus, max_retries=MAX_RETRIES)(_run_after)
+        gpus = 1 if run_cell.device == "cuda" or (run_cell.device == "auto" and has_gpus) else 0
+        task = ray.remote(num_cpus=run_cell.threads, num_gpus=gpus, max_retries=MAX_RETRIES)(
+            _run_after
+        )
         refs: dict[str, Any] = {}
         for cell in cells:
             producers = [refs[p] for p in cell.producers() if p in refs]
-            refs[cell.id] = task.remote(run_cell_job, job, cell.to_json(), *producers)
+            refs[cell.id] = task.remote(run_cell, cell.to_json(), *producers)
         pending = list(refs.values())
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield CellRecord.from_json(ray.get(done[0]))
 
 
-def _run_after(
-    run: Callable[..., dict[str, Any]], job: CellJob, cell: dict[str, Any], *producers: Any
-) -> dict[str, Any]:
+def _run_after(run_cell: CellFunction, cell: dict[str, Any], *producers: Any) -> dict[str, Any]:
     """Run ``cell``; ``producers`` are the records of the cells it needs (Ray waits for them)."""
     del producers
-    return run(job, cell)
+    return run_cell(Cell.from_json(cell)).to_json()
 
 
 @hookimpl
-def dlbench_register_executors(register):  # type: ignore[no-untyped-def]
+def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register ``ray``."""
     register(ExecutorSpec("ray", RayExecutor, "cells as tasks on a Ray cluster (dlbench[ray])"))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from registry import ModelSpec, Param, hookimpl
+from dlbench import ModelSpec, Param, Register, hookimpl
 
 
 class ConvBlock(nn.Module):
@@ -139,7 +139,7 @@ def build_residual_cnn(
 
 
 @hookimpl
-def dlbench_register_models(register):  # type: ignore[no-untyped-def]
+def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``cnn`` and ``residual_cnn``."""
     images = frozenset({3})
     register(ModelSpec("cnn", build_cnn, "plain CNN of 3x3 conv blocks", CNN_PARAMS, images))

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from registry import ModelSpec, Param, hookimpl
+from dlbench import ModelSpec, Param, Register, hookimpl
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -74,7 +74,7 @@ def build_residual_mlp(
 
 
 @hookimpl
-def dlbench_register_models(register):  # type: ignore[no-untyped-def]
+def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``mlp`` and ``residual_mlp``."""
     register(ModelSpec("mlp", build_mlp, "plain multilayer perceptron", MLP_PARAMS))
     register(

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from torch import nn
 
-from registry import ModelFamily, ModelSpec, Param, hookimpl
-from registry.errors import DataUnavailableError
+from dlbench import DataUnavailableError, ModelFamily, ModelSpec, Param, Register, hookimpl
 
 PREFIX = "timm:"
 TIMM_PARAMS = {
@@ -82,7 +81,7 @@ def resolve_timm(name: str) -> ModelSpec | None:
 
 
 @hookimpl
-def dlbench_register_models(register):  # type: ignore[no-untyped-def]
+def dlbench_register_models(register: Register[ModelSpec | ModelFamily]) -> None:
     """Register the ``timm:`` family."""
     register(
         ModelFamily(PREFIX, "timm architectures, e.g. timm:resnet18", timm_names, resolve_timm)

@@ -12,13 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from registry import Param, ProbeSpec, hookimpl
+from dlbench import Param, ProbePlot, ProbeSpec, Register, hookimpl
 
 LAYER_TYPES = (nn.Linear, nn.modules.conv._ConvNd)
 
 
 class GradientNorms:
-    """Records ``[layer name, gradient norm]`` for each weighted layer at each chosen step."""
+    """Records ``[layer name, gradient norm]`` for each weighted layer at each chosen step:
+    one plot panel per step, one point per layer."""
 
     def __init__(self, steps: tuple[int, ...]) -> None:
         self.steps = frozenset(steps)
@@ -39,8 +40,8 @@ class GradientNorms:
         ]
 
     def result(self) -> dict[str, Any]:
-        """``{"steps": {step: [[layer, norm], ...]}}``."""
-        return {"steps": dict(self._observed)}
+        """``{"panels": {step: [[layer, norm], ...]}}``."""
+        return {"panels": dict(self._observed)}
 
 
 def create_gradient_norms(*, steps: tuple[int, ...]) -> GradientNorms:
@@ -49,7 +50,7 @@ def create_gradient_norms(*, steps: tuple[int, ...]) -> GradientNorms:
 
 
 @hookimpl
-def dlbench_register_probes(register):  # type: ignore[no-untyped-def]
+def dlbench_register_probes(register: Register[ProbeSpec]) -> None:
     """Register ``grad_norms``."""
     register(
         ProbeSpec(
@@ -61,5 +62,12 @@ def dlbench_register_probes(register):  # type: ignore[no-untyped-def]
                     (1, 100), int, "training steps to record (from 1)", minimum=1, sequence=True
                 )
             },
+            plot=ProbePlot(
+                title="gradient norms",
+                x_label="layer depth (input to output)",
+                y_label="weight-gradient L2 norm",
+                log_y=True,
+                panel_label="step",
+            ),
         )
     )

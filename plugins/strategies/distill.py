@@ -14,17 +14,12 @@ forward pass per step.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from bench.engine.cell_training import fit_cell
-from bench.engine.loop import Batch, BatchNormalizer, predict
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer
-from registry import Cell, Param, RunContext, StrategySpec, TrainingResult, hookimpl
-from registry.errors import DlbenchError
-from registry.specs import STANDARD_METRICS
+import dlbench
+from dlbench import Batch, Cell, Param, RunContext, StrategySpec, TrainingResult
 
 DISTILL_PARAMS = {
-    **TRAINING_PARAMS,
+    **dlbench.TRAINING_PARAMS,
     "teacher": Param(
         None, str, "the teacher: {from: EXPERIMENT}", nullable=True, artifact="checkpoint"
     ),
@@ -34,25 +29,6 @@ DISTILL_PARAMS = {
 }
 
 
-def distillation_loss(
-    student_logits: torch.Tensor,
-    targets: torch.Tensor,
-    teacher_logits: torch.Tensor,
-    temperature: float,
-    alpha: float,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The distillation loss and its parts ``ce`` (hard labels) and ``kl`` (soft, before T^2)."""
-    hard = F.cross_entropy(student_logits, targets)
-    soft = F.kl_div(
-        F.log_softmax(student_logits / temperature, dim=1),
-        F.log_softmax(teacher_logits / temperature, dim=1),
-        log_target=True,
-        reduction="batchmean",
-    )
-    loss = (1 - alpha) * hard + alpha * temperature**2 * soft
-    return loss, {"ce": hard, "kl": soft}
-
-
 def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
     """Train the cell's model as a student of the referenced teacher."""
     params = cell.strategy.params
@@ -60,10 +36,12 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
     teacher = context.load_model(params["teacher"])
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
-    normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), context.device)
-    sample = predict(teacher, splits.val.inputs[:2], normalize, 2)
+    normalize = dlbench.BatchNormalizer(
+        splits.normalization, len(splits.input_shape), context.device
+    )
+    sample = dlbench.predict(teacher, splits.val.inputs[:2], normalize, 2)
     if sample.shape[1] != splits.num_classes:
-        raise DlbenchError(
+        raise dlbench.DlbenchError(
             f"teacher predicts {sample.shape[1]} classes but dataset {cell.dataset.name!r} has "
             f"{splits.num_classes}"
         )
@@ -76,11 +54,13 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
                 "teacher": context.checkpoint_name(params["teacher"]),
                 "dataset": cell.dataset.to_json(),
             },
-            lambda: predict(teacher, splits.train.inputs, normalize, params["eval_batch_size"]),
+            lambda: dlbench.predict(
+                teacher, splits.train.inputs, normalize, params["eval_batch_size"]
+            ),
         )
 
         def loss_fn(logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict]:
-            return distillation_loss(
+            return dlbench.distillation_loss(
                 logits, batch.targets, teacher_logits[batch.indices], temperature, alpha
             )
 
@@ -89,15 +69,14 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
         def loss_fn(logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict]:
             with torch.no_grad():
                 outputs = teacher(batch.inputs)
-            return distillation_loss(logits, batch.targets, outputs, temperature, alpha)
+            return dlbench.distillation_loss(logits, batch.targets, outputs, temperature, alpha)
 
     student = context.build_model(splits)
-    optimizer = make_optimizer(student.parameters(), params, context.device)
-    return fit_cell(cell, context, student, splits, optimizer, loss_fn=loss_fn)
+    return context.fit(student, splits, context.optimizer(student.parameters()), loss_fn=loss_fn)
 
 
-@hookimpl
-def dlbench_register_strategies(register):  # type: ignore[no-untyped-def]
+@dlbench.hookimpl
+def dlbench_register_strategies(register: dlbench.Register[StrategySpec]) -> None:
     """Register ``distill``."""
     register(
         StrategySpec(
@@ -106,6 +85,6 @@ def dlbench_register_strategies(register):  # type: ignore[no-untyped-def]
             description="knowledge distillation from a teacher cell (cached or online outputs)",
             params=DISTILL_PARAMS,
             needs=frozenset({"teacher"}),
-            metrics=(*STANDARD_METRICS, "train_ce", "train_kl"),
+            metrics=(*dlbench.STANDARD_METRICS, "train_ce", "train_kl"),
         )
     )

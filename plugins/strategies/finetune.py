@@ -23,13 +23,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.engine.cell_training import fit_cell
-from bench.engine.loop import BatchNormalizer, predict
-from bench.engine.optim import TRAINING_PARAMS, make_optimizer
-from bench.engine.transfer import TransferModel, detach_head
-from registry import Cell, Param, RunContext, Split, StrategySpec, TrainingResult, hookimpl
-from registry.errors import DlbenchError
-from registry.specs import STANDARD_METRICS
+import dlbench
+from dlbench import (
+    STANDARD_METRICS,
+    TRAINING_PARAMS,
+    BatchNormalizer,
+    Cell,
+    DlbenchError,
+    Param,
+    RunContext,
+    Split,
+    StrategySpec,
+    TrainingHooks,
+    TrainingResult,
+    TransferModel,
+    detach_head,
+    predict,
+)
 
 FINETUNE_PARAMS = {
     **TRAINING_PARAMS,
@@ -110,14 +120,13 @@ def run_finetune(cell: Cell, context: RunContext) -> TrainingResult:
                 "lr": params["lr"] * params["backbone_lr_scale"],
             }
         )
-    optimizer = make_optimizer(groups, params, context.device)
+    optimizer = context.optimizer(groups)
 
-    def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+    def unfreeze(epoch: int, metrics: Mapping[str, float]) -> None:
         if params["mode"] == "full" and epoch == params["freeze_epochs"]:
             model.freeze(False)
-        context.epoch_end(epoch, metrics)
 
-    result = fit_cell(cell, context, model, splits, optimizer, on_epoch=on_epoch)
+    result = context.fit(model, splits, optimizer, hooks=TrainingHooks(on_epoch=unfreeze))
     result.final["trainable_parameters"] = sum(
         p.numel() for group in groups for p in group["params"] if p.requires_grad
     )
@@ -168,8 +177,8 @@ def _fit_classifier(
     return TrainingResult(epochs=[metrics], final=final)
 
 
-@hookimpl
-def dlbench_register_strategies(register):  # type: ignore[no-untyped-def]
+@dlbench.hookimpl
+def dlbench_register_strategies(register: dlbench.Register[StrategySpec]) -> None:
     """Register ``finetune``."""
     register(
         StrategySpec(

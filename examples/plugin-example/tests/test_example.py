@@ -2,7 +2,7 @@
 
 import dlbench_example
 
-from registry.testing import check_dataset, check_model, check_strategy, load_plugin
+from dlbench.bench.testing import check_dataset, check_model, check_strategy, load_plugin
 
 
 def test_registers_and_builds(tmp_path) -> None:

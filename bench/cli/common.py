@@ -1,0 +1,94 @@
+"""What the subcommands share: the one-line-error parser, data and thread options, the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from platformdirs import user_cache_path
+
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.errors import DlbenchError
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+DATA_ENV = "DLBENCH_DATA"
+#: More threads than this per cell is a typo, not a machine.
+MAX_THREADS = 1024
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message (see prog --help)`` and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_data_options(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """``--data-root`` and ``--no-download``."""
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        help=f"{scope}dataset folder (default: ${DATA_ENV}, else a user cache folder)",
+    )
+    parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help=f"{scope}never download datasets; fail if files are missing",
+    )
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads``."""
+    parser.add_argument("--threads", type=int, help="torch threads (default: available cores)")
+
+
+def data_root(args: argparse.Namespace) -> Path:
+    """The dataset folder ``--data-root`` names, else the default one, made absolute."""
+    return (args.data_root or default_data_root()).expanduser().resolve()
+
+
+def default_data_root() -> Path:
+    """``$DLBENCH_DATA``, else the user's cache folder for dlbench."""
+    configured = os.environ.get(DATA_ENV)
+    return Path(configured) if configured else user_cache_path("dlbench") / "data"
+
+
+def require_at_least(option: str, value: int | None, least: int, most: int | None = None) -> None:
+    """A whole-number option below ``least`` (or above ``most``) is a usage error."""
+    if value is None:
+        return
+    if value < least or (most is not None and value > most):
+        bound = f">= {least}" if most is None else f"between {least} and {most}"
+        raise DlbenchError(f"{option} {value}: expected a whole number {bound}")
+
+
+def require_number(option: str, value: float | None, least: float = 0.0, strict: bool = False) -> None:
+    """A finite number option at least ``least`` (above it when ``strict``)."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value < least or (strict and value == least):
+        bound = f"> {least:g}" if strict else f">= {least:g}"
+        raise DlbenchError(f"{option} {value}: expected a finite number {bound}")
+
+
+def check_threads(threads: int | None) -> None:
+    """``--threads`` between 1 and :data:`MAX_THREADS`."""
+    require_at_least("--threads", threads, 1, MAX_THREADS)
+
+
+def load_catalog() -> Catalog:
+    """The plugin catalog; plugins that failed to load are reported as warnings."""
+    from dlbench.bench.host import plugin_host
+    from dlbench.registry.catalog import build_catalog
+
+    host = plugin_host()
+    catalog = build_catalog(host)
+    for message in host.load_errors:
+        print(f"bench: warning: {message}; skipped", file=sys.stderr)
+    return catalog

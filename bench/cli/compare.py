@@ -1,0 +1,61 @@
+"""``bench compare RUN BASELINE``: every metric's old and new value; exit 1 on a regression."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from dlbench.bench.cli.common import EXIT_FAILED_CELLS, EXIT_OK, require_number
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``bench compare`` to the subcommands."""
+    compare = commands.add_parser(
+        "compare", parents=parents, help="compare a run with a baseline; exit 1 on a regression"
+    )
+    compare.set_defaults(handler=command)
+    compare.add_argument("run", type=Path, help="results directory")
+    compare.add_argument("baseline", type=Path, help="results directory or baseline JSON")
+    compare.add_argument(
+        "--accuracy-tolerance",
+        type=float,
+        default=0.01,
+        help="allowed accuracy drop, as a fraction (default 0.01)",
+    )
+    compare.add_argument(
+        "--loss-tolerance", type=float, default=0.05, help="allowed loss rise (default 0.05)"
+    )
+    compare.add_argument(
+        "--time",
+        type=float,
+        metavar="FRACTION",
+        help="also compare training time, allowing this relative slow-down",
+    )
+
+
+def command(args: argparse.Namespace) -> int:
+    """Print the comparison table and the number of regressions."""
+    from dlbench.bench.baselines import export_baseline, load_baseline
+    from dlbench.reports.compare import Tolerance, compare
+
+    require_number("--accuracy-tolerance", args.accuracy_tolerance)
+    require_number("--loss-tolerance", args.loss_tolerance)
+    require_number("--time", args.time)
+    tolerance = Tolerance(args.accuracy_tolerance, args.loss_tolerance, args.time or 0.0)
+    current = export_baseline(args.run)["cells"]
+    rows, regressions = compare(
+        current, load_baseline(args.baseline), tolerance, with_time=args.time is not None
+    )
+    print(
+        tabulate(
+            rows,
+            headers=["cell", "metric", "baseline", "now", "change", "verdict"],
+            tablefmt="pipe",
+            disable_numparse=True,
+        )
+    )
+    print(f"\n{regressions} regression(s) in {len(rows)} comparison(s)")
+    return EXIT_FAILED_CELLS if regressions else EXIT_OK

@@ -1,0 +1,86 @@
+"""``bench run --dry-run``: the cells, which are stored and which would run, and why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tabulate import tabulate
+
+from dlbench.bench.cli.common import EXIT_OK
+from dlbench.bench.matrix import Matrix
+from dlbench.bench.runner import pending_cells
+from dlbench.bench.store import ResultStore
+from dlbench.engine.model_check import output_problem
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.cell import Cell
+from dlbench.registry.errors import DlbenchError
+
+#: Models above this many parameters are not built by a dry run (it stays quick).
+MAX_CHECKED_PARAMETERS = 50_000_000
+
+
+def dry_run(matrix: Matrix, catalog: Catalog, out: Path) -> int:
+    """Print every cell with its status; the model of each is built once and its output shape
+    checked against the dataset's class count."""
+    pending = {cell.id for cell in pending_cells(matrix, ResultStore(out))}
+    problems = model_problems(matrix, catalog)
+    rows = []
+    for experiment in matrix.experiments:
+        for cell in experiment.cells:
+            status = "to run" if cell.id in pending else "stored"
+            problem = problems.get(cell.id)
+            if problem is not None:
+                status = "will fail"
+            rows.append([experiment.name, cell.id, status, problem or cell.describe()])
+        for skipped in experiment.skipped:
+            rows.append(
+                [experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"]
+            )
+    print(tabulate(rows, headers=["experiment", "cell", "status", "cell"], tablefmt="simple"))
+    print(
+        f"\n{len(matrix.unique_cells())} unique cell(s), {len(pending)} to run; "
+        f"results would go to {out}"
+    )
+    return EXIT_OK
+
+
+def model_problems(matrix: Matrix, catalog: Catalog) -> dict[str, str]:
+    """Cell id -> why its model's output does not fit its dataset, for the models that build
+    cheaply on the CPU with the dataset's declared shape."""
+    verdicts: dict[str, str | None] = {}
+    problems = {}
+    for cell in matrix.unique_cells():
+        key = f"{cell.model.describe()}|{cell.dataset.name}|{_classes(cell, catalog)}"
+        if key not in verdicts:
+            verdicts[key] = _check(cell, catalog)
+        if verdicts[key] is not None:
+            problems[cell.id] = str(verdicts[key])
+    return problems
+
+
+def _classes(cell: Cell, catalog: Catalog) -> int:
+    classes = cell.dataset.params.get("classes")
+    if isinstance(classes, list) and classes:
+        return len(classes)
+    return int(catalog.datasets.get(cell.dataset.name).num_classes)
+
+
+def _check(cell: Cell, catalog: Catalog) -> str | None:
+    spec = catalog.datasets.get(cell.dataset.name)
+    try:
+        model = catalog.models.get(cell.model.name).build(
+            tuple(spec.input_shape), _classes(cell, catalog), **cell.model.params
+        )
+    except (DlbenchError, OSError):
+        return None  # e.g. weights that only the real run can load: it will say so
+    if sum(p.numel() for p in model.parameters()) > MAX_CHECKED_PARAMETERS:
+        return None
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(2, *spec.input_shape, generator=generator)
+    return output_problem(
+        model,
+        inputs,
+        _classes(cell, catalog),
+        f"model {cell.model.name!r} on dataset {cell.dataset.name!r}",
+    )

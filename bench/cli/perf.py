@@ -1,0 +1,74 @@
+"""``bench perf``: the engine against a lab-style loop, for speed or, with ``--accuracy``, for
+accuracy on real MNIST."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dlbench.bench.cli.common import (
+    EXIT_OK,
+    add_data_options,
+    add_threads_option,
+    check_threads,
+    data_root,
+    load_catalog,
+    require_at_least,
+    require_number,
+)
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``bench perf`` to the subcommands."""
+    perf = commands.add_parser(
+        "perf",
+        parents=parents,
+        help="time dlbench's training engine against a lab-style loop, side by side",
+    )
+    perf.set_defaults(handler=command)
+    perf.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the number of images timed per case (default 1)",
+    )
+    perf.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="time each case this many times, alternating sides; report medians (default 3)",
+    )
+    perf.add_argument("--no-cnn", action="store_true", help="skip the CNN and distillation cases")
+    add_threads_option(perf)
+    perf.add_argument(
+        "--accuracy",
+        action="store_true",
+        help="instead of speed: train both sides on real MNIST and compare validation accuracy",
+    )
+    add_data_options(perf, "with --accuracy: ")
+    perf.add_argument(
+        "--epochs", type=int, default=2, help="with --accuracy: epochs per run (default 2)"
+    )
+    perf.add_argument(
+        "--seeds", type=int, default=3, help="with --accuracy: seeds per side (default 3)"
+    )
+
+
+def command(args: argparse.Namespace) -> int:
+    """Print the tables ``args`` ask for."""
+    from dlbench.bench.perf import tables
+    from dlbench.engine.device import set_threads
+
+    require_number("--scale", args.scale, strict=True)
+    require_at_least("--rounds", args.rounds, 1, 100)
+    require_at_least("--epochs", args.epochs, 1, 1000)
+    # The accuracy check's interval needs two seeds a side.
+    require_at_least("--seeds", args.seeds, 2, 100)
+    check_threads(args.threads)
+    threads = set_threads(args.threads)
+    catalog = load_catalog()
+    if args.accuracy:
+        tables.accuracy(catalog, data_root(args), args.download, args.epochs, args.seeds, threads)
+    else:
+        tables.speed(catalog, args.scale, args.rounds, not args.no_cnn, threads)
+    return EXIT_OK

@@ -1,1 +1,0 @@
-"""The training engine: in-memory batches, one training loop, optimizers, devices."""

@@ -1,0 +1,219 @@
+"""The matrix language: read a YAML matrix file, validate all of it, expand every experiment
+into cells, and plan what must run.
+
+Errors are raised with the key path (or ``--set`` text) they concern and turned into one line,
+``file:line: key.path: message``, where the file is loaded (:func:`load_matrix`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlbench.bench.matrix.experiment import Experiment, check_keys, load_experiment
+from dlbench.bench.matrix.merge import MatrixScope
+from dlbench.bench.matrix.overrides import Override
+from dlbench.bench.matrix.plan import plan_cells, probes_by_cell, required_artifacts
+from dlbench.bench.matrix.references import experiment_order, references_in
+from dlbench.bench.matrix.yamlfile import MatrixError, load_yaml
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
+from dlbench.registry.errors import DlbenchError, UnknownNameError
+from dlbench.reports.manifest import ExperimentEntry, Manifest
+
+TOP_KEYS = ("name", "description", "executor", "defaults", "experiments")
+DEFAULT_KEYS = (*COMPONENT_KINDS, "seeds", "repeats", "probes")
+MAX_MATRIX_NAME = 100
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A validated, expanded matrix file and the plan to run it.
+
+    :param experiments: the selected experiments (all, unless ``--only`` narrowed them).
+    :param cells: every cell to run, producers before consumers: the selected experiments' cells
+        and the cells of other experiments whose artifacts they need.
+    :param artifacts: cell id -> kinds of artifact that cell must store for its consumers.
+    :param probes: cell id -> probes it runs with.
+    :param unselected: experiments left out by ``--only``; leaderboards may still show them.
+    """
+
+    name: str
+    source: Path
+    description: str
+    executor: str
+    experiments: tuple[Experiment, ...]
+    cells: dict[str, Cell] = field(default_factory=dict)
+    artifacts: dict[str, frozenset[str]] = field(default_factory=dict)
+    probes: dict[str, tuple[Component, ...]] = field(default_factory=dict)
+    unselected: tuple[Experiment, ...] = ()
+
+    def unique_cells(self) -> list[Cell]:
+        """Every cell to run once, producers before consumers."""
+        return list(self.cells.values())
+
+    def manifest(
+        self,
+        catalog: Catalog | None = None,
+        code: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Manifest:
+        """What reports need to redraw the tables without the matrix file or the plugins.
+
+        :param catalog: where the probes' plot declarations come from.
+        :param code: cell id -> plugin -> code fingerprint this run uses.
+        """
+        selected = {e.name for e in self.experiments}
+        probe_names = {p.name for e in self.experiments for p in e.probes}
+        plots = {}
+        for name in sorted(probe_names):
+            plot = catalog.probes.get(name).plot if catalog is not None else None
+            if plot is not None:
+                plots[name] = plot
+        return Manifest(
+            name=self.name,
+            source=str(self.source),
+            description=self.description,
+            experiments=tuple(
+                ExperimentEntry(
+                    name=e.name,
+                    title=e.title,
+                    description=e.description,
+                    selected=e.name in selected,
+                    cells=e.cells,
+                    skipped=e.skipped,
+                    tables=e.tables,
+                    probes=tuple(p.name for p in e.probes),
+                )
+                for e in (*self.experiments, *self.unselected)
+            ),
+            probe_plots=plots,
+            code=dict(code or {}),
+        )
+
+
+def load_matrix(
+    path: Path,
+    catalog: Catalog,
+    overrides: Sequence[Override] = (),
+    only: Sequence[str] = (),
+) -> Matrix:
+    """Read, validate and expand the matrix at ``path``.
+
+    :param overrides: ``--set`` values, applied after defaults.
+    :param only: globs of experiment names to keep (all when empty).
+    :raises DlbenchError: a one-line error naming file, line and key for anything invalid.
+    """
+    document = load_yaml(path)
+    try:
+        return _read(path, document.data, catalog, tuple(overrides), only)
+    except MatrixError as exc:
+        raise document.located(exc) from None
+
+
+def _read(
+    path: Path, data: Any, catalog: Catalog, overrides: tuple[Override, ...], only: Sequence[str]
+) -> Matrix:
+    if not isinstance(data, dict):
+        raise MatrixError((), "expected a mapping with keys: " + ", ".join(TOP_KEYS))
+    check_keys((), data, TOP_KEYS)
+    name = data.get("name")
+    if (
+        not isinstance(name, str)
+        or not name.isprintable()
+        or len(name) > MAX_MATRIX_NAME
+        or not name[:1].isalnum()
+        or any(not (c.isalnum() or c in "_.-") for c in name)
+    ):
+        raise MatrixError(
+            ("name",),
+            f"expected a name of 1 to {MAX_MATRIX_NAME} letters, digits, '_', '.', '-', "
+            "starting with a letter or digit",
+        )
+    executor = data.get("executor", "local")
+    if not isinstance(executor, str) or executor not in catalog.executors:
+        raise MatrixError(
+            ("executor",),
+            str(UnknownNameError("executor", str(executor), catalog.executors.names())),
+        )
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise MatrixError(("description",), "expected a string")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise MatrixError(("defaults",), "expected a mapping")
+    check_keys(("defaults",), defaults, DEFAULT_KEYS)
+    bodies = data.get("experiments")
+    if not isinstance(bodies, dict) or not bodies:
+        raise MatrixError(("experiments",), "expected a mapping of experiment name to experiment")
+    for key in bodies:
+        if not isinstance(key, str):
+            raise MatrixError(("experiments", str(key)), "experiment names must be strings")
+    names = list(bodies)
+    for override in overrides:
+        if override.experiment is not None and override.experiment not in names:
+            raise DlbenchError(
+                f"--set {override.text}: no experiment {override.experiment!r}; "
+                f"experiments: {', '.join(names)}"
+            )
+    selected = [n for n in names if not only or any(fnmatch.fnmatchcase(n, g) for g in only)]
+    if not selected:
+        raise DlbenchError(
+            f"--only {' '.join(only)} matches no experiment; experiments: {', '.join(names)}"
+        )
+    expanded = _expand(bodies, MatrixScope(catalog, defaults, overrides, path.parent))
+    experiments = tuple(expanded[n] for n in names if n in selected)
+    cells = plan_cells(experiments, expanded)
+    return Matrix(
+        name,
+        path,
+        description,
+        executor,
+        experiments,
+        cells,
+        required_artifacts(cells, catalog),
+        probes_by_cell(experiments),
+        tuple(expanded[n] for n in names if n not in selected),
+    )
+
+
+def _expand(bodies: dict[str, Any], scope: MatrixScope) -> dict[str, Experiment]:
+    """Every experiment, producers first; each ``--set`` must apply somewhere."""
+    dependencies = {
+        n: references_in([(scope.defaults, ("defaults",)), *_layer(bodies[n], ("experiments", n))])
+        for n in bodies
+    }
+    expanded: dict[str, Experiment] = {}
+    applied: set[int] = set()
+    for name in experiment_order(dependencies):
+        # Every experiment is validated, selected or not: a broken file fails before anything runs.
+        produced = {n: e.cells for n, e in expanded.items()}
+        expanded[name], used = load_experiment(name, bodies[name], scope, produced)
+        applied |= used
+    for index, override in enumerate(scope.overrides):
+        if index not in applied:
+            raise DlbenchError(
+                f"--set {override.text}: no experiment's {override.section} takes {override.key!r}"
+            )
+    _check_table_experiments(expanded)
+    return expanded
+
+
+def _check_table_experiments(expanded: dict[str, Experiment]) -> None:
+    for experiment in expanded.values():
+        for index, table in enumerate(experiment.tables):
+            for name in table.experiments:
+                if name not in expanded:
+                    raise MatrixError(
+                        ("experiments", experiment.name, "tables", index, "experiments"),
+                        f"no experiment {name!r}; experiments: {', '.join(expanded)}",
+                    )
+
+
+def _layer(body: Any, keypath: tuple[str, ...]) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
+    return [(body, keypath)] if isinstance(body, dict) else []
+
+
+__all__ = ["Matrix", "MatrixError", "load_matrix"]

@@ -1,0 +1,236 @@
+"""Reading the tables an experiment declares (which axis makes rows and columns, which metric)
+into :class:`~dlbench.reports.manifest.TableSpec` records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError
+from dlbench.reports.manifest import MODEL_ROWS, DerivedColumn, TableSpec
+from dlbench.registry.cell import Cell, varying_keys
+
+TABLE_KEYS = (
+    "kind",
+    "title",
+    "rows",
+    "columns",
+    "metric",
+    "at",
+    "derived",
+    "labels",
+    "row_label",
+    "interval",
+)
+MODEL_CARD_KEYS = ("kind", "title", "rows", "experiments", "labels", "row_label")
+LEADERBOARD_KEYS = ("kind", "title", "experiments", "metrics", "curves", "labels", "row_label")
+TABLE_KINDS = ("metric", "model_card", "leaderboard")
+DEFAULT_LEADERBOARD_METRICS = (
+    "val_acc@best",
+    "val_acc@last",
+    "test_acc@best",
+    "parameters",
+    "train_seconds",
+)
+EPOCH_CHOICES = ("best", "last")
+
+
+def parse_tables(
+    keypath: KeyPath,
+    raw: Any,
+    *,
+    axes: Sequence[str],
+    metrics: Sequence[str],
+    cells: Sequence[Cell],
+) -> tuple[TableSpec, ...]:
+    """Validate an experiment's ``tables`` list against its axes, metrics and cells."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise MatrixError(keypath, "expected a list of tables")
+    return tuple(
+        _parse_table((*keypath, index), item, axes=axes, metrics=metrics, cells=cells)
+        for index, item in enumerate(raw)
+    )
+
+
+def _parse_table(
+    keypath: KeyPath,
+    raw: Any,
+    *,
+    axes: Sequence[str],
+    metrics: Sequence[str],
+    cells: Sequence[Cell],
+) -> TableSpec:
+    if not isinstance(raw, dict):
+        raise MatrixError(keypath, "expected a mapping with rows, metric and optional columns")
+    kind = raw.get("kind", "metric")
+    if kind not in TABLE_KINDS:
+        raise MatrixError((*keypath, "kind"), f"expected one of {', '.join(TABLE_KINDS)}")
+    accepted = {"model_card": MODEL_CARD_KEYS, "leaderboard": LEADERBOARD_KEYS}.get(
+        kind, TABLE_KEYS
+    )
+    for key in raw:
+        if key not in accepted:
+            raise MatrixError((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
+    axis_text = ", ".join(axes) or "none"
+
+    def axis(key: str, required: bool) -> str | None:
+        value = raw.get(key)
+        if value is None and not required:
+            return None
+        # An axis, or any key every cell has (an axis that --set narrowed to one value).
+        if value not in axes and not (isinstance(value, str) and _every_cell_has(cells, value)):
+            raise MatrixError((*keypath, key),
+                f"expected one of this experiment's axes ({axis_text}) or a parameter key "
+                "such as model.depth",
+            )
+        return str(value)
+
+    labels = raw.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise MatrixError((*keypath, "labels"), "expected a mapping of column value to header text")
+    for key in ("title", "row_label"):
+        if key in raw and not isinstance(raw[key], str):
+            raise MatrixError((*keypath, key), "expected a string")
+    if kind == "leaderboard":
+        return _parse_leaderboard(keypath, raw, metrics, labels)
+    if kind == "model_card":
+        experiments = raw.get("experiments", [])
+        if not isinstance(experiments, list) or not all(isinstance(e, str) for e in experiments):
+            raise MatrixError((*keypath, "experiments"), "expected a list of experiment names")
+        return TableSpec(
+            title=raw.get("title", ""),
+            rows=(axis("rows", required=False) or MODEL_ROWS),
+            columns=None,
+            metric="parameters",
+            labels={str(k): v for k, v in labels.items()},
+            row_label=raw.get("row_label"),
+            kind="model_card",
+            experiments=tuple(experiments),
+        )
+    rows = axis("rows", required=True)
+    assert rows is not None
+    columns = axis("columns", required=False)
+    if columns == rows:
+        raise MatrixError((*keypath, "columns"), "columns must differ from rows")
+    metric = raw.get("metric")
+    if not isinstance(metric, str) or metric not in metrics:
+        raise MatrixError((*keypath, "metric"), f"expected one of {', '.join(metrics)}")
+    interval = raw.get("interval", "std")
+    if interval not in ("std", "ci95"):
+        raise MatrixError((*keypath, "interval"), "expected one of std, ci95")
+    at = raw.get("at", "best")
+    if at not in EPOCH_CHOICES:
+        raise MatrixError((*keypath, "at"), f"expected one of {', '.join(EPOCH_CHOICES)}")
+    column_values = [str(cell.value(columns)) for cell in cells] if columns else []
+    derived = _parse_derived((*keypath, "derived"), raw.get("derived"), column_values)
+    _check_unique(keypath, rows, columns, cells)
+    return TableSpec(
+        title=raw.get("title", ""),
+        rows=rows,
+        columns=columns,
+        metric=metric,
+        at=at,
+        derived=derived,
+        labels={str(k): v for k, v in labels.items()},
+        row_label=raw.get("row_label"),
+        interval=interval,
+    )
+
+
+def _parse_leaderboard(
+    keypath: KeyPath,
+    raw: Mapping[str, Any],
+    metrics: Sequence[str],
+    labels: Mapping[Any, str],
+) -> TableSpec:
+    """A leaderboard; whether its experiments exist is checked once the matrix is expanded."""
+
+    def names(key: str, default: Sequence[str]) -> tuple[str, ...]:
+        value = raw.get(key, list(default))
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise MatrixError((*keypath, key), "expected a non-empty list of names")
+        return tuple(value)
+
+    experiments = names("experiments", [str(keypath[1])])
+    columns = names("metrics", DEFAULT_LEADERBOARD_METRICS)
+    for column in columns:
+        metric, _, at = column.partition("@")
+        if metric not in metrics or at not in ("", *EPOCH_CHOICES):
+            raise MatrixError((*keypath, "metrics"),
+                f"{column!r}: expected METRIC or METRIC@best|last with METRIC one of "
+                f"{', '.join(metrics)}",
+            )
+    curves = names("curves", []) if "curves" in raw else ()
+    for curve in curves:
+        if curve not in metrics:
+            raise MatrixError((*keypath, "curves"), f"{curve!r}: expected one of {', '.join(metrics)}"
+            )
+    return TableSpec(
+        title=raw.get("title", ""),
+        rows="experiment",
+        columns=None,
+        metric=columns[0].partition("@")[0],
+        labels={str(k): v for k, v in labels.items()},
+        row_label=raw.get("row_label"),
+        kind="leaderboard",
+        experiments=experiments,
+        metrics=columns,
+        curves=curves,
+    )
+
+
+def _every_cell_has(cells: Sequence[Cell], key: str) -> bool:
+    try:
+        for cell in cells:
+            cell.value(key)
+    except KeyError:
+        return False
+    return True
+
+
+def _parse_derived(
+    keypath: KeyPath, raw: Any, column_values: Sequence[str]
+) -> tuple[DerivedColumn, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise MatrixError(keypath, "expected a list of {title: ..., diff: [COLUMN, COLUMN]}")
+    derived = []
+    for index, item in enumerate(raw):
+        where = (*keypath, index)
+        if not isinstance(item, dict) or set(item) != {"title", "diff"}:
+            raise MatrixError(where, "expected {title: TEXT, diff: [COLUMN, COLUMN]}")
+        diff = item["diff"]
+        if not isinstance(diff, list) or len(diff) != 2:
+            raise MatrixError((*where, "diff"), "expected two column values: [minuend, subtrahend]")
+        for value in diff:
+            if str(value) not in column_values:
+                accepted = (
+                    ", ".join(dict.fromkeys(column_values)) or "none (the table has no columns)"
+                )
+                raise MatrixError((*where, "diff"), f"{value!r} is not a column; columns: {accepted}")
+        derived.append(DerivedColumn(str(item["title"]), str(diff[0]), str(diff[1])))
+    return tuple(derived)
+
+
+def _check_unique(
+    keypath: KeyPath, rows: str, columns: str | None, cells: Sequence[Cell]
+) -> None:
+    """Each (row, column) must hold cells that differ only by seed, or the table would hide some."""
+    groups: dict[tuple[str, str], Cell] = {}
+    for cell in cells:
+        key = (str(cell.value(rows)), str(cell.value(columns)) if columns else "")
+        other = groups.setdefault(key, cell)
+        differing = _differing_keys(other, cell)
+        if differing:
+            raise MatrixError(keypath,
+                f"rows {rows!r}{f' and columns {columns!r}' if columns else ''} leave cells that "
+                f"differ in {', '.join(differing)}; make that the rows or columns, or split the "
+                "experiment",
+            )
+
+
+def _differing_keys(first: Cell, second: Cell) -> list[str]:
+    return [key for key in varying_keys([first, second]) if key != "seed"]

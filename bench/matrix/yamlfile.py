@@ -1,0 +1,155 @@
+"""The one YAML loader: safe loading within fixed bounds, with the line of every key kept so
+that an error raised anywhere with a key path reads ``file:line: key.path: message``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dlbench.registry.errors import DlbenchError
+
+KeyPath = tuple[str | int, ...]
+#: Where a value came from: a key path in the matrix file, or the text of a ``--set``.
+Origin = KeyPath | str
+
+#: A matrix file is a few KB; these bounds stop a hostile one (an endless input, alias
+#: expansion, deep nesting) in well under a second and a few MB.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+
+
+class MatrixError(DlbenchError):
+    """A matrix that cannot be run, with where: a key path in the file, a ``--set`` text, or
+    nothing (the whole file). :func:`load_yaml`'s document turns it into ``file:line: key``."""
+
+    def __init__(self, origin: Origin | None, message: str) -> None:
+        super().__init__(message)
+        self.origin = origin
+        self.message = message
+
+    def __str__(self) -> str:
+        if isinstance(self.origin, str):
+            return f"--set {self.origin}: {self.message}"
+        if self.origin:
+            return f"{dotted(self.origin)}: {self.message}"
+        return self.message
+
+
+def dotted(keypath: KeyPath) -> str:
+    """``("experiments", "ex1", "seeds", 0)`` -> ``experiments.ex1.seeds[0]``."""
+    text = ""
+    for part in keypath:
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML file with the line number of every key and item."""
+
+    path: Path
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def locate(self, keypath: KeyPath) -> str:
+        """``file:line: key.path`` for the key, or for its nearest ancestor with a known line."""
+        for end in range(len(keypath), 0, -1):
+            line = self.lines.get(keypath[:end])
+            if line is not None:
+                return f"{self.path}:{line}: {dotted(keypath)}"
+        return f"{self.path}: {dotted(keypath)}" if keypath else str(self.path)
+
+    def located(self, error: MatrixError) -> DlbenchError:
+        """``error`` as one line that names this file and line where it has a key path."""
+        if isinstance(error.origin, str):
+            return DlbenchError(str(error))
+        return DlbenchError(f"{self.locate(error.origin or ())}: {error.message}")
+
+
+def read_text(path: Path, limit: int = MAX_BYTES) -> str:
+    """A text file of at most ``limit`` bytes; anything else is a one-line error."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise DlbenchError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DlbenchError(f"{path}: is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise DlbenchError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise DlbenchError(f"{path}: larger than {limit // 1024} KiB; a matrix file is smaller")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DlbenchError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    """Read ``path`` with PyYAML's safe loader within :data:`MAX_BYTES`, :data:`MAX_DEPTH` and
+    :data:`MAX_NODES` (aliases counted as often as they are used); duplicate keys, syntax errors
+    and exceeded bounds are one-line errors."""
+    text = read_text(path)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[KeyPath, int] = {}
+        if node is not None:
+            _Walk(path, lines).visit(node, (), 0)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DlbenchError(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise DlbenchError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
+    return YamlDocument(path=path, data=data, lines=lines)
+
+
+class _Walk:
+    """Records each key's line; refuses duplicate keys and documents beyond the bounds."""
+
+    def __init__(self, path: Path, lines: dict[KeyPath, int]) -> None:
+        self.path, self.lines, self.nodes = path, lines, 0
+
+    def visit(self, node: yaml.Node, keypath: KeyPath, depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise DlbenchError(
+                f"{self.path}: more than {MAX_NODES:,} values once aliases are expanded; "
+                "a matrix is smaller"
+            )
+        if depth > MAX_DEPTH:
+            line = node.start_mark.line + 1
+            raise DlbenchError(
+                f"{self.path}:{line}: nested more than {MAX_DEPTH} levels deep "
+                "(or an alias that refers to itself)"
+            )
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                child = (*keypath, key)
+                if key in seen and key != "<<":
+                    raise DlbenchError(
+                        f"{self.path}:{key_node.start_mark.line + 1}: {dotted(child)}: "
+                        "duplicate key"
+                    )
+                seen.add(key)
+                self.lines.setdefault(child, key_node.start_mark.line + 1)
+                self.visit(value_node, child, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*keypath, index)
+                self.lines.setdefault(child, item.start_mark.line + 1)
+                self.visit(item, child, depth + 1)

@@ -1,0 +1,46 @@
+"""Lifecycle hooks (cell start, epoch end, cell end) called plugin by plugin, so that one
+observer's exception never costs a cell, a record or the run."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from dlbench.registry.manager import PluginHost
+
+#: A plugin module (or object) that sets this to true makes its lifecycle hooks' exceptions fail
+#: the cell instead of being reported as warnings.
+REQUIRED_ATTRIBUTE = "dlbench_required"
+
+
+class ObserverError(RuntimeError):
+    """A required observer plugin's lifecycle hook raised."""
+
+
+class Observers:
+    """Calls one lifecycle hook in every plugin that implements it, each on its own."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self._host = host
+        self._warned: set[str] = set()
+
+    def notify(self, hook_name: str, *, failures_fail: bool = True, **kwargs: Any) -> None:
+        """Call ``hook_name`` in each plugin with ``kwargs``.
+
+        An exception from an optional plugin is a warning, once per plugin and run; from a
+        required one it raises :class:`ObserverError` when ``failures_fail`` (else it warns too).
+        """
+        for impl in getattr(self._host.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as exc:
+                message = f"plugin {impl.plugin_name!r} failed in {hook_name}: "
+                message += f"{type(exc).__name__}: {exc}"
+                if failures_fail and getattr(impl.plugin, REQUIRED_ATTRIBUTE, False) is True:
+                    raise ObserverError(message) from exc
+                if impl.plugin_name not in self._warned:
+                    self._warned.add(impl.plugin_name)
+                    warnings.warn(
+                        f"{message}; its hooks' errors are ignored for the rest of this run",
+                        stacklevel=2,
+                    )

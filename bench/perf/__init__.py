@@ -1,0 +1,15 @@
+"""``bench perf``: dlbench's training engine against a loop written like the lab's scripts.
+
+Both sides train the same model with the same batch size, optimizer and number of images, in the
+same process, one after the other. The reference uses a torchvision-style Dataset that builds a
+PIL image per sample, ToTensor + Normalize, a shuffling DataLoader, default Adam and a plain eager
+step; dlbench keeps the data as one uint8 tensor, draws batches by index, normalises whole batches
+and uses its fused optimizer. Models come from the plugin catalog, training from the engine.
+
+- :mod:`.cases`: what is timed;
+- :mod:`.reference`: the lab-style loop;
+- :mod:`.measure`: the engine's speed, FLOPs, the GEMM peak, where a step goes;
+- :mod:`.distill`: cached against online teacher outputs;
+- :mod:`.accuracy`: both sides on real MNIST, accuracy compared over seeds;
+- :mod:`.tables`: what ``bench perf`` prints, one function per table.
+"""

@@ -1,0 +1,41 @@
+"""Write a results directory's report files (``report.md``, ``tables/*.csv``, ``plots/*``) from
+its manifest and records."""
+
+from __future__ import annotations
+
+from dlbench.bench.store import ResultStore, write_atomic
+from dlbench.registry.errors import DlbenchError
+from dlbench.reports.manifest import Manifest, ManifestError
+from dlbench.reports.markdown import render_report
+
+REPORT = "report.md"
+
+
+def read_manifest(store: ResultStore) -> Manifest:
+    """The results directory's manifest, checked; a damaged one is a one-line error."""
+    data = store.read_manifest()
+    try:
+        return Manifest.from_json(data)
+    except ManifestError as exc:
+        raise DlbenchError(
+            f"{store.root / 'manifest.json'}: damaged manifest: {exc}; "
+            "run `bench run` with the matrix again to rewrite it"
+        ) from None
+
+
+def write_report(store: ResultStore, formats: tuple[str, ...] | None = None) -> str:
+    """Redraw ``report.md``, its CSV tables and plots from the store's records.
+
+    :param formats: image formats of the plots (default PNG and SVG).
+    :returns: the markdown.
+    """
+    manifest = read_manifest(store)
+    ids = manifest.cell_ids()
+    kwargs = {"formats": formats} if formats else {}
+    report = render_report(manifest, store.records(ids), store.failed_attempts(ids), **kwargs)
+    write_atomic(store.target(REPORT), report.markdown)
+    for name, text in report.csv_files.items():
+        write_atomic(store.target(f"tables/{name}"), text)
+    for name, image in report.images.items():
+        write_atomic(store.target(name), image)
+    return report.markdown

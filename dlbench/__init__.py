@@ -1,0 +1,175 @@
+"""dlbench: fair, reproducible comparison tables of deep-learning models and training strategies.
+
+``import dlbench`` is the whole API for plugin authors; everything else inside the package is
+internal and may change between releases. A plugin is a module with ``@dlbench.hookimpl``
+functions named after the hooks (``dlbench_register_models``, ...), which call ``register`` with
+a spec record::
+
+    import math
+
+    from torch import nn
+
+    import dlbench
+
+
+    def build_tiny(input_shape, num_classes, *, hidden):
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(math.prod(input_shape), hidden), nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+
+    @dlbench.hookimpl
+    def dlbench_register_models(register: dlbench.Register[dlbench.ModelSpec]) -> None:
+        register(dlbench.ModelSpec(
+            name="tiny", build=build_tiny, description="one hidden layer",
+            params={"hidden": dlbench.Param(32, int, "hidden width", minimum=1)},
+        ))
+
+Install it with an entry point in the ``dlbench`` group (``[project.entry-points.dlbench]``).
+The API, by purpose:
+
+- the contract: :func:`hookimpl`, :data:`Register`, the spec records (:class:`ModelSpec`,
+  :class:`ModelFamily`, :class:`DatasetSpec`, :class:`StrategySpec`, :class:`ExecutorSpec`,
+  :class:`ProbeSpec`, :class:`ProbePlot`), :class:`Param`, :class:`Cell`, :class:`Component`,
+  :data:`STANDARD_METRICS` (the metrics the training loop records);
+- running a cell: :class:`RunContext` (``context.fit``, ``context.optimizer``, ...),
+  :class:`TrainingResult`, :class:`Batch`, :data:`LossFn`, :class:`TrainingHooks`,
+  :class:`Probe`, :class:`Executor`, :class:`CellFunction`, :class:`CellRecord`;
+- data: :class:`DatasetRequest`, :class:`DatasetSplits`, :class:`Split`,
+  :class:`Normalization`, :class:`Augmentation`, and the split helpers :func:`make_splits`,
+  :func:`split_off`, :func:`select_classes`, :func:`channel_normalization` with their parameter
+  sets :data:`SPLIT_PARAMS` and :data:`IMAGE_PARAMS`;
+- training pieces: :data:`TRAINING_PARAMS` (what every built-in strategy accepts),
+  :func:`cross_entropy`, :func:`distillation_loss`, :class:`BatchNormalizer`, :func:`predict`,
+  :func:`evaluate`, :class:`TransferModel`, :func:`detach_head`, :func:`model_card`;
+- errors: :class:`DlbenchError`, :class:`DataUnavailableError`, :class:`ConformanceError`;
+- the conformance kit for a plugin's own tests: :func:`load_plugin`, :func:`check_model`,
+  :func:`check_dataset`, :func:`check_strategy`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dlbench.engine import (
+    IMAGE_PARAMS,
+    SPLIT_PARAMS,
+    TRAINING_PARAMS,
+    BatchNormalizer,
+    TransferModel,
+    channel_normalization,
+    cross_entropy,
+    detach_head,
+    distillation_loss,
+    evaluate,
+    make_splits,
+    model_card,
+    predict,
+    select_classes,
+    split_off,
+)
+from dlbench.registry import (
+    STANDARD_METRICS,
+    Augmentation,
+    Batch,
+    Cell,
+    CellFunction,
+    CellRecord,
+    Component,
+    ConformanceError,
+    DataUnavailableError,
+    DatasetRequest,
+    DatasetSpec,
+    DatasetSplits,
+    DlbenchError,
+    Executor,
+    ExecutorSpec,
+    LossFn,
+    ModelFamily,
+    ModelSpec,
+    Normalization,
+    Param,
+    Probe,
+    ProbePlot,
+    ProbeSpec,
+    Register,
+    RunContext,
+    Split,
+    StrategySpec,
+    TrainingHooks,
+    TrainingResult,
+    hookimpl,
+)
+
+if TYPE_CHECKING:
+    from dlbench.bench.testing import check_dataset, check_model, check_strategy, load_plugin
+
+#: Loaded on first use: the kit runs cells through the runner, which a plugin module itself
+#: never needs at import time.
+_LAZY = {
+    "check_dataset": "dlbench.bench.testing",
+    "check_model": "dlbench.bench.testing",
+    "check_strategy": "dlbench.bench.testing",
+    "load_plugin": "dlbench.bench.testing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dlbench' has no attribute {name!r}")
+
+
+__all__ = [
+    "IMAGE_PARAMS",
+    "SPLIT_PARAMS",
+    "STANDARD_METRICS",
+    "TRAINING_PARAMS",
+    "Augmentation",
+    "Batch",
+    "BatchNormalizer",
+    "Cell",
+    "CellFunction",
+    "CellRecord",
+    "Component",
+    "ConformanceError",
+    "DataUnavailableError",
+    "DatasetRequest",
+    "DatasetSpec",
+    "DatasetSplits",
+    "DlbenchError",
+    "Executor",
+    "ExecutorSpec",
+    "LossFn",
+    "ModelFamily",
+    "ModelSpec",
+    "Normalization",
+    "Param",
+    "Probe",
+    "ProbePlot",
+    "ProbeSpec",
+    "Register",
+    "RunContext",
+    "Split",
+    "StrategySpec",
+    "TrainingHooks",
+    "TrainingResult",
+    "TransferModel",
+    "channel_normalization",
+    "check_dataset",
+    "check_model",
+    "check_strategy",
+    "cross_entropy",
+    "detach_head",
+    "distillation_loss",
+    "evaluate",
+    "hookimpl",
+    "load_plugin",
+    "make_splits",
+    "model_card",
+    "predict",
+    "select_classes",
+    "split_off",
+]

@@ -1,0 +1,42 @@
+"""How cells are run: the executor contract and the picklable function that runs one cell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from dlbench.registry.cell import Cell
+    from dlbench.registry.records import CellRecord
+
+
+class CellFunction(Protocol):
+    """Runs one cell and returns its record; picklable, so it can run in another process.
+
+    Called where the executor puts it (this process, a worker process, a cluster node), it
+    builds what it needs there (the plugin catalog, the device) and writes the record and any
+    artifact into the results directory, which must be reachable from there. It never raises
+    for a failure inside the cell: that is a ``failed`` record.
+
+    :ivar device: the device policy (``auto``, ``cpu`` or ``cuda``), resolved where the cell runs.
+    :ivar threads: the CPU threads one cell uses.
+    """
+
+    device: str
+    threads: int
+
+    def __call__(self, cell: Cell) -> CellRecord:
+        """Run ``cell``; return its stored record."""
+        ...
+
+
+class Executor(Protocol):
+    """Runs cells and yields their records as they finish."""
+
+    def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
+        """Run every cell, each after the cells it depends on (``cell.producers()``).
+
+        :param cells: cells in an order where producers come before their consumers.
+        :param run_cell: runs one cell; call it here or send it (it pickles) where cells run.
+        """
+        ...

@@ -1,0 +1,115 @@
+"""What a cell produces: a strategy's :class:`TrainingResult` and the stored :class:`CellRecord`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a strategy returns.
+
+    :param epochs: one mapping of metric name to value per epoch, in order.
+    :param final: metrics of the whole cell, e.g. ``val_acc@best``, ``test_acc@last``.
+    """
+
+    epochs: list[dict[str, float]]
+    final: dict[str, Any]
+
+
+Status = Literal["ok", "failed", "skipped"]
+STATUSES: tuple[str, ...] = ("ok", "failed", "skipped")
+
+
+class RecordFormatError(ValueError):
+    """A stored record whose fields are missing or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """The stored outcome of one cell.
+
+    :param cell_id: the cell's content hash.
+    :param status: ``ok``; ``failed`` with :attr:`error` and :attr:`traceback`; or ``skipped``
+        with :attr:`error` when a cell it needs did not finish.
+    :param cell: the resolved configuration (:meth:`Cell.to_json`).
+    :param epochs: per-epoch metrics.
+    :param final: final metrics.
+    :param timings: wall-clock seconds (``total``, ``data``, ``train``).
+    :param environment: versions, device, threads, git revision.
+    :param artifacts: kind -> file (relative to the results directory), e.g. a checkpoint.
+    :param probes: probe name -> what it observed.
+    :param model_card: parameters, trainable parameters, conv and linear layers, blocks.
+    :param code: plugin name -> fingerprint of the source it ran with (see
+        :func:`dlbench.registry.fingerprint.code_fingerprint`); a changed one reruns the cell.
+    """
+
+    cell_id: str
+    status: Status
+    cell: dict[str, Any]
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    final: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    finished_at: str = ""
+    artifacts: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, Any] = field(default_factory=dict)
+    model_card: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dictionary for the store."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CellRecord:
+        """Rebuild a record from :meth:`to_json` output, checking every field's type.
+
+        :raises RecordFormatError: naming the first field that is missing or of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise RecordFormatError("not a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RecordFormatError(f"unknown field {unknown[0]!r}")
+        for name in ("cell_id", "status", "cell"):
+            if name not in data:
+                raise RecordFormatError(f"missing field {name!r}")
+        for name, expected in _FIELD_TYPES.items():
+            if name in data and not isinstance(data[name], expected):
+                raise RecordFormatError(
+                    f"field {name!r} is {type(data[name]).__name__}, expected "
+                    f"{' or '.join(t.__name__ for t in _as_tuple(expected))}"
+                )
+        if data["status"] not in STATUSES:
+            raise RecordFormatError(f"status {data['status']!r} is not one of {STATUSES}")
+        if not all(isinstance(epoch, dict) for epoch in data.get("epochs", [])):
+            raise RecordFormatError("field 'epochs' holds something other than mappings")
+        return cls(**data)
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "cell_id": str,
+    "status": str,
+    "cell": dict,
+    "epochs": list,
+    "final": dict,
+    "timings": dict,
+    "environment": dict,
+    "error": (str, type(None)),
+    "traceback": (str, type(None)),
+    "finished_at": str,
+    "artifacts": dict,
+    "probes": dict,
+    "model_card": dict,
+    "code": dict,
+}
+
+
+def _as_tuple(value: type | tuple[type, ...]) -> tuple[type, ...]:
+    return value if isinstance(value, tuple) else (value,)

@@ -1,0 +1,146 @@
+"""A metric laid out by rows and columns over an experiment's cells: mean over seeds, spread, n,
+and derived difference columns paired by seed."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dlbench.registry.cell import Cell
+from dlbench.reports.formatting import (
+    PER_EPOCH,
+    format_value,
+    format_values,
+    is_accuracy,
+    metric_label,
+    t_half_width,
+)
+from dlbench.reports.manifest import TableSpec
+from dlbench.reports.table import (
+    MISSING,
+    RecordView,
+    Table,
+    default_row_label,
+    metric_value,
+    ordered,
+)
+
+
+def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView) -> Table:
+    """Lay the cells' metric out by ``spec.rows`` and ``spec.columns``; seeds are averaged."""
+    row_values = ordered(str(cell.value(spec.rows)) for cell in cells)
+    column_values = (
+        ordered(str(cell.value(spec.columns)) for cell in cells) if spec.columns else [""]
+    )
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        column = str(cell.value(spec.columns)) if spec.columns else ""
+        groups.setdefault((str(cell.value(spec.rows)), column), []).append(cell)
+    seeds = sorted({cell.seed for cell in cells})
+    label = metric_label(spec.metric)
+    epoch_note = (
+        f" ({'best-val' if spec.at == 'best' else 'last'} epoch)"
+        if spec.metric in PER_EPOCH
+        else ""
+    )
+    value_headers = (
+        [spec.labels.get(c, c) for c in column_values] if spec.columns else [label + epoch_note]
+    )
+    row_label = spec.row_label or default_row_label(spec.rows)
+    headers = [row_label, *value_headers, *(d.title for d in spec.derived)]
+    counts: set[int] = set()
+    paired = False
+    rows: list[list[str]] = []
+    csv_rows: list[list[Any]] = []
+    for row in row_values:
+        text_row: list[str] = [row]
+        by_seed: dict[str, dict[int, float]] = {}
+        for column in column_values:
+            group = groups.get((row, column), [])
+            by_seed[column] = {
+                cell.seed: v
+                for cell in group
+                if (record := view.finished(cell.id)) is not None
+                and (v := metric_value(record, spec.metric, spec.at)) is not None
+            }
+            values = list(by_seed[column].values())
+            if values:
+                counts.add(len(values))
+                text = format_values(spec.metric, values, spec.interval)
+                text_row.append(text + view.mark(c.id for c in group))
+            else:
+                text_row.append(view.absence(c.id for c in group))
+            csv_rows.append(_csv_row(row, spec.labels.get(column, column), by_seed[column], seeds))
+        for derived in spec.derived:
+            text, differences, is_paired = _derived(
+                spec, by_seed.get(derived.minuend, {}), by_seed.get(derived.subtrahend, {})
+            )
+            paired |= is_paired
+            marked = [c.id for column in (derived.minuend, derived.subtrahend)
+                      for c in groups.get((row, column), [])]
+            text_row.append(text + (view.mark(marked) if differences else ""))
+            csv_rows.append(_csv_row(row, derived.title, differences, seeds))
+        rows.append(text_row)
+    caption = _caption(spec, label, epoch_note, counts, paired)
+    csv_headers = [row_label, default_row_label(spec.columns) if spec.columns else "metric"]
+    csv_headers += ["n", "mean", "std", *(f"seed_{seed}" for seed in seeds)]
+    return Table(spec.title, caption, headers, rows, csv_headers, csv_rows)
+
+
+def _derived(
+    spec: TableSpec, first: Mapping[int, float], second: Mapping[int, float]
+) -> tuple[str, dict[int, float], bool]:
+    """A derived column's text, its per-seed differences, and whether they were paired."""
+    shared = sorted(set(first) & set(second))
+    if len(shared) >= 2:
+        # Paired by seed: the same seed's split and initial weights on both sides.
+        differences = {s: first[s] - second[s] for s in shared}
+        return paired_difference(spec.metric, list(differences.values()))[0], differences, True
+    if first and second:
+        difference = statistics.fmean(first.values()) - statistics.fmean(second.values())
+        seed = shared[0] if shared else -1
+        return format_value(spec.metric, difference, signed=True), {seed: difference}, False
+    return MISSING, {}, False
+
+
+def _csv_row(row: str, column: str, by_seed: Mapping[int, float], seeds: list[int]) -> list[Any]:
+    values = list(by_seed.values())
+    mean = statistics.fmean(values) if values else ""
+    std = statistics.stdev(values) if len(values) > 1 else ""
+    return [row, column, len(values), mean, std, *(by_seed.get(seed, "") for seed in seeds)]
+
+
+def _caption(
+    spec: TableSpec, label: str, epoch_note: str, counts: set[int], paired: bool
+) -> str:
+    caption = f"{label}{epoch_note.replace('best-val', 'best-validation')}"
+    if spec.columns:
+        caption += f" by {default_row_label(spec.columns).lower()}"
+    if counts and max(counts) > 1:
+        n = f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}"
+        spread = "95% confidence interval" if spec.interval == "ci95" else "standard deviation"
+        caption += f"; mean ± {spread} over n = {n} seeds"
+    if spec.derived:
+        caption += "; " + "; ".join(
+            f"{d.title} = {spec.labels.get(d.minuend, d.minuend)} - "
+            f"{spec.labels.get(d.subtrahend, d.subtrahend)}"
+            for d in spec.derived
+        )
+    if paired:
+        caption += (
+            "; differences are paired by seed, shown as mean ± 95% confidence interval, "
+            "* where the interval excludes zero"
+        )
+    return caption + "."
+
+
+def paired_difference(metric: str, differences: Sequence[float]) -> tuple[str, float]:
+    """Mean of per-seed differences ± the half-width of its 95% t interval, starred when the
+    interval excludes zero."""
+    mean = statistics.fmean(differences)
+    half = t_half_width(differences)
+    text = format_value(metric, mean, signed=True)
+    width = f"{half * 100:.2f}" if is_accuracy(metric) else format_value(metric, half)
+    text = text.removesuffix("%") + f" ± {width}" + ("%" if is_accuracy(metric) else "")
+    return (text + " *" if abs(mean) > half else text), mean

@@ -1,0 +1,85 @@
+"""Helpers shared by the tests: paths, and small data written in each dataset's own format."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dlbench import DatasetSplits, Normalization, Split, make_splits
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` (uint8) in the IDX format MNIST ships in."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += b"".join(struct.pack(">I", size) for size in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist(root: Path, train: int = 50, test: int = 20) -> Path:
+    """Tiny MNIST in ``root/MNIST/raw``: images whose pixels encode their label."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", train), ("t10k", test)):
+        labels = rng.integers(0, 10, count).astype(np.uint8)
+        images = rng.integers(0, 30, (count, 28, 28)).astype(np.uint8)
+        images[:, 0, 0] = labels * 20
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
+
+
+PER_BATCH = 20
+
+
+def write_cifar(root: Path, classes: int) -> Path:
+    """A tiny CIFAR-10 (5 x 20 training images) or CIFAR-100 in the pickled-batch layout.
+
+    Each image's red channel at (0, 0) encodes its label, so tests can follow examples through
+    the loader and the split.
+    """
+    rng = np.random.default_rng(classes)
+
+    def batch(count: int, label_key: str) -> dict:
+        labels = rng.integers(0, classes, count)
+        data = rng.integers(0, 256, (count, 3 * 32 * 32), dtype=np.uint8)
+        data[:, 0] = labels * (255 // classes)
+        return {"data": data, label_key: labels.tolist()}
+
+    if classes == 10:
+        folder = root / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        for index in range(1, 6):
+            (folder / f"data_batch_{index}").write_bytes(pickle.dumps(batch(PER_BATCH, "labels")))
+        (folder / "test_batch").write_bytes(pickle.dumps(batch(PER_BATCH, "labels")))
+        names = {"label_names": [f"class{i}" for i in range(10)]}
+        (folder / "batches.meta").write_bytes(pickle.dumps(names))
+    else:
+        folder = root / "cifar-100-python"
+        folder.mkdir(parents=True)
+        (folder / "train").write_bytes(pickle.dumps(batch(5 * PER_BATCH, "fine_labels")))
+        (folder / "test").write_bytes(pickle.dumps(batch(PER_BATCH, "fine_labels")))
+        names = {"fine_label_names": [f"class{i}" for i in range(100)]}
+        (folder / "meta").write_bytes(pickle.dumps(names))
+    return root
+
+
+def toy_splits(n: int = 256, with_test: bool = True) -> DatasetSplits:
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(n, 2, generator=generator)
+    targets = (inputs[:, 0] + inputs[:, 1] > 0).long()
+    full = Split(inputs, targets)
+    test = Split(inputs[:64], targets[:64]) if with_test else None
+    splits = make_splits(
+        full, test, scale=1.0, num_classes=2, params={"val_fraction": 0.25, "split_seed": 0}
+    )
+    return DatasetSplits(
+        splits.train, splits.val, splits.test, 2, Normalization(1.0, (0.0,), (1.0,))
+    )
