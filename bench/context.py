@@ -1,4 +1,4 @@
-"""The services a strategy gets while its cell runs (:class:`dlbench.registry.context.RunContext`)."""
+"""The services a strategy gets while its cell runs: the run context's implementation."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from torch import nn
 from dlbench.bench.checkpoints import read_checkpoint, write_checkpoint
 from dlbench.bench.store import ResultStore
 from dlbench.engine.batches import BatchNormalizer
-from dlbench.engine.losses import cross_entropy
 from dlbench.engine.loop import FitConfig, fit
+from dlbench.engine.losses import cross_entropy
 from dlbench.engine.model_card import model_card
 from dlbench.engine.model_check import output_problem
 from dlbench.engine.optim import make_optimizer, make_scheduler

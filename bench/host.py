@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dlbench.plugins import BUILTIN_PLUGINS
 from dlbench.registry.catalog import Catalog, build_catalog
 from dlbench.registry.manager import PluginHost, build_plugin_manager
+
+#: Registered in this order, before any external plugin.
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "dlbench.plugins.models.mlp",
+    "dlbench.plugins.models.cnn",
+    "dlbench.plugins.models.timm_models",
+    "dlbench.plugins.datasets.digits",
+    "dlbench.plugins.datasets.torchvision",
+    "dlbench.plugins.strategies.plain",
+    "dlbench.plugins.strategies.distill",
+    "dlbench.plugins.strategies.finetune",
+    "dlbench.plugins.executors.local",
+    "dlbench.plugins.executors.ray",
+    "dlbench.plugins.probes.grad_norms",
+)
 
 
 def plugin_host(

@@ -16,78 +16,26 @@ replaced by a failed one, and every artifact's content hash is checked before it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
+from dlbench.bench.files import file_mode, read_json, sha256_of, verify_hash, write_atomic
 from dlbench.registry.errors import DlbenchError
-from dlbench.registry.records import CellRecord, RecordFormatError
+from dlbench.registry.records import CellRecord
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 ARTIFACTS = "artifacts"
 ATTEMPTS = "attempts"
 CACHE = f"{ARTIFACTS}/cache"
-#: Stored JSON files larger than this are refused unread (a record is a few hundred KB at most).
-MAX_JSON_BYTES = 64 * 1024 * 1024
-
-
-@cache
-def _file_mode() -> int:
-    """The mode new files get under the user's umask (files are never executable)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` so that readers see the old file or the whole new one.
-
-    The file gets the mode the user's umask gives new files.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), _file_mode())
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file's bytes, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_json(path: Path) -> Any:
-    """A stored JSON file, refused unread when larger than :data:`MAX_JSON_BYTES`.
-
-    :raises OSError: when it cannot be read; :raises ValueError: when it is not JSON or too big.
-    """
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_JSON_BYTES + 1)
-    if len(data) > MAX_JSON_BYTES:
-        raise ValueError(f"larger than {MAX_JSON_BYTES // 2**20} MiB")
-    return json.loads(data.decode("utf-8"))
 
 
 class ResultStore:
@@ -130,7 +78,7 @@ class ResultStore:
                 f"{path}: expected dlbench's lock file, found a "
                 f"{'link' if path.is_symlink() else 'folder'}; remove it and run again"
             )
-        lock = FileLock(path, mode=_file_mode())
+        lock = FileLock(path, mode=file_mode())
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -200,10 +148,8 @@ class ResultStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
-            reason = f"{exc}" if isinstance(exc, RecordFormatError) else f"{exc}"
-            warnings.warn(
-                f"{path}: unreadable record ({reason}); the cell will run again", stacklevel=3
-            )
+            message = f"{path}: unreadable record ({exc}); the cell will run again"
+            warnings.warn(message, stacklevel=3)
             return None
         if record.cell_id != cell_id:
             warnings.warn(f"{path}: record of another cell; the cell will run again", stacklevel=3)
@@ -296,14 +242,14 @@ class ResultStore:
         path = self.target(f"{CACHE}/{key}.pt")
         digest_path = self.target(f"{CACHE}/{key}.sha256")
         if path.is_file() and digest_path.is_file():
-            self._verify(path, digest_path.read_text(encoding="ascii").strip())
+            verify_hash(path, digest_path.read_text(encoding="ascii").strip())
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".cache.", suffix=".tmp")
         os.close(fd)
         try:
             write(Path(temp))
-            os.chmod(temp, _file_mode())
+            os.chmod(temp, file_mode())
             write_atomic(digest_path, sha256_of(Path(temp)) + "\n")
             os.replace(temp, path)
         finally:
@@ -321,7 +267,7 @@ class ResultStore:
         os.close(fd)
         try:
             write(Path(temp))
-            os.chmod(temp, _file_mode())
+            os.chmod(temp, file_mode())
             name = f"{ARTIFACTS}/{sha256_of(Path(temp))[:32]}{suffix}"
             os.replace(temp, self.target(name))
         finally:
@@ -343,16 +289,5 @@ class ResultStore:
         expected = Path(name).stem
         if len(expected) != 32 or any(c not in "0123456789abcdef" for c in expected):
             raise DlbenchError(f"{name}: not a content-hashed artifact name; refused")
-        self._verify(path, expected)
+        verify_hash(path, expected)
         return path
-
-    def _verify(self, path: Path, expected: str) -> None:
-        try:
-            actual = sha256_of(path)
-        except FileNotFoundError:
-            raise DlbenchError(f"{path}: artifact missing; rerun its producer cell") from None
-        if not actual.startswith(expected) or not expected:
-            raise DlbenchError(
-                f"{path}: damaged (its content hash {actual[:32]} does not match {expected[:32]});"
-                " delete it and rerun its producer"
-            )

@@ -7,8 +7,8 @@ Plugin authors reach these through :mod:`dlbench`; the names below are the engin
 from dlbench.engine.augment import BatchAugmenter
 from dlbench.engine.batches import BatchNormalizer, evaluate, predict
 from dlbench.engine.device import available_cores, resolve_device, seed_everything, set_threads
-from dlbench.engine.losses import cross_entropy, distillation_loss
 from dlbench.engine.loop import FitConfig, TrainingDiverged, fit
+from dlbench.engine.losses import cross_entropy, distillation_loss
 from dlbench.engine.model_card import model_card
 from dlbench.engine.model_check import output_problem
 from dlbench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler

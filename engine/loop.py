@@ -82,9 +82,7 @@ class _Stepper:
         self.probes = probes
         self.probe_steps: frozenset[int] = frozenset().union(*(p.steps for p in probes))
         self.device = splits.train.targets.device
-        self.normalize = BatchNormalizer(
-            splits.normalization, len(splits.input_shape), self.device
-        )
+        self.normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), self.device)
         self.augment = BatchAugmenter(splits.augmentation) if splits.augmentation.active else None
         images = len(splits.input_shape) == 3
         self.memory_format = torch.channels_last if config.channels_last and images else None

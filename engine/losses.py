@@ -26,7 +26,8 @@ def distillation_loss(
     """Hinton et al.'s distillation loss and its parts ``ce`` (hard labels) and ``kl`` (soft,
     before the T² factor)::
 
-        (1 - alpha) * CE(student, targets) + alpha * T² * KL(softmax(teacher/T) || softmax(student/T))
+        (1 - alpha) * CE(student, targets)
+            + alpha * T² * KL(softmax(teacher / T) || softmax(student / T))
 
     The T² factor keeps the soft term's gradients on the scale of the hard term's as T grows.
     """

@@ -1,16 +1,3 @@
-"""Built-in plugins. Each module uses only the public hooks of :mod:`registry`."""
-
-#: Registered in this order, before any external plugin.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "dlbench.plugins.models.mlp",
-    "dlbench.plugins.models.cnn",
-    "dlbench.plugins.models.timm_models",
-    "dlbench.plugins.datasets.digits",
-    "dlbench.plugins.datasets.torchvision",
-    "dlbench.plugins.strategies.plain",
-    "dlbench.plugins.strategies.distill",
-    "dlbench.plugins.strategies.finetune",
-    "dlbench.plugins.executors.local",
-    "dlbench.plugins.executors.ray",
-    "dlbench.plugins.probes.grad_norms",
-)
+"""Built-in plugins (floor 3). Each module uses only the public API (:mod:`dlbench`) and
+registers itself through the same hooks as an external plugin; the host
+(:data:`dlbench.bench.host.BUILTIN_PLUGINS`) lists them by module name."""

@@ -105,7 +105,8 @@ def build_plugin_manager(
 
 
 def builtin_plugin_name(module_name: str) -> str:
-    """The plugin name of a built-in module: ``dlbench.plugins.models.mlp`` -> ``dlbench.models.mlp``."""
+    """The plugin name of a built-in module: ``dlbench.plugins.models.mlp`` ->
+    ``dlbench.models.mlp``."""
     return f"{DISTRIBUTION}.{module_name.removeprefix('dlbench.plugins.')}"
 
 

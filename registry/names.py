@@ -17,6 +17,7 @@ class Family(Protocol[T_co]):
     """Names under a prefix, resolved on demand (see :class:`registry.specs.ModelFamily`)."""
 
     prefix: str
+    description: str
 
     def names(self) -> list[str]:
         """Every name in the family."""

@@ -13,7 +13,6 @@ from typing import Any
 from dlbench.registry.cell import Cell
 from dlbench.registry.probes import ProbePlot
 
-
 #: The rows of a model card when none are named: one per distinct model.
 MODEL_ROWS = "model"
 

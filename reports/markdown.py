@@ -148,7 +148,6 @@ def _experiment_section(
     if experiment.description:
         lines += [experiment.description.strip(), ""]
     cells = list(experiment.cells)
-    figures: list[tuple[str, str, Figure | None]] = []
     for index, spec in enumerate(experiment.tables, start=1):
         table = build_table(spec, cells, view, experiments)
         if table.title:

@@ -77,8 +77,11 @@ def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView)
                 spec, by_seed.get(derived.minuend, {}), by_seed.get(derived.subtrahend, {})
             )
             paired |= is_paired
-            marked = [c.id for column in (derived.minuend, derived.subtrahend)
-                      for c in groups.get((row, column), [])]
+            marked = [
+                c.id
+                for column in (derived.minuend, derived.subtrahend)
+                for c in groups.get((row, column), [])
+            ]
             text_row.append(text + (view.mark(marked) if differences else ""))
             csv_rows.append(_csv_row(row, derived.title, differences, seeds))
         rows.append(text_row)
@@ -111,9 +114,7 @@ def _csv_row(row: str, column: str, by_seed: Mapping[int, float], seeds: list[in
     return [row, column, len(values), mean, std, *(by_seed.get(seed, "") for seed in seeds)]
 
 
-def _caption(
-    spec: TableSpec, label: str, epoch_note: str, counts: set[int], paired: bool
-) -> str:
+def _caption(spec: TableSpec, label: str, epoch_note: str, counts: set[int], paired: bool) -> str:
     caption = f"{label}{epoch_note.replace('best-val', 'best-validation')}"
     if spec.columns:
         caption += f" by {default_row_label(spec.columns).lower()}"

@@ -115,15 +115,20 @@ def curves_plot(
         axis.set_ylabel(metric_label(metric) + (" (%)" if scale != 1.0 else ""))
         axis.grid(True, alpha=0.3)
     if seeds > 1:
-        figure.supxlabel(f"mean over seeds (up to {seeds}), band ± one standard deviation",
-                         fontsize="small")
+        figure.supxlabel(
+            f"mean over seeds (up to {seeds}), band ± one standard deviation", fontsize="small"
+        )
     _legend_below(figure, axes[0])
     return figure
 
 
 def _mean_with_band(
-    axis: Any, runs: Sequence[Sequence[Mapping[str, float]]], metric: str, scale: float,
-    label: str, colour: Any,
+    axis: Any,
+    runs: Sequence[Sequence[Mapping[str, float]]],
+    metric: str,
+    scale: float,
+    label: str,
+    colour: Any,
 ) -> None:
     by_epoch: dict[int, list[float]] = {}
     for epochs in runs:
@@ -155,8 +160,12 @@ def _legend_below(figure: Figure, axis: Any) -> None:
     handles, labels = axis.get_legend_handles_labels()
     if handles:
         figure.legend(
-            handles, labels, loc="outside lower center", ncols=min(len(labels), 3),
-            fontsize="small", frameon=False,
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=min(len(labels), 3),
+            fontsize="small",
+            frameon=False,
         )
 
 

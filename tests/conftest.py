@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import SHARED_DATA
+
 from dlbench.bench.cli import main
 from dlbench.bench.host import load_catalog
 from dlbench.registry import Catalog
-from helpers import SHARED_DATA
 
 
 @pytest.fixture

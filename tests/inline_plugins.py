@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from dlbench.engine.splits import SPLIT_PARAMS, make_splits
 from dlbench.registry import (
     Cell,
@@ -17,7 +19,6 @@ from dlbench.registry import (
     TrainingResult,
     hookimpl,
 )
-from torch import nn
 
 #: Cell ids in the order ``fake`` ran them, so tests can see what trained.
 RUNS: list[str] = []

@@ -80,7 +80,7 @@ BAD_MATRICES = {
     "depth-too-small": (BASE.replace("depth: [2, 3]", "depth: 1"), 7, r"expected an integer >= 2"),
     "empty-axis": (BASE.replace("depth: [2, 3]", "depth: []"), 7, r"empty axis"),
     "empty-seeds": (BASE + "    seeds: []\n", 8, r"empty axis: give at least one seed"),
-    "bad-seed": (BASE + "    seeds: [0, x]\n", 8, r"expected a seed >= 0"),
+    "bad-seed": (BASE + "    seeds: [0, x]\n", 8, r"expected a seed between 0 and"),
     "no-model": (
         BASE.replace("    model: {name: mlp, depth: [2, 3]}\n", "    title: t\n"),
         6,

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import write_cifar
+
 from dlbench.engine.augment import random_crop, random_flip
 from dlbench.engine.model_card import model_card
 from dlbench.registry import DatasetRequest, DataUnavailableError
 from dlbench.registry.params import resolve_params
-from helpers import write_cifar
 
 
 @pytest.fixture

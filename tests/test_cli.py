@@ -49,9 +49,13 @@ def test_quick_example_end_to_end_then_rerun_trains_nothing(bench, tmp_path) -> 
         "transfer_finetune-transfer-digits-0-4-to-digits-5-9.csv",
     } <= {p.name for p in (out / "tables").iterdir()}
     assert {p.name for p in (out / "plots").iterdir()} == {
-        "ex1_2_residual_mlp-grad-norms.png",
-        "ex1_3_cnn-grad-norms.png",
-        "ex2_2_distillation-exercise-2.2-teacher-vs-students-curves.png",
+        f"{stem}.{fmt}"
+        for stem in (
+            "ex1_2_residual_mlp-grad-norms",
+            "ex1_3_cnn-grad-norms",
+            "ex2_2_distillation-exercise-2.2-teacher-vs-students-curves",
+        )
+        for fmt in ("png", "svg")
     }
     assert len(list((out / "cells").glob("*.json"))) == 26
     second = bench("run", "--matrix", REPO / "examples" / "quick.yaml", "--out", out)
@@ -73,7 +77,7 @@ def test_unknown_model_exits_2_with_one_line_suggestion(bench, write_matrix, tmp
 def test_console_script_reports_errors_without_traceback(write_matrix, tmp_path) -> None:
     path = write_matrix(SMALL.replace("name: mlp", "name: mlpp"))
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--matrix", str(path)],
+        [sys.executable, "-m", "dlbench", "run", "--matrix", str(path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -216,17 +220,17 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(
             raise KeyboardInterrupt
         return real_fit(*args, **kwargs)
 
-    import dlbench.plugins.strategies.plain as plain
+    import dlbench.bench.context as context
 
-    real_fit = plain.fit_cell
-    monkeypatch.setattr(plain, "fit_cell", interrupted_fit)
+    real_fit = context.fit
+    monkeypatch.setattr(context, "fit", interrupted_fit)
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert result.code == 130
     assert "interrupted" in result.err and "Run the same command again to resume" in result.err
     assert len(list((out / "cells").glob("*.json"))) == 1
     assert "1 done, 0 failed, 1 pending" in (out / "report.md").read_text()
-    monkeypatch.setattr(plain, "fit_cell", real_fit)
+    monkeypatch.setattr(context, "fit", real_fit)
     resumed = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert resumed.code == 0
     assert "1 cell(s) to run, 1 already stored" in resumed.err

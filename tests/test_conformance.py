@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from inline_plugins import ThreeClassDatasetPlugin, load_three_classes
+from torch import nn
+
 from dlbench.bench.testing import (
     ConformanceError,
     check_dataset,
@@ -12,8 +15,6 @@ from dlbench.bench.testing import (
 )
 from dlbench.engine.splits import SPLIT_PARAMS
 from dlbench.registry import DatasetSpec, ModelSpec, Param, StrategySpec, hookimpl
-from inline_plugins import ThreeClassDatasetPlugin, load_three_classes
-from torch import nn
 
 
 def test_built_in_and_inline_plugins_conform(tmp_path) -> None:

@@ -7,7 +7,8 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from dlbench.plugins import BUILTIN_PLUGINS
+
+from dlbench.bench.host import BUILTIN_PLUGINS
 from dlbench.registry import (
     DuplicateNameError,
     ModelSpec,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import write_mnist
+
 from dlbench.registry import DatasetRequest, DataUnavailableError
 from dlbench.registry.params import resolve_params
-from helpers import write_mnist
 
 
 def load(catalog, name: str, root: Path, download: bool = False, **params):

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from matrix_cases import BAD_REFERENCES
+from matrix_cases import REFERENCE_MATRIX as MATRIX
+
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.matrix.overrides import parse_override
@@ -16,8 +19,6 @@ from dlbench.bench.progress import LineProgress
 from dlbench.bench.runner import RunSummary, run_matrix
 from dlbench.bench.store import ResultStore
 from dlbench.registry import DlbenchError
-from matrix_cases import BAD_REFERENCES
-from matrix_cases import REFERENCE_MATRIX as MATRIX
 
 # The consumer comes first in the file: order of execution follows references, not the file.
 

@@ -6,10 +6,11 @@ import io
 import json
 import math
 
-import dlbench.plugins.strategies.distill as distill
 import pytest
 import torch
 import torch.nn.functional as F
+
+import dlbench.plugins.strategies.distill as distill
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.progress import LineProgress

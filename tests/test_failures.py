@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from matrix_cases import BAD_MATRICES, BAD_REFERENCES
+
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.progress import LineProgress
@@ -21,7 +23,6 @@ from dlbench.bench.runner import run_matrix
 from dlbench.bench.store import ResultStore
 from dlbench.engine.optim import TRAINING_PARAMS
 from dlbench.registry import StrategySpec, hookimpl
-from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
 CORPUS = {
     **{f"matrix-{case}": text for case, (text, _line, _pattern) in BAD_MATRICES.items()},
@@ -52,7 +53,10 @@ def test_each_bad_matrix_exits_2_with_one_line_and_no_traceback(case, bench, tmp
 
 
 def test_unreadable_matrix_paths(bench, tmp_path) -> None:
-    for target, message in ((tmp_path, "cannot read"), (tmp_path / "missing.yaml", "no such file")):
+    for target, message in (
+        (tmp_path, "is a directory"),
+        (tmp_path / "missing.yaml", "no such file"),
+    ):
         result = bench("run", "--matrix", target)
         assert result.code == 2 and message in result.err and result.err.count("\n") == 1
 
@@ -130,7 +134,7 @@ def _bench_process(matrix: Path, out: Path) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "bench",
+            "dlbench",
             "run",
             "--matrix",
             str(matrix),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dlbench.bench.matrix import DEFAULT_KEYS, TOP_KEYS, load_matrix
 from dlbench.bench.matrix.experiment import EXPERIMENT_KEYS
 from dlbench.bench.matrix.tables import LEADERBOARD_KEYS, MODEL_CARD_KEYS, TABLE_KEYS
 from dlbench.registry import DlbenchError
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 # Every key the matrix format knows, then parameter names, plugin names, metrics and references.
 KEYS = list(

@@ -6,10 +6,11 @@ import re
 
 import inline_plugins
 import pytest
+from matrix_cases import BAD_MATRICES, BASE
+
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.matrix.overrides import parse_override
 from dlbench.registry import DlbenchError
-from matrix_cases import BAD_MATRICES, BASE
 
 
 def cells_of(matrix, experiment: str = "e") -> list[dict]:
@@ -194,7 +195,7 @@ def test_repeats_derive_seeds(catalog, write_matrix) -> None:
         (3, 2),
     ]
     for text, pattern in (
-        ("    repeats: 0\n", "expected a number of runs >= 1"),
+        ("    repeats: 0\n", "expected a number of runs between 1 and 1000"),
         ("    repeats: 2\n    seeds: [1]\n", "seeds or repeats, not both"),
     ):
         with pytest.raises(DlbenchError, match=pattern):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dlbench.registry.params import Param, ParamError, resolve_params
 
 DECLARED = {

@@ -7,17 +7,18 @@ import json
 
 import pytest
 import torch
+from helpers import toy_splits
+from torch import nn
+
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.progress import LineProgress
+from dlbench.bench.report_files import write_report
 from dlbench.bench.runner import run_matrix
 from dlbench.bench.store import ResultStore
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.plugins.probes.grad_norms import GradientNorms
 from dlbench.registry import DlbenchError, Param, ProbeSpec, hookimpl
-from dlbench.bench.report_files import write_report
-from helpers import toy_splits
-from torch import nn
 
 
 class CountingProbe:
@@ -48,7 +49,7 @@ def test_grad_norms_records_each_layer_at_the_chosen_steps() -> None:
     probe = GradientNorms((1, 3))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     fit(model, toy_splits(), optimizer, FitConfig(2, 32, 64, 0), probes=[probe])
-    steps = probe.result()["steps"]
+    steps = probe.result()["panels"]
     assert list(steps) == ["1", "3"]
     assert [name for name, _ in steps["1"]] == ["0", "2", "4"]
     assert all(norm > 0 for _, norm in steps["1"])
@@ -84,7 +85,7 @@ def test_probe_results_are_stored_and_plotted(make_catalog, write_matrix, tmp_pa
     assert len(with_probes) == 2
     for record in with_probes:
         assert record["probes"]["counter"]["seen"] == [2, 4]  # 128 * 0.8 / 32 = 4 steps
-        assert set(record["probes"]["grad_norms"]["steps"]) == {"1", "2"}
+        assert set(record["probes"]["grad_norms"]["panels"]) == {"1", "2"}
     markdown = write_report(store)
     assert "![Gradient norm by layer depth](plots/probed-grad-norms.png)" in markdown
     assert "plots/plain_only" not in markdown

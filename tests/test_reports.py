@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import textwrap
 
-from dlbench.bench.matrix.tables import DerivedColumn, TableSpec
+import pytest
+
 from dlbench.registry import Cell, CellRecord, Component
 from dlbench.reports.formatting import format_value, format_values, human_count
+from dlbench.reports.manifest import DerivedColumn, ExperimentEntry, Manifest, TableSpec
 from dlbench.reports.markdown import render_csv, render_markdown_table, render_report
+from dlbench.reports.table import RecordView
 from dlbench.reports.tables import build_table
+
+
+def view(records, stale=None) -> RecordView:
+    return RecordView(records, stale or {})
 
 
 def make_cell(model: str, depth: int, seed: int = 0) -> Cell:
@@ -43,7 +52,7 @@ def test_lab_shaped_table_renders_exactly() -> None:
     cells = [make_cell(m, d) for m in ("mlp", "residual_mlp") for d in (6, 8)]
     accuracies = [0.9837, 0.9875, 0.9860, 0.9268]
     records = {c.id: ok(c, a) for c, a in zip(cells, accuracies, strict=True)}
-    table = build_table(RESIDUAL_TABLE, cells, records)
+    table = build_table(RESIDUAL_TABLE, cells, view(records))
     assert render_markdown_table(table) == textwrap.dedent(
         """\
         |  Depth  |  Acc MLP  |  Acc MLP Residual  |  Improvement  |
@@ -60,7 +69,7 @@ def test_single_column_table_says_which_epoch() -> None:
     cells = [make_cell("mlp", d) for d in (2, 4)]
     records = {c.id: ok(c, 0.9, last=0.8 + i / 100) for i, c in enumerate(cells)}
     spec = TableSpec(title="", rows="model.depth", columns=None, metric="val_acc", at="last")
-    table = build_table(spec, cells, records)
+    table = build_table(spec, cells, view(records))
     assert table.headers == ["Depth", "Val accuracy (last epoch)"]
     assert table.rows == [["2", "80.00%"], ["4", "81.00%"]]
 
@@ -69,7 +78,7 @@ def test_seeds_are_averaged_with_their_spread() -> None:
     cells = [make_cell("mlp", 2, seed) for seed in (0, 1, 2)]
     records = {c.id: ok(c, a) for c, a in zip(cells, (0.90, 0.92, 0.94), strict=True)}
     spec = TableSpec(title="", rows="model.depth", columns=None, metric="val_acc")
-    table = build_table(spec, cells, records)
+    table = build_table(spec, cells, view(records))
     assert table.rows == [["2", "92.00 ± 2.00%"]]
     assert "mean ± standard deviation over n = 3 seeds" in table.caption
 
@@ -77,17 +86,32 @@ def test_seeds_are_averaged_with_their_spread() -> None:
 def test_missing_and_failed_cells_are_marked_and_derived_left_blank() -> None:
     cells = [make_cell(m, 6) for m in ("mlp", "residual_mlp")]
     records = {cells[0].id: failed(cells[0])}
-    table = build_table(RESIDUAL_TABLE, cells, records)
+    table = build_table(RESIDUAL_TABLE, cells, view(records))
     assert table.rows == [["6", "failed", "—", "—"]]
-    assert table.csv_rows == [["6", "", "", ""]]
+    assert table.csv_rows == [
+        ["6", "Acc MLP", 0, "", "", ""],
+        ["6", "Acc MLP Residual", 0, "", "", ""],
+        ["6", "Improvement", 0, "", "", ""],
+    ]
 
 
-def test_csv_has_raw_numbers() -> None:
-    cells = [make_cell(m, 6) for m in ("mlp", "residual_mlp")]
-    records = {c.id: ok(c, a) for c, a in zip(cells, (0.5, 0.75), strict=True)}
-    assert render_csv(build_table(RESIDUAL_TABLE, cells, records)) == (
-        "Depth,Acc MLP,Acc MLP Residual,Improvement\n6,0.5,0.75,0.25\n"
+def test_csv_has_raw_numbers_with_n_spread_and_each_seed() -> None:
+    cells = [make_cell(m, 6, seed) for m in ("mlp", "residual_mlp") for seed in (0, 1)]
+    accuracies = {
+        ("mlp", 0): 0.5,
+        ("mlp", 1): 0.7,
+        ("residual_mlp", 0): 0.75,
+        ("residual_mlp", 1): 0.75,
+    }
+    records = {c.id: ok(c, accuracies[c.model.name, c.seed]) for c in cells}
+    rows = list(
+        csv.reader(io.StringIO(render_csv(build_table(RESIDUAL_TABLE, cells, view(records)))))
     )
+    assert rows[0] == ["Depth", "Model", "n", "mean", "std", "seed_0", "seed_1"]
+    numbers = {row[1]: [float(v) for v in row[2:]] for row in rows[1:]}
+    assert numbers["Acc MLP"] == pytest.approx([2, 0.6, 0.1414, 0.5, 0.7], abs=1e-4)
+    assert numbers["Acc MLP Residual"] == pytest.approx([2, 0.75, 0.0, 0.75, 0.75])
+    assert numbers["Improvement"] == pytest.approx([2, 0.15, 0.1414, 0.25, 0.05], abs=1e-4)
 
 
 def test_report_lists_failed_and_skipped_cells() -> None:
@@ -109,7 +133,8 @@ def test_report_lists_failed_and_skipped_cells() -> None:
         ],
     }
     report = render_report(
-        manifest, {cells[0].id: ok(cells[0], 0.5), cells[1].id: failed(cells[1])}
+        Manifest.from_json(manifest),
+        {cells[0].id: ok(cells[0], 0.5), cells[1].id: failed(cells[1])},
     )
     text = report.markdown
     assert "2 cells, 1 done, 1 failed, 0 pending, 1 skipped" in text
@@ -149,8 +174,11 @@ def test_leaderboard_has_a_row_per_configuration_and_a_column_per_metric() -> No
         experiments=("teacher", "students", "absent"),
         metrics=("val_acc@best", "val_acc@last", "parameters", "train_seconds"),
     )
-    experiments = {"teacher": ("Teacher", [teacher]), "students": ("Student", students)}
-    table = build_table(spec, [], records, experiments)
+    experiments = {
+        "teacher": ExperimentEntry("teacher", "Teacher", "", True, (teacher,)),
+        "students": ExperimentEntry("students", "Student", "", True, tuple(students)),
+    }
+    table = build_table(spec, [], view(records), experiments)
     assert table.headers == [
         "Experiment",
         "Val accuracy (best)",
@@ -181,7 +209,7 @@ def test_model_card_lists_each_model_once() -> None:
         for c in cells
     }
     spec = TableSpec("", "model.depth", None, "parameters", kind="model_card")
-    table = build_table(spec, cells, records)
+    table = build_table(spec, cells, view(records))
     assert table.headers == ["Depth", "Blocks", "Parameters", "Conv layers"]
     assert table.rows == [["2", "0", "2.00K", "0"], ["4", "2", "4.00K", "0"]]
 
@@ -193,7 +221,7 @@ def test_improvement_is_paired_by_seed_with_a_confidence_interval() -> None:
     records = {
         c.id: ok(c, base[c.seed] + (0.02 if c.model.name == "residual_mlp" else 0.0)) for c in cells
     }
-    table = build_table(RESIDUAL_TABLE, cells, records)
+    table = build_table(RESIDUAL_TABLE, cells, view(records))
     (row,) = table.rows
     assert row[0] == "6"
     assert row[1] == "85.00 ± 5.00%"
@@ -205,7 +233,7 @@ def test_confidence_interval_on_request() -> None:
     cells = [make_cell("mlp", 2, seed) for seed in (0, 1, 2)]
     records = {c.id: ok(c, a) for c, a in zip(cells, (0.90, 0.92, 0.94), strict=True)}
     spec = TableSpec("", "model.depth", None, "val_acc", interval="ci95")
-    table = build_table(spec, cells, records)
+    table = build_table(spec, cells, view(records))
     # t(0.975, 2) = 4.303; std 2 points; n = 3: half-width 4.97 points.
     assert table.rows == [["2", "92.00 ± 4.97%"]]
     assert "95% confidence interval over n = 3 seeds" in table.caption

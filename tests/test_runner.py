@@ -10,6 +10,7 @@ from pathlib import Path
 import inline_plugins
 import pytest
 import torch
+
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.progress import LineProgress
@@ -151,9 +152,9 @@ def test_lifecycle_hooks_see_every_cell_and_epoch(make_catalog, write_matrix, tm
 
 def test_matrix_picks_a_plugin_executor(make_catalog, write_matrix, tmp_path) -> None:
     class Reversed:
-        def run(self, cells, execute, job):
+        def run(self, cells, run_cell):
             for cell in reversed(cells):
-                yield execute(cell)
+                yield run_cell(cell)
 
     class ExecutorPlugin:
         @hookimpl

@@ -5,20 +5,22 @@ from __future__ import annotations
 import io
 import json
 
-import dlbench.plugins.strategies.finetune as finetune
 import pytest
 import torch
+from helpers import toy_splits, write_cifar
+from torch import nn
+
+import dlbench.plugins.strategies.finetune as finetune
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.progress import LineProgress
 from dlbench.bench.runner import run_matrix
 from dlbench.bench.store import ResultStore
 from dlbench.engine.loop import FitConfig, fit
+from dlbench.engine.optim import make_optimizer
 from dlbench.engine.transfer import TransferModel, detach_head
 from dlbench.registry import Cell, Component, DlbenchError
 from dlbench.registry.params import resolve_params
-from helpers import toy_splits, write_cifar
-from torch import nn
 
 MATRIX = """\
 name: transfer
@@ -123,24 +125,17 @@ def test_frozen_backbone_is_unchanged_weights_and_statistics() -> None:
     assert not all(torch.equal(head_before[k], v) for k, v in snapshot(model.head).items())
 
 
-def test_gradual_unfreeze_and_backbone_learning_rate(catalog, monkeypatch) -> None:
-    groups_seen = []
-    real = finetune.make_optimizer
-
-    def capturing(groups, params, device):
-        groups_seen.append([(len(g["params"]), g["lr"]) for g in groups])
-        return real(groups, params, device)
-
-    monkeypatch.setattr(finetune, "make_optimizer", capturing)
+def test_gradual_unfreeze_and_backbone_learning_rate(catalog) -> None:
     params = resolve_params(
         finetune.FINETUNE_PARAMS,
         {"mode": "full", "lr": 0.2, "backbone_lr_scale": 0.25, "freeze_epochs": 1, "epochs": 2},
         "finetune",
     )
-    context = FakeContext()
+    context = FakeContext(params)
     cell = Cell(Component("m"), Component("d"), Component("finetune", params), seed=0)
     finetune.run_finetune(cell, context)
-    assert groups_seen == [[(2, 0.2), (4, 0.05)]]  # head: weight, bias; backbone: 2 Linear + BN
+    # head: weight, bias; backbone: 2 Linear + BN
+    assert context.groups_seen == [[(2, 0.2), (4, 0.05)]]
     first, after_epoch_1, after_epoch_2 = context.states
     kept = after_epoch_1.keys()  # the classifier was cut off before training
     assert all(torch.equal(first[k], after_epoch_1[k]) for k in kept)  # frozen in epoch 1
@@ -152,9 +147,20 @@ class FakeContext:
 
     device = torch.device("cpu")
 
-    def __init__(self) -> None:
+    def __init__(self, params) -> None:
+        self.params = params
         self.states: list[dict[str, torch.Tensor]] = []
         self.backbone: nn.Module | None = None
+        self.groups_seen: list[list[tuple[int, float]]] = []
+
+    def optimizer(self, groups, params=None):
+        groups = list(groups)
+        self.groups_seen.append([(len(g["params"]), g["lr"]) for g in groups])
+        return make_optimizer(groups, self.params, self.device)
+
+    def fit(self, model, splits, optimizer, *, loss_fn=None, hooks=None, scheduler="cell"):
+        config = FitConfig.from_params(self.params, 0)
+        return fit(model, splits, optimizer, config, hooks=hooks, on_epoch=self.epoch_end)
 
     def load_dataset(self):
         return toy_splits()
@@ -169,9 +175,6 @@ class FakeContext:
 
     def epoch_end(self, epoch, metrics):
         self.states.append(snapshot(self.backbone))
-
-    def probes(self):
-        return []
 
     def trained_model(self, model):
         pass

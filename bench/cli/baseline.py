@@ -25,7 +25,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Write the baseline file."""
     from dlbench.bench.baselines import export_baseline
-    from dlbench.bench.store import write_atomic
+    from dlbench.bench.files import write_atomic
 
     if args.file.is_dir():
         raise DlbenchError(f"{args.file}: is a directory; give the baseline file's name")

@@ -68,13 +68,31 @@ def require_at_least(option: str, value: int | None, least: int, most: int | Non
         raise DlbenchError(f"{option} {value}: expected a whole number {bound}")
 
 
-def require_number(option: str, value: float | None, least: float = 0.0, strict: bool = False) -> None:
-    """A finite number option at least ``least`` (above it when ``strict``)."""
+def require_number(
+    option: str,
+    value: float | None,
+    least: float = 0.0,
+    most: float | None = None,
+    strict: bool = False,
+) -> None:
+    """A finite number option between ``least`` (excluded when ``strict``) and ``most``."""
     if value is None:
         return
-    if not math.isfinite(value) or value < least or (strict and value == least):
-        bound = f"> {least:g}" if strict else f">= {least:g}"
-        raise DlbenchError(f"{option} {value}: expected a finite number {bound}")
+    if (
+        not math.isfinite(value)
+        or value < least
+        or (strict and value == least)
+        or (most is not None and value > most)
+    ):
+        if most is not None:
+            bound = f"between {least:g} and {most:g}" + (f" (not {least:g})" if strict else "")
+        else:
+            bound = f"> {least:g}" if strict else f">= {least:g}"
+        raise DlbenchError(f"{option} {_text(value)}: expected a finite number {bound}")
+
+
+def _text(value: float) -> str:
+    return f"{value:g}" if math.isfinite(value) else str(value)
 
 
 def check_threads(threads: int | None) -> None:

@@ -59,7 +59,7 @@ def command(args: argparse.Namespace) -> int:
     from dlbench.bench.perf import tables
     from dlbench.engine.device import set_threads
 
-    require_number("--scale", args.scale, strict=True)
+    require_number("--scale", args.scale, 0.0, 100.0, strict=True)
     require_at_least("--rounds", args.rounds, 1, 100)
     require_at_least("--epochs", args.epochs, 1, 1000)
     # The accuracy check's interval needs two seeds a side.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
-from dlbench.registry.errors import DlbenchError
 from dlbench.bench.cli.common import (
     EXIT_FAILED_CELLS,
     EXIT_OK,
@@ -17,6 +17,7 @@ from dlbench.bench.cli.common import (
     data_root,
     load_catalog,
 )
+from dlbench.registry.errors import DlbenchError
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -111,12 +112,12 @@ def command(args: argparse.Namespace) -> int:
                 device_policy=args.device,
             )
         except KeyboardInterrupt as stop:
-            try:
+            # Pressed again, or the disk is full: the stored records are what matters.
+            with contextlib.suppress(KeyboardInterrupt, DlbenchError, OSError):
                 write_report(store)
-            except (KeyboardInterrupt, DlbenchError, OSError):
-                pass  # pressed again, or the disk is full: the records are what matters
+            reason = str(stop) or "interrupted"
             print(
-                f"bench: stopped ({stop or 'interrupted'}); finished cells are stored in {out}. "
+                f"bench: stopped ({reason}); finished cells are stored in {out}. "
                 "Run the same command again to resume.",
                 file=sys.stderr,
             )

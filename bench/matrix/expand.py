@@ -11,7 +11,6 @@ from typing import Any
 
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, Origin
 from dlbench.registry.catalog import Catalog
-from dlbench.reports.manifest import SkippedCell
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import UnknownNameError
 from dlbench.registry.params import ParamError, resolve_params
@@ -165,7 +164,8 @@ def apply_exclude(
             raise MatrixError((*keypath, index), "expected a mapping of axis key to value")
         for key in rule:
             if key not in axis_keys:
-                raise MatrixError((*keypath, index, key),
+                raise MatrixError(
+                    (*keypath, index, key),
                     f"not an axis of this experiment; axes: {', '.join(axis_keys) or 'none'}",
                 )
         rules.append(rule)
@@ -186,9 +186,7 @@ def _matches(rule: Mapping[str, Any], combo: Mapping[str, Any]) -> bool:
     return True
 
 
-def build_cell(
-    source: ExperimentSource, combo: Mapping[str, Any], catalog: Catalog
-) -> Cell:
+def build_cell(source: ExperimentSource, combo: Mapping[str, Any], catalog: Catalog) -> Cell:
     """Resolve one combination into a :class:`Cell`, validating names and parameters."""
     components = {}
     for section in COMPONENT_KINDS:

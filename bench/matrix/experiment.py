@@ -9,7 +9,6 @@ from typing import Any
 
 from dlbench.bench.matrix.expand import (
     ExperimentSource,
-    SkippedCell,
     apply_exclude,
     apply_zip,
     build_cell,
@@ -20,12 +19,13 @@ from dlbench.bench.matrix.expand import (
 )
 from dlbench.bench.matrix.merge import MatrixScope, merge_experiment
 from dlbench.bench.matrix.references import resolve_references
-from dlbench.bench.matrix.tables import TableSpec, parse_tables
+from dlbench.bench.matrix.tables import parse_tables
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import UnknownNameError
 from dlbench.registry.params import ParamError, resolve_params
+from dlbench.reports.manifest import SkippedCell, TableSpec
 
 EXPERIMENT_KEYS = (
     "title",

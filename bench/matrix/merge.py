@@ -137,6 +137,5 @@ def _accepts(catalog: Catalog, section: str, names: Any, key: str) -> bool:
         return True
     # An unknown name accepts everything here: it is reported where the name is checked.
     return any(
-        declared is None or key in declared
-        for _, declared in catalog.declarations(section, names)
+        declared is None or key in declared for _, declared in catalog.declarations(section, names)
     )

@@ -40,9 +40,7 @@ def references_in(layers: Sequence[tuple[Mapping[str, Any], KeyPath]]) -> dict[s
     return found
 
 
-def experiment_order(
-    dependencies: Mapping[str, Mapping[str, KeyPath]]
-) -> list[str]:
+def experiment_order(dependencies: Mapping[str, Mapping[str, KeyPath]]) -> list[str]:
     """Experiment names with every producer before its consumers.
 
     :param dependencies: experiment -> {referenced experiment: where the reference is}.
@@ -51,7 +49,8 @@ def experiment_order(
     for referenced in dependencies.values():
         for target, keypath in referenced.items():
             if target not in dependencies:
-                raise MatrixError(keypath,
+                raise MatrixError(
+                    keypath,
                     f"refers to unknown experiment {target!r}; "
                     f"experiments: {', '.join(dependencies)}",
                 )
@@ -61,7 +60,8 @@ def experiment_order(
     except graphlib.CycleError as exc:
         cycle = exc.args[1]
         first, second = cycle[0], cycle[1]
-        raise MatrixError(dependencies[second][first],
+        raise MatrixError(
+            dependencies[second][first],
             "experiments depend on each other in a cycle: " + " -> ".join(reversed(cycle)),
         ) from None
 
@@ -92,7 +92,8 @@ def _check_takes_reference(
             continue  # reported with the name itself
         param = declared.get(key)
         if param is None or param.artifact is None:
-            raise MatrixError(origin, f"{section} {name!r} parameter {key!r} does not take a reference"
+            raise MatrixError(
+                origin, f"{section} {name!r} parameter {key!r} does not take a reference"
             )
 
 
@@ -104,13 +105,16 @@ def _select(
             raise MatrixError(origin, f"unknown key {key!r} in a reference; accepted: from, where")
     where = value.get("where", {})
     if not isinstance(where, dict):
-        raise MatrixError(origin, "where: expected a mapping of key to value, e.g. {model.depth: 2}")
+        raise MatrixError(
+            origin, "where: expected a mapping of key to value, e.g. {model.depth: 2}"
+        )
     cells = list(produced[str(value["from"])])
     for key, wanted in where.items():
         try:
             cells = [cell for cell in cells if cell.value(str(key)) == wanted]
         except KeyError:
-            raise MatrixError(origin, f"where: {key!r} is not a key of the referenced cells"
+            raise MatrixError(
+                origin, f"where: {key!r} is not a key of the referenced cells"
             ) from None
     if not cells:
         raise MatrixError(origin, f"matches no cell of experiment {value['from']!r}")

@@ -4,11 +4,12 @@ into :class:`~dlbench.reports.manifest.TableSpec` records."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError
-from dlbench.reports.manifest import MODEL_ROWS, DerivedColumn, TableSpec
 from dlbench.registry.cell import Cell, varying_keys
+from dlbench.reports.manifest import MODEL_ROWS, DerivedColumn, TableSpec
 
 TABLE_KEYS = (
     "kind",
@@ -54,6 +55,47 @@ def parse_tables(
     )
 
 
+@dataclass(frozen=True)
+class _TableSource:
+    """One table's mapping in the matrix and what it is checked against."""
+
+    keypath: KeyPath
+    raw: Mapping[str, Any]
+    axes: Sequence[str]
+    metrics: Sequence[str]
+    cells: Sequence[Cell]
+
+    def error(self, key: str, message: str) -> MatrixError:
+        return MatrixError((*self.keypath, key), message)
+
+    def axis(self, key: str, required: bool) -> str | None:
+        """An axis of the experiment, or any key every cell has (an axis ``--set`` narrowed)."""
+        value = self.raw.get(key)
+        if value is None and not required:
+            return None
+        if value not in self.axes and not (
+            isinstance(value, str) and _every_cell_has(self.cells, value)
+        ):
+            raise self.error(
+                key,
+                f"expected one of this experiment's axes ({', '.join(self.axes) or 'none'}) or a "
+                "parameter key such as model.depth",
+            )
+        return str(value)
+
+    def labels(self) -> dict[str, str]:
+        labels = self.raw.get("labels", {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise self.error("labels", "expected a mapping of column value to header text")
+        return {str(k): v for k, v in labels.items()}
+
+    def names(self, key: str, default: Sequence[str]) -> tuple[str, ...]:
+        value = self.raw.get(key, list(default))
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "expected a non-empty list of names")
+        return tuple(value)
+
+
 def _parse_table(
     keypath: KeyPath,
     raw: Any,
@@ -73,59 +115,50 @@ def _parse_table(
     for key in raw:
         if key not in accepted:
             raise MatrixError((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
-    axis_text = ", ".join(axes) or "none"
-
-    def axis(key: str, required: bool) -> str | None:
-        value = raw.get(key)
-        if value is None and not required:
-            return None
-        # An axis, or any key every cell has (an axis that --set narrowed to one value).
-        if value not in axes and not (isinstance(value, str) and _every_cell_has(cells, value)):
-            raise MatrixError((*keypath, key),
-                f"expected one of this experiment's axes ({axis_text}) or a parameter key "
-                "such as model.depth",
-            )
-        return str(value)
-
-    labels = raw.get("labels", {})
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise MatrixError((*keypath, "labels"), "expected a mapping of column value to header text")
     for key in ("title", "row_label"):
         if key in raw and not isinstance(raw[key], str):
             raise MatrixError((*keypath, key), "expected a string")
-    if kind == "leaderboard":
-        return _parse_leaderboard(keypath, raw, metrics, labels)
-    if kind == "model_card":
-        experiments = raw.get("experiments", [])
-        if not isinstance(experiments, list) or not all(isinstance(e, str) for e in experiments):
-            raise MatrixError((*keypath, "experiments"), "expected a list of experiment names")
-        return TableSpec(
-            title=raw.get("title", ""),
-            rows=(axis("rows", required=False) or MODEL_ROWS),
-            columns=None,
-            metric="parameters",
-            labels={str(k): v for k, v in labels.items()},
-            row_label=raw.get("row_label"),
-            kind="model_card",
-            experiments=tuple(experiments),
-        )
-    rows = axis("rows", required=True)
+    source = _TableSource(keypath, raw, axes, metrics, cells)
+    parse = {"leaderboard": _parse_leaderboard, "model_card": _parse_model_card}
+    return parse.get(kind, _parse_metric_table)(source)
+
+
+def _parse_model_card(source: _TableSource) -> TableSpec:
+    raw = source.raw
+    experiments = raw.get("experiments", [])
+    if not isinstance(experiments, list) or not all(isinstance(e, str) for e in experiments):
+        raise source.error("experiments", "expected a list of experiment names")
+    return TableSpec(
+        title=raw.get("title", ""),
+        rows=(source.axis("rows", required=False) or MODEL_ROWS),
+        columns=None,
+        metric="parameters",
+        labels=source.labels(),
+        row_label=raw.get("row_label"),
+        kind="model_card",
+        experiments=tuple(experiments),
+    )
+
+
+def _parse_metric_table(source: _TableSource) -> TableSpec:
+    raw = source.raw
+    rows = source.axis("rows", required=True)
     assert rows is not None
-    columns = axis("columns", required=False)
+    columns = source.axis("columns", required=False)
     if columns == rows:
-        raise MatrixError((*keypath, "columns"), "columns must differ from rows")
+        raise source.error("columns", "columns must differ from rows")
     metric = raw.get("metric")
-    if not isinstance(metric, str) or metric not in metrics:
-        raise MatrixError((*keypath, "metric"), f"expected one of {', '.join(metrics)}")
+    if not isinstance(metric, str) or metric not in source.metrics:
+        raise source.error("metric", f"expected one of {', '.join(source.metrics)}")
     interval = raw.get("interval", "std")
     if interval not in ("std", "ci95"):
-        raise MatrixError((*keypath, "interval"), "expected one of std, ci95")
+        raise source.error("interval", "expected one of std, ci95")
     at = raw.get("at", "best")
     if at not in EPOCH_CHOICES:
-        raise MatrixError((*keypath, "at"), f"expected one of {', '.join(EPOCH_CHOICES)}")
-    column_values = [str(cell.value(columns)) for cell in cells] if columns else []
-    derived = _parse_derived((*keypath, "derived"), raw.get("derived"), column_values)
-    _check_unique(keypath, rows, columns, cells)
+        raise source.error("at", f"expected one of {', '.join(EPOCH_CHOICES)}")
+    column_values = [str(cell.value(columns)) for cell in source.cells] if columns else []
+    derived = _parse_derived((*source.keypath, "derived"), raw.get("derived"), column_values)
+    _check_unique(source.keypath, rows, columns, source.cells)
     return TableSpec(
         title=raw.get("title", ""),
         rows=rows,
@@ -133,46 +166,35 @@ def _parse_table(
         metric=metric,
         at=at,
         derived=derived,
-        labels={str(k): v for k, v in labels.items()},
+        labels=source.labels(),
         row_label=raw.get("row_label"),
         interval=interval,
     )
 
 
-def _parse_leaderboard(
-    keypath: KeyPath,
-    raw: Mapping[str, Any],
-    metrics: Sequence[str],
-    labels: Mapping[Any, str],
-) -> TableSpec:
+def _parse_leaderboard(source: _TableSource) -> TableSpec:
     """A leaderboard; whether its experiments exist is checked once the matrix is expanded."""
-
-    def names(key: str, default: Sequence[str]) -> tuple[str, ...]:
-        value = raw.get(key, list(default))
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise MatrixError((*keypath, key), "expected a non-empty list of names")
-        return tuple(value)
-
-    experiments = names("experiments", [str(keypath[1])])
-    columns = names("metrics", DEFAULT_LEADERBOARD_METRICS)
+    raw, metrics = source.raw, source.metrics
+    experiments = source.names("experiments", [str(source.keypath[1])])
+    columns = source.names("metrics", DEFAULT_LEADERBOARD_METRICS)
     for column in columns:
         metric, _, at = column.partition("@")
         if metric not in metrics or at not in ("", *EPOCH_CHOICES):
-            raise MatrixError((*keypath, "metrics"),
+            raise source.error(
+                "metrics",
                 f"{column!r}: expected METRIC or METRIC@best|last with METRIC one of "
                 f"{', '.join(metrics)}",
             )
-    curves = names("curves", []) if "curves" in raw else ()
+    curves = source.names("curves", []) if "curves" in raw else ()
     for curve in curves:
         if curve not in metrics:
-            raise MatrixError((*keypath, "curves"), f"{curve!r}: expected one of {', '.join(metrics)}"
-            )
+            raise source.error("curves", f"{curve!r}: expected one of {', '.join(metrics)}")
     return TableSpec(
         title=raw.get("title", ""),
         rows="experiment",
         columns=None,
         metric=columns[0].partition("@")[0],
-        labels={str(k): v for k, v in labels.items()},
+        labels=source.labels(),
         row_label=raw.get("row_label"),
         kind="leaderboard",
         experiments=experiments,
@@ -210,14 +232,14 @@ def _parse_derived(
                 accepted = (
                     ", ".join(dict.fromkeys(column_values)) or "none (the table has no columns)"
                 )
-                raise MatrixError((*where, "diff"), f"{value!r} is not a column; columns: {accepted}")
+                raise MatrixError(
+                    (*where, "diff"), f"{value!r} is not a column; columns: {accepted}"
+                )
         derived.append(DerivedColumn(str(item["title"]), str(diff[0]), str(diff[1])))
     return tuple(derived)
 
 
-def _check_unique(
-    keypath: KeyPath, rows: str, columns: str | None, cells: Sequence[Cell]
-) -> None:
+def _check_unique(keypath: KeyPath, rows: str, columns: str | None, cells: Sequence[Cell]) -> None:
     """Each (row, column) must hold cells that differ only by seed, or the table would hide some."""
     groups: dict[tuple[str, str], Cell] = {}
     for cell in cells:
@@ -225,7 +247,8 @@ def _check_unique(
         other = groups.setdefault(key, cell)
         differing = _differing_keys(other, cell)
         if differing:
-            raise MatrixError(keypath,
+            raise MatrixError(
+                keypath,
                 f"rows {rows!r}{f' and columns {columns!r}' if columns else ''} leave cells that "
                 f"differ in {', '.join(differing)}; make that the rows or columns, or split the "
                 "experiment",

@@ -97,8 +97,9 @@ def load_yaml(path: Path) -> YamlDocument:
     :data:`MAX_NODES` (aliases counted as often as they are used); duplicate keys, syntax errors
     and exceeded bounds are one-line errors."""
     text = read_text(path)
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
         if node is not None:
@@ -112,7 +113,8 @@ def load_yaml(path: Path) -> YamlDocument:
     except RecursionError:
         raise DlbenchError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return YamlDocument(path=path, data=data, lines=lines)
 
 

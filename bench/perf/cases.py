@@ -36,7 +36,9 @@ class Case:
         return self.build()
 
 
-def builder(catalog: Catalog, name: str, input_shape: tuple[int, ...], **params: object) -> Callable[[], nn.Module]:
+def builder(
+    catalog: Catalog, name: str, input_shape: tuple[int, ...], **params: object
+) -> Callable[[], nn.Module]:
     """A function building the catalog's model ``name`` for ``input_shape`` and 10 classes,
     with ``params`` over its defaults (checked like a matrix's)."""
     spec = catalog.models.get(name)

@@ -11,8 +11,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from dlbench.bench.perf.cases import Case, builder, engine_optimizer, synthetic
 from dlbench.bench.perf.measure import as_splits, step_flops
 from dlbench.engine.batches import BatchNormalizer, predict
-from dlbench.engine.losses import distillation_loss
 from dlbench.engine.loop import FitConfig, fit
+from dlbench.engine.losses import distillation_loss
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.training import Batch
 
@@ -20,7 +20,11 @@ from dlbench.registry.training import Batch
 def build_student(catalog: Catalog) -> nn.Module:
     """The lab's 0.69M-parameter student."""
     return builder(
-        catalog, "residual_cnn", (3, 32, 32), blocks=1, channels=[48, 96, 192],
+        catalog,
+        "residual_cnn",
+        (3, 32, 32),
+        blocks=1,
+        channels=[48, 96, 192],
         shortcut="projection",
     )()
 
@@ -28,16 +32,18 @@ def build_student(catalog: Catalog) -> nn.Module:
 def build_teacher(catalog: Catalog) -> nn.Module:
     """The lab's ResNet-18-like teacher (11.2M parameters)."""
     return builder(
-        catalog, "residual_cnn", (3, 32, 32), blocks=2, channels=[64, 128, 256, 512],
+        catalog,
+        "residual_cnn",
+        (3, 32, 32),
+        blocks=2,
+        channels=[64, 128, 256, 512],
         shortcut="projection",
     )()
 
 
 def student_case(catalog: Catalog, batch_size: int, images: int) -> Case:
     """The student as a timing case."""
-    return Case(
-        "student", "cnn", lambda: build_student(catalog), (3, 32, 32), batch_size, images
-    )
+    return Case("student", "cnn", lambda: build_student(catalog), (3, 32, 32), batch_size, images)
 
 
 def distillation_flop_bound(catalog: Catalog) -> float:

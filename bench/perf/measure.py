@@ -141,5 +141,3 @@ def gemm_peak(dtype: torch.dtype = torch.float32, size: int = 2048) -> float:
             continue
         best = max(best, 2 * size**3 / seconds / 1e9)
     return best
-
-

@@ -7,8 +7,19 @@ import math
 import torch
 from torch import nn
 
-from dlbench.engine.splits import SPLIT_PARAMS, make_splits, split_off
-from dlbench.registry import DatasetRequest, DatasetSpec, DatasetSplits, ModelSpec, Param, Split, hookimpl
+from dlbench import (
+    SPLIT_PARAMS,
+    DatasetRequest,
+    DatasetSpec,
+    DatasetSplits,
+    ModelSpec,
+    Param,
+    Register,
+    Split,
+    hookimpl,
+    make_splits,
+    split_off,
+)
 
 
 def build_wide_linear(
@@ -35,7 +46,7 @@ def load_blobs(request: DatasetRequest) -> DatasetSplits:
 
 
 @hookimpl
-def dlbench_register_models(register):  # type: ignore[no-untyped-def]
+def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``wide_linear``."""
     register(
         ModelSpec(
@@ -51,7 +62,7 @@ def dlbench_register_models(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def dlbench_register_datasets(register):  # type: ignore[no-untyped-def]
+def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
     """Register ``blobs``."""
     register(
         DatasetSpec("blobs", load_blobs, "Gaussian blobs, 16-d, 4 classes", (16,), 4, SPLIT_PARAMS)

@@ -63,7 +63,7 @@ def dlbench_register_probes(register: Register[ProbeSpec]) -> None:
                 )
             },
             plot=ProbePlot(
-                title="gradient norms",
+                title="gradient norm by layer depth",
                 x_label="layer depth (input to output)",
                 y_label="weight-gradient L2 norm",
                 log_y=True,

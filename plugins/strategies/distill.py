@@ -16,7 +16,17 @@ from __future__ import annotations
 import torch
 
 import dlbench
-from dlbench import Batch, Cell, Param, RunContext, StrategySpec, TrainingResult
+from dlbench import (
+    Batch,
+    BatchNormalizer,
+    Cell,
+    Param,
+    RunContext,
+    StrategySpec,
+    TrainingResult,
+    distillation_loss,
+    predict,
+)
 
 DISTILL_PARAMS = {
     **dlbench.TRAINING_PARAMS,
@@ -36,10 +46,8 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
     teacher = context.load_model(params["teacher"])
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
-    normalize = dlbench.BatchNormalizer(
-        splits.normalization, len(splits.input_shape), context.device
-    )
-    sample = dlbench.predict(teacher, splits.val.inputs[:2], normalize, 2)
+    normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), context.device)
+    sample = predict(teacher, splits.val.inputs[:2], normalize, 2)
     if sample.shape[1] != splits.num_classes:
         raise dlbench.DlbenchError(
             f"teacher predicts {sample.shape[1]} classes but dataset {cell.dataset.name!r} has "
@@ -54,13 +62,11 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
                 "teacher": context.checkpoint_name(params["teacher"]),
                 "dataset": cell.dataset.to_json(),
             },
-            lambda: dlbench.predict(
-                teacher, splits.train.inputs, normalize, params["eval_batch_size"]
-            ),
+            lambda: predict(teacher, splits.train.inputs, normalize, params["eval_batch_size"]),
         )
 
         def loss_fn(logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict]:
-            return dlbench.distillation_loss(
+            return distillation_loss(
                 logits, batch.targets, teacher_logits[batch.indices], temperature, alpha
             )
 
@@ -69,7 +75,7 @@ def run_distill(cell: Cell, context: RunContext) -> TrainingResult:
         def loss_fn(logits: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict]:
             with torch.no_grad():
                 outputs = teacher(batch.inputs)
-            return dlbench.distillation_loss(logits, batch.targets, outputs, temperature, alpha)
+            return distillation_loss(logits, batch.targets, outputs, temperature, alpha)
 
     student = context.build_model(splits)
     return context.fit(student, splits, context.optimizer(student.parameters()), loss_fn=loss_fn)

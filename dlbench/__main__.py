@@ -1,4 +1,4 @@
-"""``python -m bench``."""
+"""``python -m dlbench``: the same as the ``bench`` command."""
 
 import sys
 

@@ -1,0 +1,86 @@
+"""The picklable function an executor calls to run one cell, here or in another process."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlbench.bench.cell_runner import CellRunner
+from dlbench.bench.context import RunSettings
+from dlbench.bench.progress import SilentProgress
+from dlbench.bench.store import ResultStore
+from dlbench.engine.device import resolve_device, set_threads
+from dlbench.registry.cell import Cell, Component
+from dlbench.registry.records import CellRecord
+
+
+@dataclass
+class CellJob:
+    """Runs one cell of a matrix wherever it is called; implements
+    :class:`~dlbench.registry.execution.CellFunction`.
+
+    Plain data, so it pickles: an executor may call it here or send it to another process or
+    machine, where it builds the plugin catalog, resolves the device, and writes the record
+    (and any artifact) into the results directory, which must be reachable (shared) there.
+
+    :param device: the device policy (``auto``, ``cpu``, ``cuda``), resolved where the cell runs.
+    :param threads: torch threads per cell.
+    :param data_root: dataset folder, as seen from where the cell runs.
+    :param store_root: the results directory.
+    :param artifacts: cell id -> artifact kinds other cells need from it.
+    :param probes: cell id -> probe components (``Component.to_json()``).
+    :param environment: the driver's environment, completed where the cell runs.
+    """
+
+    device: str
+    threads: int
+    data_root: str
+    download: bool
+    store_root: str
+    artifacts: dict[str, list[str]]
+    probes: dict[str, list[dict[str, Any]]]
+    environment: dict[str, Any]
+    _runner: CellRunner | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The runner holds this process's catalog and progress display; elsewhere a new one is
+        # built from the plain data.
+        return {**self.__dict__, "_runner": None}
+
+    def attach(self, runner: CellRunner) -> CellJob:
+        """Use ``runner`` (this process's catalog and progress) when called here."""
+        self._runner = runner
+        return self
+
+    def __call__(self, cell: Cell) -> CellRecord:
+        """Run ``cell``, store its record and return it."""
+        if self._runner is None:
+            self._runner = self._remote_runner()
+        return self._runner(cell)
+
+    def _remote_runner(self) -> CellRunner:
+        from dlbench.bench.host import load_catalog
+
+        settings = RunSettings(
+            device=resolve_device(self.device),
+            data_root=Path(self.data_root),
+            download=self.download,
+            threads=set_threads(self.threads),
+        )
+        return CellRunner(
+            load_catalog(),
+            settings,
+            ResultStore(Path(self.store_root)),
+            {k: frozenset(v) for k, v in self.artifacts.items()},
+            {k: tuple(Component(**p) for p in v) for k, v in self.probes.items()},
+            {
+                **self.environment,
+                "device": str(settings.device),
+                "host": platform.node(),
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            },
+            SilentProgress(),
+        )

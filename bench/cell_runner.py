@@ -1,0 +1,159 @@
+"""Run one cell in this process: its context and strategy, then store its record, then tell the
+observers."""
+
+from __future__ import annotations
+
+import gc
+import time
+import traceback
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import torch
+
+from dlbench.bench.context import CellContext, DatasetCache, RunSettings
+from dlbench.bench.observers import Observers
+from dlbench.bench.progress import Progress
+from dlbench.bench.store import ResultStore
+from dlbench.engine.device import seed_everything
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.cell import Cell, Component
+from dlbench.registry.records import CellRecord
+
+
+class CellRunner:
+    """Runs one cell in this process, stores its record, then tells the observers.
+
+    Any failure inside the cell becomes a failed record; only an interrupt propagates.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: RunSettings,
+        store: ResultStore,
+        artifacts: Mapping[str, frozenset[str]],
+        probes: Mapping[str, tuple[Component, ...]],
+        environment: Mapping[str, Any],
+        progress: Progress,
+    ) -> None:
+        self._catalog = catalog
+        self._settings = settings
+        self._store = store
+        self._artifacts = artifacts
+        self._probes = probes
+        self._environment = dict(environment)
+        self._progress = progress
+        self._datasets = DatasetCache()
+        self._observers = Observers(catalog.host)
+
+    def __call__(self, cell: Cell) -> CellRecord:
+        """Train ``cell``, store its record (a failure beside an earlier finished record, never
+        over it), tell the observers, and return the record."""
+        self._progress.cell_started(cell)
+        record = self._outcome(cell)
+        self._store.put(record)
+        self._observers.notify("dlbench_cell_end", failures_fail=False, cell=cell, record=record)
+        return record
+
+    def _outcome(self, cell: Cell) -> CellRecord:
+        started = time.perf_counter()
+        base: dict[str, Any] = {
+            "cell_id": cell.id,
+            "cell": cell.to_json(),
+            "environment": self._environment,
+        }
+        missing = self._missing_producer(cell)
+        if missing is not None:
+            return CellRecord(status="skipped", error=missing, finished_at=_now(), **base)
+
+        def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            self._progress.epoch_ended(epoch, metrics)
+            self._observers.notify("dlbench_epoch_end", cell=cell, epoch=epoch, metrics=metrics)
+
+        context = CellContext(
+            cell,
+            self._catalog,
+            self._settings,
+            self._datasets,
+            self._store,
+            on_epoch,
+            wanted=self._artifacts.get(cell.id, frozenset()),
+            probes=self._probes.get(cell.id, ()),
+        )
+        try:
+            self._observers.notify("dlbench_cell_start", cell=cell)
+            seed_everything(cell.seed)
+            result = self._catalog.strategies.get(cell.strategy.name).run(cell, context)
+            return CellRecord(
+                status="ok",
+                epochs=result.epochs,
+                final=result.final,
+                timings=_timings(started, context),
+                finished_at=_now(),
+                artifacts=context.artifacts,
+                probes=context.probe_results(),
+                model_card=context.model_card,
+                **base,
+            )
+        except Exception as exc:
+            error, trace = _describe_failure(exc)
+            del exc
+            del context  # drop what the failed cell held (tensors, the model) before recording
+            _release_memory()
+            return CellRecord(
+                status="failed",
+                error=error,
+                traceback=trace,
+                timings={"total": time.perf_counter() - started},
+                finished_at=_now(),
+                **base,
+            )
+
+    def _missing_producer(self, cell: Cell) -> str | None:
+        """Why a cell this one needs is not available, or ``None``."""
+        for producer in cell.producers():
+            wanted = self._artifacts.get(producer, frozenset())
+            if self._store.is_finished(producer, artifacts=wanted):
+                continue
+            record = self._store.get(producer)
+            reason = (
+                f"failed: {record.error}"
+                if record is not None and record.status != "ok"
+                else "did not finish"
+            )
+            return f"needs cell {producer}, which {reason}"
+        return None
+
+
+def _describe_failure(exc: BaseException) -> tuple[str, str | None]:
+    """The failure's one-line reason and traceback; a fixed text where describing it fails too
+    (running out of memory while formatting, an exception whose ``str`` raises)."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    if not message and isinstance(exc, MemoryError):
+        message = "out of memory"
+    error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    try:
+        trace = "".join(traceback.format_exception(exc))
+    except Exception:
+        trace = None
+    traceback.clear_frames(exc.__traceback__)
+    return error, trace
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _timings(started: float, context: CellContext) -> dict[str, float]:
+    return {"total": time.perf_counter() - started, "data": context.data_seconds}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
