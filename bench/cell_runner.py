@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from dlbench.bench.context import CellContext, DatasetCache, RunSettings
+from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.observers import Observers
 from dlbench.bench.progress import Progress
 from dlbench.bench.store import ResultStore
@@ -47,6 +48,7 @@ class CellRunner:
         self._progress = progress
         self._datasets = DatasetCache()
         self._observers = Observers(catalog.host)
+        self._fingerprints = CodeFingerprints(catalog)
 
     def __call__(self, cell: Cell) -> CellRecord:
         """Train ``cell``, store its record (a failure beside an earlier finished record, never
@@ -63,6 +65,7 @@ class CellRunner:
             "cell_id": cell.id,
             "cell": cell.to_json(),
             "environment": self._environment,
+            "code": self._fingerprints.of_cell(cell),
         }
         missing = self._missing_producer(cell)
         if missing is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ from dlbench.bench.cell_job import CellJob
 from dlbench.bench.cell_runner import CellRunner
 from dlbench.bench.context import RunSettings
 from dlbench.bench.environment import capture_environment
+from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.progress import Progress
 from dlbench.bench.store import ResultStore
@@ -33,12 +34,61 @@ class RunSummary:
     kept: list[CellRecord] = field(default_factory=list)
 
 
-def pending_cells(matrix: Matrix, store: ResultStore, force: bool = False) -> list[Cell]:
-    """The cells of ``matrix`` that must run: not stored, failed, or lacking what is now asked."""
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``bench run`` was asked to run a matrix.
+
+    :param force: rerun cells already stored.
+    :param keep_stale: reuse stored results whose code has changed since (reports mark them).
+    :param executor: the executor's name, overriding the matrix's.
+    :param executor_options: options for the executor (``address``, ...).
+    :param device: the device policy, resolved where each cell runs.
+    """
+
+    force: bool = False
+    keep_stale: bool = False
+    executor: str | None = None
+    executor_options: Mapping[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+
+
+def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
+    """Cell id -> plugin -> fingerprint of the code that would run it now, for every cell of
+    every experiment (selected or not)."""
+    fingerprints = CodeFingerprints(catalog)
+    cells = {c.id: c for e in (*matrix.experiments, *matrix.unselected) for c in e.cells}
+    cells.update(matrix.cells)
+    return {cell_id: fingerprints.of_cell(cell) for cell_id, cell in cells.items()}
+
+
+def stale_cells(
+    matrix: Matrix, store: ResultStore, code: Mapping[str, Mapping[str, str]]
+) -> dict[str, list[str]]:
+    """Cell id -> plugins whose code changed since its stored (finished) result was made."""
+    stale = {}
+    for cell in matrix.unique_cells():
+        record = store.get(cell.id)
+        if record is not None and record.status == "ok":
+            changed = record.changed_code(code.get(cell.id, {}))
+            if changed:
+                stale[cell.id] = changed
+    return stale
+
+
+def pending_cells(
+    matrix: Matrix,
+    store: ResultStore,
+    force: bool = False,
+    stale: Iterable[str] = (),
+) -> list[Cell]:
+    """The cells of ``matrix`` that must run: not stored, failed, stale, or lacking what is now
+    asked (an artifact a consumer needs, a probe the matrix adds)."""
+    stale = set(stale)
     return [
         cell
         for cell in matrix.unique_cells()
         if force
+        or cell.id in stale
         or not store.is_finished(
             cell.id,
             artifacts=matrix.artifacts.get(cell.id, ()),
@@ -53,25 +103,25 @@ def run_matrix(
     catalog: Catalog,
     settings: RunSettings,
     progress: Progress,
-    *,
-    force: bool = False,
-    executor_name: str | None = None,
-    executor_options: Mapping[str, Any] | None = None,
-    device_policy: str = "auto",
+    options: RunOptions | None = None,
 ) -> RunSummary:
     """Run every unfinished cell of ``matrix``; each record is stored as soon as it finishes.
 
     Cells run producers first. A cell that fails is stored as failed and the rest go on; a cell
     whose producer failed is stored as skipped; a finished record is never replaced by a failed
-    rerun. An interrupt stops the run; every record stored before it stays, and the cell in
-    flight is not recorded.
+    rerun. A finished cell whose code changed since runs again unless ``options.keep_stale``.
+    An interrupt stops the run; every record stored before it stays, and the cell in flight is
+    not recorded.
     """
-    store.write_manifest(matrix.manifest(catalog).to_json())
+    options = options or RunOptions()
+    code = current_code(matrix, catalog)
+    store.write_manifest(matrix.manifest(catalog, code).to_json())
     cells = matrix.unique_cells()
-    pending = pending_cells(matrix, store, force)
+    stale = () if options.keep_stale else stale_cells(matrix, store, code)
+    pending = pending_cells(matrix, store, options.force, stale)
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
-    executor = catalog.executors.get(executor_name or matrix.executor).create(
-        **(executor_options or {})
+    executor = catalog.executors.get(options.executor or matrix.executor).create(
+        **options.executor_options
     )
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent
@@ -80,7 +130,7 @@ def run_matrix(
         catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
     )
     job = CellJob(
-        device=device_policy,
+        device=options.device,
         threads=settings.threads,
         data_root=str(settings.data_root),
         download=settings.download,

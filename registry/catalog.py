@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlbench.registry.cell import COMPONENT_KINDS
-from dlbench.registry.errors import DuplicateNameError, PluginLoadError
+from dlbench.registry.errors import ConformanceError, PluginLoadError
 from dlbench.registry.manager import PluginHost
 from dlbench.registry.names import NameRegistry
 from dlbench.registry.params import Param
+from dlbench.registry.spec_checks import spec_problem
 from dlbench.registry.specs import (
     DatasetSpec,
     ExecutorSpec,
@@ -76,32 +77,60 @@ class Catalog:
 def build_catalog(host: PluginHost) -> Catalog:
     """Call every registration hook and collect the records by name.
 
-    Each plugin's hook implementation is called on its own so that every record is attributed to
-    the plugin (and version) that registered it; that attribution is part of each cell's identity.
+    Plugin by plugin, in the order they were loaded, every record is attributed to the plugin
+    (and version) that registered it; that attribution is part of each cell's identity. Each
+    record is checked (:func:`~dlbench.registry.spec_checks.spec_problem`). An external plugin
+    whose hook raises, or that registers a record that fails its checks, is withdrawn whole:
+    nothing it registered is used and its lifecycle hooks do not run. A broken built-in raises.
+
+    :raises DuplicateNameError: when two plugins register one name, naming both and the way out.
     """
-    registries: dict[str, NameRegistry[Any]] = {}
-    for kind, (hook_name, spec_type) in KINDS.items():
-        registry: NameRegistry[Any] = NameRegistry(SINGULAR[kind])
-        registries[kind] = registry
-        for impl in getattr(host.hook, hook_name).get_hookimpls():
-            info = host.plugins[impl.plugin_name]
-            register = _register_into(registry, spec_type, info, hook_name)
-            try:
+    registries: dict[str, NameRegistry[Any]] = {
+        kind: NameRegistry(SINGULAR[kind]) for kind in KINDS
+    }
+    impls = {
+        kind: {impl.plugin_name: impl for impl in getattr(host.hook, hook).get_hookimpls()}
+        for kind, (hook, _) in KINDS.items()
+    }
+    for name, info in list(host.plugins.items()):
+        staged: list[tuple[str, Any]] = []
+        try:
+            for kind, (hook_name, spec_type) in KINDS.items():
+                impl = impls[kind].get(name)
+                if impl is None:
+                    continue
+                register = _stager(staged, kind, spec_type, info, hook_name)
                 impl.function(**{arg: register for arg in impl.argnames})
-            except DuplicateNameError:
+        except Exception as exc:
+            if info.builtin:
                 raise
-            except Exception as exc:
-                if info.builtin:
-                    raise
-                host.report_external_failure(
-                    f"plugin {info.name!r} failed in {hook_name}: {type(exc).__name__}: {exc}", exc
-                )
+            _withdraw(host, name)
+            host.report_external_failure(
+                f"plugin {name!r} failed while registering: {type(exc).__name__}: {exc}; "
+                "nothing it registered is used",
+                exc,
+            )
+            continue
+        for kind, spec in staged:
+            if isinstance(spec, ModelFamily):
+                registries[kind].add_family(spec, info)
+            else:
+                registries[kind].add(spec.name, spec, info)
     return Catalog(host=host, **registries)
 
 
-def _register_into(
-    registry: NameRegistry[Any], spec_type: type, info: Any, hook_name: str
+def _withdraw(host: PluginHost, name: str) -> None:
+    plugin = host.manager.get_plugin(name)
+    if plugin is not None:
+        host.manager.unregister(plugin)
+    host.plugins.pop(name, None)
+
+
+def _stager(
+    staged: list[tuple[str, Any]], kind: str, spec_type: type, info: Any, hook_name: str
 ) -> Callable[[Any], None]:
+    """A ``register`` callback that checks each record and keeps it until the plugin is done."""
+
     def register(spec: Spec | ModelFamily) -> None:
         if not isinstance(spec, spec_type) and not (
             spec_type is ModelSpec and isinstance(spec, ModelFamily)
@@ -110,9 +139,9 @@ def _register_into(
                 f"plugin {info.name!r} passed {type(spec).__name__} to {hook_name}'s register; "
                 f"expected {spec_type.__name__}"
             )
-        if isinstance(spec, ModelFamily):
-            registry.add_family(spec, info)
-            return
-        registry.add(spec.name, spec, info)
+        problem = spec_problem(spec)
+        if problem is not None:
+            raise ConformanceError(problem)
+        staged.append((kind, spec))
 
     return register

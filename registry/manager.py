@@ -7,8 +7,10 @@ error); a broken built-in fails loudly. ``DLBENCH_DISABLE_PLUGINS=a,b`` blocks p
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
@@ -42,6 +44,7 @@ class PluginHost:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     load_errors: list[str] = field(default_factory=list)
     strict: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def hook(self) -> Any:
@@ -74,7 +77,7 @@ def build_plugin_manager(
     :param disabled: plugin names to block; defaults to ``DLBENCH_DISABLE_PLUGINS``.
     """
     if strict is None:
-        strict = os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+        strict = strict_from_environment()
     if disabled is None:
         disabled = [n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()]
 
@@ -104,6 +107,27 @@ def build_plugin_manager(
     return host
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def strict_from_environment() -> bool:
+    """``DLBENCH_STRICT_PLUGINS`` as a boolean: 1/true/yes/on or 0/false/no/off (any case).
+
+    :raises PluginLoadError: for any other value, saying which are accepted.
+    """
+    value = os.environ.get(STRICT_ENV, "")
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise PluginLoadError(
+        f"{STRICT_ENV}={value!r}: expected one of {', '.join(TRUE_WORDS)} (strict) or "
+        f"{', '.join(w for w in FALSE_WORDS if w)} (not strict)"
+    )
+
+
 def builtin_plugin_name(module_name: str) -> str:
     """The plugin name of a built-in module: ``dlbench.plugins.models.mlp`` ->
     ``dlbench.models.mlp``."""
@@ -131,6 +155,11 @@ def _register_entry_point(host: PluginHost, entry_point: EntryPoint) -> None:
 
 
 def _register_external(host: PluginHost, name: str, plugin: object, info: PluginInfo) -> None:
+    for function in unmarked_hooks(plugin):
+        host.warnings.append(
+            f"plugin {name!r}: {function} looks like a hook but is not marked @hookimpl, so "
+            "dlbench never calls it; add @dlbench.hookimpl above it"
+        )
     try:
         host.manager.register(plugin, name=name)
         # Checked per plugin so that a misspelt hook names its plugin and skips only that one.
@@ -139,7 +168,34 @@ def _register_external(host: PluginHost, name: str, plugin: object, info: Plugin
         if host.manager.is_registered(plugin):
             host.manager.unregister(plugin)
         host.report_external_failure(
-            f"plugin {name!r} could not be registered: {type(exc).__name__}: {exc}", exc
+            f"plugin {name!r} could not be registered: {type(exc).__name__}: {exc}"
+            + _hook_suggestion(str(exc)),
+            exc,
         )
         return
     host.plugins[name] = info
+
+
+HOOK_NAMES = tuple(name for name in dir(hookspecs) if name.startswith("dlbench_"))
+
+
+def unmarked_hooks(plugin: object) -> list[str]:
+    """Functions of ``plugin`` named like hooks (``dlbench_*``) that lack the ``@hookimpl`` mark."""
+    marker = f"{hookspecs.PROJECT_NAME}_impl"
+    found = []
+    for attribute in dir(plugin):
+        if not attribute.startswith("dlbench_") or attribute == "dlbench_required":
+            continue
+        value = getattr(plugin, attribute, None)
+        if callable(value) and not hasattr(value, marker):
+            found.append(attribute)
+    return found
+
+
+def _hook_suggestion(message: str) -> str:
+    """``; did you mean 'dlbench_register_models'?`` for the unknown hook a pluggy error names."""
+    match = re.search(r"unknown hook '?([A-Za-z0-9_]+)'?", message)
+    if match is None:
+        return ""
+    close = difflib.get_close_matches(match.group(1), HOOK_NAMES, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; hooks: {', '.join(HOOK_NAMES)}"

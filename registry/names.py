@@ -72,7 +72,8 @@ class NameRegistry(Generic[T]):
             first = self._families[family.prefix][1]
             raise DuplicateNameError(
                 f"{self.kind} prefix {family.prefix!r} is registered twice: by plugin "
-                f"{first.name!r} and by plugin {plugin.name!r}"
+                f"{first.name!r} and by plugin {plugin.name!r}; leave one out with "
+                f"DLBENCH_DISABLE_PLUGINS={plugin.name}"
             )
         self._families[family.prefix] = (family, plugin)
 
@@ -82,7 +83,8 @@ class NameRegistry(Generic[T]):
             first = self._entries[name].plugin
             raise DuplicateNameError(
                 f"{self.kind} {name!r} is registered twice: by plugin {first.name!r} "
-                f"({first.provenance}) and by plugin {plugin.name!r} ({plugin.provenance})"
+                f"({first.provenance}) and by plugin {plugin.name!r} ({plugin.provenance}); "
+                f"leave one out with DLBENCH_DISABLE_PLUGINS={plugin.name}"
             )
         self._entries[name] = Registered(spec, plugin)
 

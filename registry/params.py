@@ -7,6 +7,8 @@ errors that name the accepted values.
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -117,14 +119,19 @@ def _coerce(value: Any, kind: type) -> Any:
             return int(value)
         return _INVALID
     if kind is float:
-        if isinstance(value, (int, float)):
-            return float(value)
         if isinstance(value, str):
             # YAML 1.1 reads "1e-3" as a string; accept what a user obviously meant.
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 return _INVALID
+        if isinstance(value, (int, float)):
+            # NaN and infinities are never a learning rate, a fraction or a weight.
+            try:
+                number = float(value)
+            except OverflowError:
+                return _INVALID
+            return number if math.isfinite(number) else _INVALID
         return _INVALID
     if kind is str:
         return value if isinstance(value, str) else _INVALID
@@ -145,7 +152,11 @@ def resolve_params(
     for key in given:
         if key not in declared:
             accepted = ", ".join(sorted(declared)) or "none"
-            raise ParamError(key, f"unknown parameter {key!r} for {owner} (accepted: {accepted})")
+            close = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ParamError(
+                key, f"unknown parameter {key!r} for {owner}; {hint}accepted: {accepted}"
+            )
     for key, param in declared.items():
         if key not in given:
             resolved[key] = param.default

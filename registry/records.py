@@ -43,7 +43,7 @@ class CellRecord:
     :param probes: probe name -> what it observed.
     :param model_card: parameters, trainable parameters, conv and linear layers, blocks.
     :param code: plugin name -> fingerprint of the source it ran with (see
-        :func:`dlbench.registry.fingerprint.code_fingerprint`); a changed one reruns the cell.
+        :mod:`dlbench.bench.fingerprint`); a changed one reruns the cell.
     """
 
     cell_id: str
@@ -64,6 +64,18 @@ class CellRecord:
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the store."""
         return asdict(self)
+
+    def changed_code(self, current: Mapping[str, str]) -> list[str]:
+        """The plugins whose code fingerprint differs between this record and ``current``.
+
+        Records from before fingerprints (none stored) and plugins without readable source
+        (an empty fingerprint) never count as changed.
+        """
+        return sorted(
+            name
+            for name, value in current.items()
+            if value and self.code.get(name) and self.code[name] != value
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CellRecord:

@@ -62,7 +62,7 @@ def stale_cells(manifest: Manifest, records: Mapping[str, CellRecord]) -> dict[s
         record = records.get(cell_id)
         if record is None or record.status != "ok" or not record.code:
             continue
-        changed = sorted(p for p, fp in current.items() if record.code.get(p) not in (None, fp))
+        changed = record.changed_code(current)
         if changed:
             stale[cell_id] = f"code of plugin {', '.join(changed)} changed since it ran"
     return stale

@@ -57,7 +57,8 @@ BAD_MATRICES = {
     "unknown-param": (
         BASE.replace("depth: [2, 3]", "dept: 3"),
         7,
-        r"unknown parameter 'dept' for model 'mlp' \(accepted: activation, depth, hidden\)",
+        r"unknown parameter 'dept' for model 'mlp'; did you mean 'depth'\? "
+        r"accepted: activation, depth, hidden",
     ),
     "wrong-type": (
         BASE.replace("epochs: 1", "epochs: ten"),

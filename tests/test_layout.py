@@ -7,11 +7,11 @@ import ast
 import os
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
+import tomllib
 from helpers import REPO
 
 import dlbench
@@ -90,9 +90,12 @@ def test_examples_and_plugins_use_only_the_public_api() -> None:
                     for alias in node.names
                     if alias.name not in public
                 ]
-            elif isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "dlbench":
-                if node.attr not in public:
-                    wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: dlbench.{node.attr}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and getattr(node.value, "id", None) == "dlbench"
+                and node.attr not in public
+            ):
+                wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: dlbench.{node.attr}")
         if path.is_relative_to(REPO / "examples"):
             for line, module in imported_modules(path):
                 if module.startswith("dlbench.") and room_of(module) != "dlbench":

@@ -41,7 +41,8 @@ def test_defaults_fill_and_values_convert() -> None:
         ({"channels": []}, r"expected a list of integer >= 1"),
         ({"channels": [0]}, r"expected a list of integer >= 1"),
         ({"depth": None}, r"got null"),
-        ({"widht": 3}, r"unknown parameter 'widht' for x \(accepted: act, channels, depth"),
+        ({"widht": 3}, r"unknown parameter 'widht' for x; accepted: act, channels, depth"),
+        ({"dpeth": 3}, r"unknown parameter 'dpeth' for x; did you mean 'depth'\? accepted"),
     ],
     ids=[
         "below-min",
@@ -55,6 +56,7 @@ def test_defaults_fill_and_values_convert() -> None:
         "list-item",
         "null",
         "unknown",
+        "unknown-close",
     ],
 )
 def test_bad_values_name_what_is_accepted(given, pattern) -> None:

@@ -14,7 +14,7 @@ import torch
 from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.progress import LineProgress
-from dlbench.bench.runner import RunSummary, run_matrix
+from dlbench.bench.runner import RunOptions, RunSummary, run_matrix
 from dlbench.bench.store import ResultStore
 from dlbench.registry import ExecutorSpec, hookimpl
 
@@ -45,7 +45,9 @@ def run(catalog, matrix_path: Path, out: Path, force: bool = False, **plugins) -
     matrix = load_matrix(matrix_path, catalog)
     store = ResultStore.open(out, matrix.name)
     settings = RunSettings(torch.device("cpu"), out / "data", download=False, threads=1)
-    return run_matrix(matrix, store, catalog, settings, LineProgress(io.StringIO()), force=force)
+    return run_matrix(
+        matrix, store, catalog, settings, LineProgress(io.StringIO()), RunOptions(force=force)
+    )
 
 
 def test_rerun_trains_nothing(fake_catalog, write_matrix, tmp_path) -> None:

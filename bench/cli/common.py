@@ -13,6 +13,7 @@ from platformdirs import user_cache_path
 
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.errors import DlbenchError
+from dlbench.registry.manager import PluginHost
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
 DATA_ENV = "DLBENCH_DATA"
@@ -106,7 +107,15 @@ def load_catalog() -> Catalog:
     from dlbench.registry.catalog import build_catalog
 
     host = plugin_host()
-    catalog = build_catalog(host)
+    try:
+        return build_catalog(host)
+    finally:
+        report_plugin_problems(host)
+
+
+def report_plugin_problems(host: PluginHost) -> None:
+    """Print each skipped plugin and each warning about a plugin, one line each."""
     for message in host.load_errors:
         print(f"bench: warning: {message}; skipped", file=sys.stderr)
-    return catalog
+    for message in host.warnings:
+        print(f"bench: warning: {message}", file=sys.stderr)

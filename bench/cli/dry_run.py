@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
-from dlbench.bench.runner import pending_cells
+from dlbench.bench.runner import current_code, pending_cells, stale_cells
 from dlbench.bench.store import ResultStore
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
@@ -23,12 +23,16 @@ MAX_CHECKED_PARAMETERS = 50_000_000
 def dry_run(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     """Print every cell with its status; the model of each is built once and its output shape
     checked against the dataset's class count."""
-    pending = {cell.id for cell in pending_cells(matrix, ResultStore(out))}
+    store = ResultStore(out)
+    stale = stale_cells(matrix, store, current_code(matrix, catalog))
+    pending = {cell.id for cell in pending_cells(matrix, store, stale=stale)}
     problems = model_problems(matrix, catalog)
     rows = []
     for experiment in matrix.experiments:
         for cell in experiment.cells:
             status = "to run" if cell.id in pending else "stored"
+            if cell.id in stale:
+                status = f"stale (code of plugin {', '.join(stale[cell.id])} changed)"
             problem = problems.get(cell.id)
             if problem is not None:
                 status = "will fail"

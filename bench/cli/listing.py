@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from tabulate import tabulate
 
 from dlbench.bench.cli.common import EXIT_OK
-from dlbench.registry.catalog import Catalog
 from dlbench.registry.errors import DlbenchError
 
 LIST_KINDS = ("models", "datasets", "strategies", "executors", "probes", "plugins")
@@ -34,11 +34,10 @@ def command(args: argparse.Namespace) -> int:
     """Print the listing ``args`` asks for."""
     from dlbench.bench.cli.common import load_catalog
 
-    catalog = load_catalog()
     if args.kind == "plugins":
-        print(plugins_table(catalog))
+        print(plugins_table())
         return EXIT_OK
-    registry = catalog.of_kind(args.kind)
+    registry = load_catalog().of_kind(args.kind)
     names = registry.names(args.include)
     rows = []
     for name in names:
@@ -87,10 +86,22 @@ def params_table(spec: Any) -> str:
     )
 
 
-def plugins_table(catalog: Catalog) -> str:
-    """Every loaded plugin with its distribution and version; skipped ones are warned about."""
+def plugins_table() -> str:
+    """Every loaded plugin with its distribution and version. Plugins that could not be loaded
+    are warned about, and a problem between plugins (a name two of them register) is printed as
+    a warning too, so that this listing always works and shows how to leave a plugin out."""
+    from dlbench.bench.cli.common import report_plugin_problems
+    from dlbench.bench.host import plugin_host
+    from dlbench.registry.catalog import build_catalog
+
+    host = plugin_host()
+    try:
+        build_catalog(host)
+    except DlbenchError as exc:
+        print(f"bench: warning: {exc}", file=sys.stderr)
+    report_plugin_problems(host)
     rows = [
         [info.name, info.distribution, info.version, "built-in" if info.builtin else "external"]
-        for info in sorted(catalog.host.plugins.values(), key=lambda i: (not i.builtin, i.name))
+        for info in sorted(host.plugins.values(), key=lambda i: (not i.builtin, i.name))
     ]
     return tabulate(rows, headers=["plugin", "distribution", "version", "kind"])

@@ -61,6 +61,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="reuse stored results made by plugin code that has changed since; the report marks "
+        "them stale",
+    )
+    run.add_argument(
         "--force",
         action="store_true",
         help="rerun cells already stored; a rerun that finishes replaces the stored result, "
@@ -75,7 +81,7 @@ def command(args: argparse.Namespace) -> int:
     from dlbench.bench.matrix.overrides import parse_override
     from dlbench.bench.progress import make_progress
     from dlbench.bench.report_files import REPORT, write_report
-    from dlbench.bench.runner import run_matrix
+    from dlbench.bench.runner import RunOptions, run_matrix
     from dlbench.bench.store import ResultStore
     from dlbench.engine.device import resolve_device, set_threads
 
@@ -100,17 +106,14 @@ def command(args: argparse.Namespace) -> int:
     )
     with store.lock():
         try:
-            summary = run_matrix(
-                matrix,
-                store,
-                catalog,
-                settings,
-                make_progress(),
+            options = RunOptions(
                 force=args.force,
-                executor_name=args.executor,
+                keep_stale=args.keep_stale,
+                executor=args.executor,
                 executor_options={"address": args.address} if args.address else {},
-                device_policy=args.device,
+                device=args.device,
             )
+            summary = run_matrix(matrix, store, catalog, settings, make_progress(), options)
         except KeyboardInterrupt as stop:
             # Pressed again, or the disk is full: the stored records are what matters.
             with contextlib.suppress(KeyboardInterrupt, DlbenchError, OSError):

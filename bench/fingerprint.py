@@ -1,0 +1,107 @@
+"""Code fingerprints: which version of the code a cell's result came from.
+
+A cell's identity is its resolved configuration; its result also depends on the code that ran
+it. Each record stores, per plugin that implements one of the cell's components, a fingerprint
+of that plugin's source, and one of dlbench's training code (``engine/`` and the run context).
+A stored result whose fingerprints differ from the code installed now is stale: ``bench run``
+trains the cell again (unless ``--keep-stale``), and reports mark what they show of it.
+
+What counts as a change: the syntax tree of the source files, so comments, blank lines,
+formatting and docstrings do not count; any change to the code itself does. A plugin's source
+is its module's file or, for a plugin that is a package, every ``.py`` file in the package.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import sys
+from functools import cache
+from pathlib import Path
+
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.cell import COMPONENT_KINDS, Cell
+
+#: The fingerprint key of dlbench's own training code.
+TRAINING_CODE = "dlbench.engine"
+
+
+def plugin_files(plugin: object) -> list[Path]:
+    """The source files of a registered plugin object (a module, a class or an instance)."""
+    module = plugin if inspect.ismodule(plugin) else sys.modules.get(_module_name(plugin))
+    if module is None:
+        return []
+    package = getattr(module, "__path__", None)
+    if package:
+        return sorted(p for folder in package for p in Path(folder).rglob("*.py"))
+    source = getattr(module, "__file__", None)
+    return [Path(source)] if source and source.endswith(".py") else []
+
+
+def _module_name(plugin: object) -> str:
+    return str(getattr(plugin, "__module__", None) or type(plugin).__module__)
+
+
+def training_files() -> list[Path]:
+    """dlbench's code that every cell trains with: the engine and the run context."""
+    import dlbench.bench.context
+    import dlbench.engine
+
+    engine = Path(dlbench.engine.__file__ or "").parent
+    context = Path(dlbench.bench.context.__file__ or "")
+    return [*sorted(engine.glob("*.py")), context]
+
+
+def fingerprint(files: list[Path]) -> str:
+    """16 hex digits of SHA-256 over the files' syntax trees, docstrings left out; ``""`` when
+    there is no source to read (then nothing counts as stale)."""
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(_tree_text(path, path.stat().st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
+
+
+@cache
+def _tree_text(path: Path, mtime: int) -> str:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return path.read_bytes().hex() if path.is_file() else ""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+class CodeFingerprints:
+    """The fingerprints of the plugins in ``catalog``, computed once each."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._known: dict[str, str] = {}
+
+    def of_plugin(self, name: str) -> str:
+        """The fingerprint of the plugin registered as ``name`` (``""`` if it has no source)."""
+        if name not in self._known:
+            if name == TRAINING_CODE:
+                self._known[name] = fingerprint(training_files())
+            else:
+                plugin = self._catalog.host.manager.get_plugin(name)
+                self._known[name] = fingerprint(plugin_files(plugin)) if plugin else ""
+        return self._known[name]
+
+    def of_cell(self, cell: Cell) -> dict[str, str]:
+        """Plugin -> fingerprint for the plugins of the cell's components and the training code."""
+        names = [getattr(cell, kind).plugin for kind in COMPONENT_KINDS] + [TRAINING_CODE]
+        return {name: self.of_plugin(name) for name in dict.fromkeys(names) if name}
