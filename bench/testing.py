@@ -106,10 +106,16 @@ def check_strategy(
     model: str = "mlp",
     dataset: str = "digits",
     extra: str = "",
+    producer: str = "plain",
 ) -> None:
     """One tiny epoch of the strategy on the CPU, through the real runner and result store.
 
-    :param extra: more YAML for the strategy mapping, e.g. ``"teacher: {from: teacher}"``.
+    The matrix it runs has an experiment ``teacher`` (trained by ``producer``) that the strategy
+    under test may refer to, e.g. with ``extra="teacher: {from: teacher}"``.
+
+    :param extra: more YAML for the strategy mapping.
+    :param producer: the strategy (with its parameters as YAML, e.g. ``"mixup, alpha: 0.2"``)
+        that trains the ``teacher`` experiment.
     """
     from dlbench.bench.context import RunSettings
     from dlbench.bench.matrix import load_matrix
@@ -131,7 +137,7 @@ def check_strategy(
           model: {{name: {model}}}
         experiments:
           teacher:
-            strategy: {{name: plain, epochs: 1}}
+            strategy: {{name: {producer}, epochs: 1}}
           under_test:
             strategy: {{name: {name}, {", ".join(params)}}}
         """)

@@ -34,7 +34,8 @@ The API, by purpose:
   :class:`ProbeSpec`, :class:`ProbePlot`), :class:`Param`, :class:`Cell`, :class:`Component`,
   :data:`STANDARD_METRICS` (the metrics the training loop records);
 - running a cell: :class:`RunContext` (``context.fit``, ``context.optimizer``, ...),
-  :class:`TrainingResult`, :class:`Batch`, :data:`LossFn`, :class:`TrainingHooks`,
+  :class:`TrainingResult`, :class:`Batch`, :data:`LossFn`, :class:`TrainingHooks` (with
+  :data:`BatchTransform`, :data:`AfterBackward`, :data:`EpochCallback`),
   :class:`Probe`, :class:`Executor`, :class:`CellFunction`, :class:`CellRecord`;
 - data: :class:`DatasetRequest`, :class:`DatasetSplits`, :class:`Split`,
   :class:`Normalization`, :class:`Augmentation`, and the split helpers :func:`make_splits`,
@@ -72,8 +73,10 @@ from dlbench.engine import (
 )
 from dlbench.registry import (
     STANDARD_METRICS,
+    AfterBackward,
     Augmentation,
     Batch,
+    BatchTransform,
     Cell,
     CellFunction,
     CellRecord,
@@ -84,6 +87,7 @@ from dlbench.registry import (
     DatasetSplits,
     DataUnavailableError,
     DlbenchError,
+    EpochCallback,
     Executor,
     ExecutorSpec,
     LossFn,
@@ -127,9 +131,11 @@ __all__ = [
     "SPLIT_PARAMS",
     "STANDARD_METRICS",
     "TRAINING_PARAMS",
+    "AfterBackward",
     "Augmentation",
     "Batch",
     "BatchNormalizer",
+    "BatchTransform",
     "Cell",
     "CellFunction",
     "CellRecord",
@@ -140,6 +146,7 @@ __all__ = [
     "DatasetSpec",
     "DatasetSplits",
     "DlbenchError",
+    "EpochCallback",
     "Executor",
     "ExecutorSpec",
     "LossFn",

@@ -34,13 +34,22 @@ from dlbench.registry.specs import (
     ProbeSpec,
     StrategySpec,
 )
-from dlbench.registry.training import Batch, LossFn, TrainingHooks
+from dlbench.registry.training import (
+    AfterBackward,
+    Batch,
+    BatchTransform,
+    EpochCallback,
+    LossFn,
+    TrainingHooks,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "STANDARD_METRICS",
+    "AfterBackward",
     "Augmentation",
     "Batch",
+    "BatchTransform",
     "Catalog",
     "Cell",
     "CellFunction",
@@ -53,6 +62,7 @@ __all__ = [
     "DatasetSplits",
     "DlbenchError",
     "DuplicateNameError",
+    "EpochCallback",
     "Executor",
     "ExecutorSpec",
     "LossFn",

@@ -47,22 +47,40 @@ class Axis:
     values: tuple[tuple[Any, ...], ...]
 
 
+def named_blocks(source: ExperimentSource, section: str) -> dict[str, dict[str, Any]]:
+    """A section's per-name parameter blocks: ``strategy: {name: [plain, label_smooth],
+    label_smooth: {smoothing: 0.1}}`` gives ``label_smooth`` parameters that only cells of that
+    name take, so names whose plugins take different parameters can be crossed on one axis."""
+    values = source.sections[section]
+    names = values.get("name")
+    chosen = names if isinstance(names, list) else [names]
+    return {
+        key: value
+        for key, value in values.items()
+        if key != "name" and key in chosen and isinstance(value, dict)
+    }
+
+
 def find_axes(source: ExperimentSource, catalog: Catalog) -> list[Axis]:
     """The experiment's axes, in file order, with ``seed`` last."""
     axes: list[Axis] = []
     for section in COMPONENT_KINDS:
         values = source.sections[section]
         names = values.get("name")
-        for key, value in values.items():
+        blocks = named_blocks(source, section)
+        entries = [(key, key, value, names) for key, value in values.items() if key not in blocks]
+        for name, block in blocks.items():
+            entries += [(f"{name}.{key}", key, value, name) for key, value in block.items()]
+        for path, key, value, owners in entries:
             if not isinstance(value, list):
                 continue
-            origin = source.origins[(section, key)]
+            origin = source.origins.get((section, path), source.keypath)
             if not value:
                 raise MatrixError(origin, "empty axis: a list needs at least one value")
-            list_param = key != "name" and _is_sequence_param(catalog, section, names, key)
+            list_param = key != "name" and _is_sequence_param(catalog, section, owners, key)
             if list_param and not all(isinstance(v, list) for v in value):
                 continue  # one list-valued parameter, not an axis
-            axes.append(Axis((f"{section}.{key}",), tuple((v,) for v in value)))
+            axes.append(Axis((f"{section}.{path}",), tuple((v,) for v in value)))
     if isinstance(source.seeds, list):
         if not source.seeds:
             raise MatrixError(source.origins[("seeds", "")], "empty axis: give at least one seed")
@@ -190,18 +208,25 @@ def build_cell(source: ExperimentSource, combo: Mapping[str, Any], catalog: Cata
     """Resolve one combination into a :class:`Cell`, validating names and parameters."""
     components = {}
     for section in COMPONENT_KINDS:
+        blocks = named_blocks(source, section)
         values = {
             key: combo.get(f"{section}.{key}", value)
             for key, value in source.sections[section].items()
+            if key not in blocks
         }
         name = values.pop("name", None)
         name_origin = source.origins.get((section, "name"), source.keypath)
         if not isinstance(name, str):
             raise MatrixError(name_origin, f"expected the name of a {section}, got {name!r}")
         try:
-            entry = catalog.component(section).entry(name)
+            registry = catalog.component(section)
+            entry = registry.entry(name)
         except UnknownNameError as exc:
             raise MatrixError(name_origin, str(exc)) from None
+        for key, block in blocks.get(name, {}).items():
+            values[key] = combo.get(f"{section}.{name}.{key}", block)
+        # A block for another registered name (from defaults, say) is not this cell's.
+        values = {k: v for k, v in values.items() if not (isinstance(v, dict) and k in registry)}
         try:
             params = resolve(entry.spec.params, values, f"{section} {name!r}")
             for key, param in entry.spec.params.items():
@@ -209,7 +234,10 @@ def build_cell(source: ExperimentSource, combo: Mapping[str, Any], catalog: Cata
                     # Relative to the matrix, so a matrix means the same wherever it runs from.
                     params[key] = str((source.base_dir / params[key]).expanduser().resolve())
         except ParamError as exc:
-            origin = source.origins.get((section, exc.key), source.keypath)
+            origin = source.origins.get(
+                (section, f"{name}.{exc.key}"),
+                source.origins.get((section, exc.key), source.keypath),
+            )
             raise MatrixError(origin, str(exc)) from None
         components[section] = Component(
             name=name, params=params, plugin=entry.plugin.name, version=entry.plugin.version

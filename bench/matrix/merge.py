@@ -76,8 +76,15 @@ def _merge_layer(source: ExperimentSource, layer: Mapping[str, Any], base: KeyPa
         if not isinstance(values, dict):
             raise MatrixError((*base, section), "expected a mapping with 'name' and parameters")
         for key, value in values.items():
+            merged = source.sections[section].get(str(key))
+            if isinstance(value, dict) and isinstance(merged, dict) and "from" not in value:
+                # A per-name block: the experiment's keys over the defaults', key by key.
+                value = {**merged, **value}
             source.sections[section][str(key)] = value
             source.origins[(section, str(key))] = (*base, section, key)
+            if isinstance(value, dict):
+                for inner in value:
+                    source.origins[(section, f"{key}.{inner}")] = (*base, section, key, inner)
     if "seeds" in layer and "repeats" in layer:
         raise MatrixError((*base, "repeats"), "give seeds or repeats, not both")
     if "seeds" in layer:
