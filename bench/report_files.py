@@ -7,7 +7,7 @@ from dlbench.bench.files import write_atomic
 from dlbench.bench.store import ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.reports.manifest import Manifest, ManifestError
-from dlbench.reports.markdown import render_report
+from dlbench.reports.markdown import Report, render_report
 
 REPORT = "report.md"
 
@@ -24,16 +24,29 @@ def read_manifest(store: ResultStore) -> Manifest:
         ) from None
 
 
-def write_report(store: ResultStore, formats: tuple[str, ...] | None = None) -> str:
+def render_stored_report(
+    store: ResultStore, manifest: Manifest | None = None, formats: tuple[str, ...] | None = None
+) -> Report:
+    """The report of ``store``'s records, drawn with ``manifest`` or the stored one."""
+    manifest = manifest or read_manifest(store)
+    ids = manifest.cell_ids()
+    kwargs = {"formats": formats} if formats else {}
+    return render_report(manifest, store.records(ids), store.failed_attempts(ids), **kwargs)
+
+
+def write_report(
+    store: ResultStore, formats: tuple[str, ...] | None = None, manifest: Manifest | None = None
+) -> str:
     """Redraw ``report.md``, its CSV tables and plots from the store's records.
 
     :param formats: image formats of the plots (default PNG and SVG).
+    :param manifest: the run's manifest; it is written again first, so a ``manifest.json``
+        deleted or damaged while the run went on is restored rather than refused.
     :returns: the markdown.
     """
-    manifest = read_manifest(store)
-    ids = manifest.cell_ids()
-    kwargs = {"formats": formats} if formats else {}
-    report = render_report(manifest, store.records(ids), store.failed_attempts(ids), **kwargs)
+    if manifest is not None:
+        store.write_manifest(manifest.to_json())
+    report = render_stored_report(store, manifest, formats)
     write_atomic(store.target(REPORT), report.markdown)
     for name, text in report.csv_files.items():
         write_atomic(store.target(f"tables/{name}"), text)

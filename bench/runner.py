@@ -17,6 +17,7 @@ from dlbench.bench.store import ResultStore
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
 from dlbench.registry.records import CellRecord
+from dlbench.reports.manifest import Manifest
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RunSummary:
     failed: list[CellRecord] = field(default_factory=list)
     skipped: list[CellRecord] = field(default_factory=list)
     kept: list[CellRecord] = field(default_factory=list)
+    manifest: Manifest | None = None
 
 
 @dataclass(frozen=True)
@@ -115,11 +117,12 @@ def run_matrix(
     """
     options = options or RunOptions()
     code = current_code(matrix, catalog)
-    store.write_manifest(matrix.manifest(catalog, code).to_json())
+    manifest = matrix.manifest(catalog, code)
+    store.write_manifest(manifest.to_json())
     cells = matrix.unique_cells()
     stale = () if options.keep_stale else stale_cells(matrix, store, code)
     pending = pending_cells(matrix, store, options.force, stale)
-    summary = RunSummary(total=len(cells), reused=len(cells) - len(pending))
+    summary = RunSummary(total=len(cells), reused=len(cells) - len(pending), manifest=manifest)
     executor = catalog.executors.get(options.executor or matrix.executor).create(
         **options.executor_options
     )

@@ -7,8 +7,7 @@ Layout of ``DIR``::
     attempts/<id>.json   the last failed rerun of a cell whose finished record is kept
     artifacts/<hash>.pt  checkpoints, named by their content hash
     artifacts/cache/     cached outputs (teacher outputs, features) with their content hashes
-    report.md            the tables, redrawn from the above
-    tables/*.csv         the same tables as CSV
+    report.md, tables/   the tables, redrawn from the above
 
 Nothing is ever written through a link that leads outside ``DIR``, a finished record is never
 replaced by a failed one, and every artifact's content hash is checked before it is used.
@@ -32,6 +31,9 @@ from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 
 MANIFEST = "manifest.json"
+#: What a run writes under the results directory.
+WRITTEN_FOLDERS = ("cells", "attempts", "artifacts", "artifacts/cache", "tables", "plots")
+WRITTEN_FILES = (MANIFEST, "report.md")
 LOCK = ".lock"
 ARTIFACTS = "artifacts"
 ATTEMPTS = "attempts"
@@ -108,8 +110,13 @@ class ResultStore:
                 f"--out {root}: holds results of matrix {manifest.get('name')!r}, not "
                 f"{matrix_name!r}; choose another --out directory"
             )
+        # Every place a run writes, checked before anything trains.
+        for folder in WRITTEN_FOLDERS:
+            store.target(f"{folder}/x")
+        for name in WRITTEN_FILES:
+            store.target(name)
         try:
-            store.target("cells/x").parent.mkdir(parents=True, exist_ok=True)
+            store.cells_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DlbenchError(f"--out {root}: cannot create: {exc.strerror}") from None
         return store

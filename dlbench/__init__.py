@@ -54,76 +54,106 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from dlbench.engine import (
-    IMAGE_PARAMS,
-    SPLIT_PARAMS,
-    TRAINING_PARAMS,
-    BatchNormalizer,
-    TransferModel,
-    channel_normalization,
-    cross_entropy,
-    detach_head,
-    distillation_loss,
-    evaluate,
-    make_splits,
-    model_card,
-    predict,
-    select_classes,
-    split_off,
-)
-from dlbench.registry import (
-    STANDARD_METRICS,
-    AfterBackward,
-    Augmentation,
-    Batch,
-    BatchTransform,
-    Cell,
-    CellFunction,
-    CellRecord,
-    Component,
-    ConformanceError,
-    DatasetRequest,
-    DatasetSpec,
-    DatasetSplits,
-    DataUnavailableError,
-    DlbenchError,
-    EpochCallback,
-    Executor,
-    ExecutorSpec,
-    LossFn,
-    ModelFamily,
-    ModelSpec,
-    Normalization,
-    Param,
-    Probe,
-    ProbePlot,
-    ProbeSpec,
-    Register,
-    RunContext,
-    Split,
-    StrategySpec,
-    TrainingHooks,
-    TrainingResult,
-    hookimpl,
-)
-
+# Names are loaded on first use, so that `import dlbench` (and the `bench` command's start,
+# which must be quick to answer Ctrl-C) does not import torch until something needs it.
 if TYPE_CHECKING:
-    from dlbench.bench.testing import check_dataset, check_model, check_strategy, load_plugin
+    from dlbench.bench.testing import (
+        check_dataset,
+        check_model,
+        check_strategy,
+        load_plugin,
+    )
+    from dlbench.engine import (
+        IMAGE_PARAMS,
+        SPLIT_PARAMS,
+        TRAINING_PARAMS,
+        BatchNormalizer,
+        TransferModel,
+        channel_normalization,
+        cross_entropy,
+        detach_head,
+        distillation_loss,
+        evaluate,
+        make_splits,
+        model_card,
+        predict,
+        select_classes,
+        split_off,
+    )
+    from dlbench.registry import (
+        STANDARD_METRICS,
+        AfterBackward,
+        Augmentation,
+        Batch,
+        BatchTransform,
+        Cell,
+        CellFunction,
+        CellRecord,
+        Component,
+        ConformanceError,
+        DatasetRequest,
+        DatasetSpec,
+        DatasetSplits,
+        DataUnavailableError,
+        DlbenchError,
+        EpochCallback,
+        Executor,
+        ExecutorSpec,
+        LossFn,
+        ModelFamily,
+        ModelSpec,
+        Normalization,
+        Param,
+        Probe,
+        ProbePlot,
+        ProbeSpec,
+        Register,
+        RunContext,
+        Split,
+        StrategySpec,
+        TrainingHooks,
+        TrainingResult,
+        hookimpl,
+    )
 
-#: Loaded on first use: the kit runs cells through the runner, which a plugin module itself
-#: never needs at import time.
-_LAZY = {
-    "check_dataset": "dlbench.bench.testing",
-    "check_model": "dlbench.bench.testing",
-    "check_strategy": "dlbench.bench.testing",
-    "load_plugin": "dlbench.bench.testing",
+_SOURCES = {
+    **dict.fromkeys(
+        (
+            "IMAGE_PARAMS",
+            "SPLIT_PARAMS",
+            "TRAINING_PARAMS",
+            "BatchNormalizer",
+            "TransferModel",
+            "channel_normalization",
+            "cross_entropy",
+            "detach_head",
+            "distillation_loss",
+            "evaluate",
+            "make_splits",
+            "model_card",
+            "predict",
+            "select_classes",
+            "split_off",
+        ),
+        "dlbench.engine",
+    ),
+    **dict.fromkeys(
+        ("check_dataset", "check_model", "check_strategy", "load_plugin"),
+        "dlbench.bench.testing",
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'dlbench' has no attribute {name!r}")
+    if name not in __all__:
+        raise AttributeError(f"module 'dlbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_SOURCES.get(name, "dlbench.registry")), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [

@@ -2,6 +2,6 @@
 
 import sys
 
-from dlbench.bench.cli import main
+from dlbench.bench.console import main
 
 sys.exit(main())

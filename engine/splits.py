@@ -66,6 +66,7 @@ SPLIT_PARAMS: dict[str, Param] = {
         minimum=0,
         maximum=1,
         exclusive_minimum=True,
+        exclusive_maximum=True,
     ),
     "split_seed": Param(0, int, "seed of the train/validation split (fixed across cell seeds)"),
     "classes": Param(

@@ -27,6 +27,7 @@ class Param:
     :param minimum: smallest accepted value for numbers (inclusive unless ``exclusive_minimum``).
     :param maximum: largest accepted value for numbers (inclusive).
     :param exclusive_minimum: reject a value equal to ``minimum`` (e.g. a learning rate of 0).
+    :param exclusive_maximum: reject a value equal to ``maximum`` (e.g. a held-out share of 1).
     :param nullable: ``null`` is accepted.
     :param sequence: the value is a list of ``type``; a list of lists in a matrix is then an axis.
     :param path: the value is a file path; a relative one is resolved against the matrix file's
@@ -43,6 +44,7 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
     nullable: bool = False
     sequence: bool = False
     path: bool = False
@@ -58,12 +60,20 @@ class Param:
             text = _TYPE_NAMES[self.type]
             low, high = self.minimum, self.maximum
             if low is not None and high is not None:
-                exclusive = " (not " + f"{low:g})" if self.exclusive_minimum else ""
+                excluded = [
+                    f"{bound:g}"
+                    for bound, flag in (
+                        (low, self.exclusive_minimum),
+                        (high, self.exclusive_maximum),
+                    )
+                    if flag
+                ]
+                exclusive = f" (not {' or '.join(excluded)})" if excluded else ""
                 text += f" between {low:g} and {high:g}{exclusive}"
             elif low is not None:
                 text += f" {'>' if self.exclusive_minimum else '>='} {low:g}"
             elif high is not None:
-                text += f" <= {high:g}"
+                text += f" {'<' if self.exclusive_maximum else '<='} {high:g}"
         if self.sequence:
             text = f"a list of {text.removeprefix('a ').removeprefix('an ')}"
         if self.nullable:
@@ -96,7 +106,9 @@ class Param:
             converted < self.minimum or (self.exclusive_minimum and converted == self.minimum)
         ):
             raise ValueError(f"expected {self.describe()}, got {value!r}")
-        if self.maximum is not None and converted > self.maximum:
+        if self.maximum is not None and (
+            converted > self.maximum or (self.exclusive_maximum and converted == self.maximum)
+        ):
             raise ValueError(f"expected {self.describe()}, got {value!r}")
         return converted
 

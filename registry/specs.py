@@ -30,6 +30,9 @@ STANDARD_METRICS: tuple[str, ...] = (
     "parameters",
 )
 
+#: fp32 weight, its gradient and Adam's two moments.
+BYTES_PER_TRAINED_PARAMETER = 16
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -51,6 +54,9 @@ class ModelSpec:
     :param params: the parameters ``build`` accepts.
     :param input_ranks: accepted lengths of ``input_shape`` (3 for images as C, H, W);
         ``None`` accepts any shape (e.g. a model that flattens its input).
+    :param parameter_count: ``parameter_count(input_shape, num_classes, **params) -> int``, an
+        estimate of the model's size without building it, so that a matrix asking for a model
+        that cannot fit in memory is refused before anything runs; ``None`` if unknown.
     """
 
     name: str
@@ -58,6 +64,7 @@ class ModelSpec:
     description: str
     params: Mapping[str, Param] = field(default_factory=dict)
     input_ranks: frozenset[int] | None = None
+    parameter_count: Callable[..., int] | None = None
 
     def refuses(self, input_shape: tuple[int, ...]) -> str | None:
         """Why this model cannot take inputs of ``input_shape``, or ``None`` if it can."""
@@ -68,6 +75,27 @@ class ModelSpec:
                 f"dataset gives shape {tuple(input_shape)}"
             )
         return None
+
+    def too_big(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        params: Mapping[str, Any],
+        memory_bytes: int,
+    ) -> str | None:
+        """Why training this model cannot fit in ``memory_bytes``, by :attr:`parameter_count`
+        (weights, gradients and two optimizer moments: 16 bytes a parameter), or ``None``."""
+        if self.parameter_count is None:
+            return None
+        count = self.parameter_count(input_shape, num_classes, **params)
+        needed = count * BYTES_PER_TRAINED_PARAMETER
+        if needed <= memory_bytes:
+            return None
+        return (
+            f"model {self.name!r} would have about {count:.3g} parameters; training it needs "
+            f"about {needed / 2**30:,.0f} GiB, more than this machine's "
+            f"{memory_bytes / 2**30:,.0f} GiB of memory"
+        )
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,26 @@ def shared_mnist() -> Path:
     if not (SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
         pytest.skip(f"real MNIST not found at {SHARED_DATA}/MNIST/raw (only beside the checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def install(monkeypatch, tmp_path):
+    """Write plugin modules into a folder on the path and expose them as entry points."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    points: dict[str, EntryPoint] = {}
+    monkeypatch.setattr(
+        "dlbench.registry.manager.entry_points", lambda group: list(points.values())
+    )
+
+    def write(name: str, source: str) -> Path:
+        path = folder / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        sys.modules.pop(name, None)  # the next load reads the file again
+        points[name] = EntryPoint(name, name, "dlbench")
+        return path
+
+    yield write
+    for name in points:
+        sys.modules.pop(name, None)

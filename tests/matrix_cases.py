@@ -78,7 +78,11 @@ BAD_MATRICES = {
         r"one of 'adam', 'adamw', 'sgd'",
     ),
     "bool-for-int": (BASE.replace("depth: [2, 3]", "depth: true"), 7, r"expected an integer"),
-    "depth-too-small": (BASE.replace("depth: [2, 3]", "depth: 1"), 7, r"expected an integer >= 2"),
+    "depth-too-small": (
+        BASE.replace("depth: [2, 3]", "depth: 1"),
+        7,
+        r"expected an integer between 2 and 1000",
+    ),
     "empty-axis": (BASE.replace("depth: [2, 3]", "depth: []"), 7, r"empty axis"),
     "empty-seeds": (BASE + "    seeds: []\n", 8, r"empty axis: give at least one seed"),
     "bad-seed": (BASE + "    seeds: [0, x]\n", 8, r"expected a seed between 0 and"),

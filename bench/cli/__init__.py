@@ -7,27 +7,14 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 from dlbench.bench.cli import baseline, compare, listing, perf, report, run
 from dlbench.bench.cli.common import EXIT_USAGE, ArgumentParser
+from dlbench.bench.console import EXIT_INTERRUPTED, Stopped, stop
 from dlbench.registry.errors import DlbenchError
 
-#: Exit codes of the signals that stop a run: 128 + the signal's number.
-EXIT_INTERRUPTED = 130
 SUBCOMMANDS = (run, listing, report, compare, baseline, perf)
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the program is, so it stops like Ctrl-C does.
-
-    :param code: the exit code, 128 + the signal's number.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.code = 128 + signum
 
 
 def build_parser() -> ArgumentParser:
@@ -45,18 +32,17 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def _stop(signum: int, frame: FrameType | None) -> NoReturn:
-    raise Stopped(signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     args = argparse.Namespace(debug=False)
     try:
         args = build_parser().parse_args(argv)
-        warnings.showwarning = _show_warning
-        code: int = args.handler(args)
+        with warnings.catch_warnings():
+            # A warning is one line on stderr, never an exception, whatever filters are set.
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            code: int = args.handler(args)
         return code
     except DlbenchError as exc:
         if args.debug:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,20 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Redraw the report and print it."""
-    from dlbench.bench.report_files import write_report
+    from dlbench.bench.report_files import render_stored_report, write_report
     from dlbench.bench.store import ResultStore
     from dlbench.reports.plots import FORMATS
 
     if not args.directory.is_dir():
         raise DlbenchError(f"{args.directory}: not a directory")
     formats = (*FORMATS, "pdf") if args.pdf else None
-    print(write_report(ResultStore(args.directory), formats))
+    store = ResultStore(args.directory)
+    if not os.access(args.directory, os.W_OK):
+        print(render_stored_report(store, formats=formats).markdown)
+        print(
+            f"bench: warning: {args.directory} is read-only: report files were not rewritten",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    print(write_report(store, formats))
     return EXIT_OK

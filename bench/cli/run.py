@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlbench.bench.cli.common import (
     EXIT_FAILED_CELLS,
@@ -18,6 +19,10 @@ from dlbench.bench.cli.common import (
     load_catalog,
 )
 from dlbench.registry.errors import DlbenchError
+
+if TYPE_CHECKING:
+    from dlbench.bench.matrix import Matrix
+    from dlbench.registry.catalog import Catalog
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -76,14 +81,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Run the matrix ``args`` name; the exit code."""
-    from dlbench.bench.context import RunSettings
     from dlbench.bench.matrix import load_matrix
     from dlbench.bench.matrix.overrides import parse_override
-    from dlbench.bench.progress import make_progress
-    from dlbench.bench.report_files import REPORT, write_report
-    from dlbench.bench.runner import RunOptions, run_matrix
-    from dlbench.bench.store import ResultStore
-    from dlbench.engine.device import resolve_device, set_threads
+    from dlbench.engine.device import resolve_device
 
     check_threads(args.threads)
     overrides = [parse_override(text) for text in args.overrides]
@@ -92,27 +92,41 @@ def command(args: argparse.Namespace) -> int:
         catalog.executors.get(args.executor)  # an unknown name is a usage error, up front
     matrix = load_matrix(args.matrix, catalog, overrides, args.only)
     out = args.out or Path("runs") / matrix.name
-    device = resolve_device(args.device)
+    resolve_device(args.device)  # `--device cuda` without a GPU is a usage error, up front
     if args.dry_run:
         from dlbench.bench.cli.dry_run import dry_run
 
         return dry_run(matrix, catalog, out)
+    if out.is_dir() and not os.access(out, os.W_OK):
+        return read_only(matrix, catalog, out)
+    return run(matrix, catalog, out, args)
+
+
+def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -> int:
+    """Run what is not stored yet under the directory's lock, then write the report."""
+    from dlbench.bench.context import RunSettings
+    from dlbench.bench.progress import make_progress
+    from dlbench.bench.report_files import REPORT, write_report
+    from dlbench.bench.runner import RunOptions, run_matrix
+    from dlbench.bench.store import ResultStore
+    from dlbench.engine.device import resolve_device, set_threads
+
     store = ResultStore.open(out, matrix.name)
     settings = RunSettings(
-        device=device,
+        device=resolve_device(args.device),
         data_root=data_root(args),
         download=args.download,
         threads=set_threads(args.threads),
     )
+    options = RunOptions(
+        force=args.force,
+        keep_stale=args.keep_stale,
+        executor=args.executor,
+        executor_options={"address": args.address} if args.address else {},
+        device=args.device,
+    )
     with store.lock():
         try:
-            options = RunOptions(
-                force=args.force,
-                keep_stale=args.keep_stale,
-                executor=args.executor,
-                executor_options={"address": args.address} if args.address else {},
-                device=args.device,
-            )
             summary = run_matrix(matrix, store, catalog, settings, make_progress(), options)
         except KeyboardInterrupt as stop:
             # Pressed again, or the disk is full: the stored records are what matters.
@@ -126,7 +140,7 @@ def command(args: argparse.Namespace) -> int:
             )
             stop.reported = True  # type: ignore[attr-defined]
             raise
-        print(write_report(store))
+        print(write_report(store, manifest=summary.manifest))
     planned_skips = sum(len(e.skipped) for e in matrix.experiments)
     skipped = len(summary.skipped) + planned_skips
     kept = f", {len(summary.kept)} failed rerun(s) kept the earlier result" if summary.kept else ""
@@ -137,3 +151,29 @@ def command(args: argparse.Namespace) -> int:
     )
     problems = summary.failed or summary.skipped or summary.kept
     return EXIT_FAILED_CELLS if problems else EXIT_OK
+
+
+def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
+    """A results directory this user cannot write: its report when every cell is stored,
+    else a one-line error saying how many cells would run."""
+    from dlbench.bench.report_files import render_stored_report
+    from dlbench.bench.runner import current_code, pending_cells, stale_cells
+    from dlbench.bench.store import ResultStore
+
+    store = ResultStore(out)
+    code = current_code(matrix, catalog)
+    pending = pending_cells(matrix, store, stale=stale_cells(matrix, store, code))
+    if pending:
+        raise DlbenchError(
+            f"--out {out}: read-only, and {len(pending)} cell(s) would run; make it writable "
+            "or choose another --out"
+        )
+    report = render_stored_report(store, matrix.manifest(catalog, code))
+    print(report.markdown)
+    print(
+        f"bench: warning: --out {out} is read-only: every cell is stored; report files were "
+        "not rewritten",
+        file=sys.stderr,
+    )
+    failed = [r for r in store.records(matrix.cells).values() if r.status != "ok"]
+    return EXIT_FAILED_CELLS if failed else EXIT_OK

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,3 +264,20 @@ def refusal(cell: Cell, catalog: Catalog) -> str | None:
     dataset = catalog.datasets.get(cell.dataset.name)
     strategy = catalog.strategies.get(cell.strategy.name)
     return model.refuses(dataset.input_shape) or strategy.refuses(cell.strategy.params)
+
+
+def size_refusal(cell: Cell, catalog: Catalog) -> str | None:
+    """Why this cell's model cannot fit in this machine's memory, where its plugin can tell."""
+    model = catalog.models.get(cell.model.name)
+    dataset = catalog.datasets.get(cell.dataset.name)
+    classes = cell.dataset.params.get("classes")
+    count = len(classes) if isinstance(classes, list) and classes else dataset.num_classes
+    return model.too_big(tuple(dataset.input_shape), count, cell.model.params, machine_memory())
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes (a large number where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 2**50

@@ -16,6 +16,7 @@ from dlbench.bench.matrix.expand import (
     combinations,
     find_axes,
     refusal,
+    size_refusal,
 )
 from dlbench.bench.matrix.merge import MatrixScope, merge_experiment
 from dlbench.bench.matrix.references import resolve_references
@@ -94,6 +95,9 @@ def load_experiment(
     skipped: list[SkippedCell] = []
     for combo in combos:
         cell = build_cell(source, combo, catalog)
+        too_big = size_refusal(cell, catalog)
+        if too_big is not None:
+            raise MatrixError(keypath, f"impossible cell {cell.describe()}: {too_big}")
         reason = refusal(cell, catalog)
         if reason is None:
             cells.setdefault(cell.id, cell)

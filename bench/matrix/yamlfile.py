@@ -20,6 +20,8 @@ Origin = KeyPath | str
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 100_000
+#: libyaml's loader where PyYAML has it: quick, and it refuses absurd nesting by itself.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class MatrixError(DlbenchError):
@@ -45,8 +47,14 @@ def dotted(keypath: KeyPath) -> str:
     for part in keypath:
         if isinstance(part, int) and not isinstance(part, bool):
             text += f"[{part}]"
+            continue
+        part = str(part)
+        if not part.isprintable() or len(part) > 60:
+            # A key that would break the one-line message or drown it: shown escaped, cut.
+            shown = repr(part) if len(part) <= 60 else repr(part[:57]) + "..."
+            text += f"[{shown}]"
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{part}" if text else part
     return text
 
 
@@ -97,9 +105,11 @@ def load_yaml(path: Path) -> YamlDocument:
     :data:`MAX_NODES` (aliases counted as often as they are used); duplicate keys, syntax errors
     and exceeded bounds are one-line errors."""
     text = read_text(path)
-    loader: yaml.SafeLoader | None = None
+    if SafeLoader is yaml.SafeLoader:
+        _check_flow_depth(path, text)
+    loader: Any = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = SafeLoader(text)
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
         if node is not None:
@@ -116,6 +126,23 @@ def load_yaml(path: Path) -> YamlDocument:
         if loader is not None:
             loader.dispose()
     return YamlDocument(path=path, data=data, lines=lines)
+
+
+def _check_flow_depth(path: Path, text: str) -> None:
+    """Refuse deeply nested ``[`` / ``{`` before the pure-Python parser, which is slow on them."""
+    depth = 0
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DlbenchError(f"{path}: nested more than {MAX_DEPTH} levels deep")
+        elif char in "]}":
+            depth = max(0, depth - 1)
 
 
 class _Walk:

@@ -29,6 +29,7 @@ DIGITS_PARAMS = {
         minimum=0,
         maximum=1,
         exclusive_minimum=True,
+        exclusive_maximum=True,
     ),
 }
 

@@ -108,9 +108,35 @@ class CNN(nn.Module):
 
 
 CNN_PARAMS = {
-    "blocks": Param(1, int, "blocks per stage", minimum=1),
-    "channels": Param((64, 128, 256, 512), int, "channels of each stage", minimum=1, sequence=True),
+    "blocks": Param(1, int, "blocks per stage", minimum=1, maximum=100),
+    "channels": Param(
+        (64, 128, 256, 512),
+        int,
+        "channels of each stage",
+        minimum=1,
+        maximum=16384,
+        sequence=True,
+    ),
 }
+
+
+def cnn_parameters(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    blocks: int,
+    channels: tuple[int, ...],
+    **_: object,
+) -> int:
+    """Convolution and head weights of a CNN (batch norm and shortcuts left out), unbuilt."""
+    count = input_shape[0] * channels[0] * 9 if input_shape else 0
+    previous = channels[0]
+    for width in channels:
+        count += blocks * (previous + width) * width * 9
+        previous = width
+    return count + (channels[-1] + 1) * num_classes
+
+
 RESIDUAL_PARAMS = {
     **CNN_PARAMS,
     "shortcut": Param(
@@ -142,7 +168,16 @@ def build_residual_cnn(
 def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``cnn`` and ``residual_cnn``."""
     images = frozenset({3})
-    register(ModelSpec("cnn", build_cnn, "plain CNN of 3x3 conv blocks", CNN_PARAMS, images))
+    register(
+        ModelSpec(
+            "cnn",
+            build_cnn,
+            "plain CNN of 3x3 conv blocks",
+            CNN_PARAMS,
+            images,
+            parameter_count=cnn_parameters,
+        )
+    )
     register(
         ModelSpec(
             "residual_cnn",
@@ -150,5 +185,6 @@ def dlbench_register_models(register: Register[ModelSpec]) -> None:
             "residual CNN of ResNet BasicBlocks",
             RESIDUAL_PARAMS,
             images,
+            parameter_count=cnn_parameters,
         )
     )

@@ -53,8 +53,10 @@ class MLP(nn.Module):
 
 
 MLP_PARAMS = {
-    "depth": Param(2, int, "number of Linear layers (2 = input->hidden->classes)", minimum=2),
-    "hidden": Param(512, int, "hidden width", minimum=1),
+    "depth": Param(
+        2, int, "number of Linear layers (2 = input->hidden->classes)", minimum=2, maximum=1000
+    ),
+    "hidden": Param(512, int, "hidden width", minimum=1, maximum=65536),
     "activation": Param("relu", str, "activation", choices=tuple(ACTIVATIONS)),
 }
 
@@ -73,15 +75,35 @@ def build_residual_mlp(
     return MLP(math.prod(input_shape), num_classes, depth, hidden, activation, residual=True)
 
 
+def mlp_parameters(
+    input_shape: tuple[int, ...], num_classes: int, *, depth: int, hidden: int, **_: object
+) -> int:
+    """Weights and biases of an MLP, without building it."""
+    return (
+        (math.prod(input_shape) + 1) * hidden
+        + (depth - 2) * (hidden + 1) * hidden
+        + (hidden + 1) * num_classes
+    )
+
+
 @hookimpl
 def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``mlp`` and ``residual_mlp``."""
-    register(ModelSpec("mlp", build_mlp, "plain multilayer perceptron", MLP_PARAMS))
+    register(
+        ModelSpec(
+            "mlp",
+            build_mlp,
+            "plain multilayer perceptron",
+            MLP_PARAMS,
+            parameter_count=mlp_parameters,
+        )
+    )
     register(
         ModelSpec(
             "residual_mlp",
             build_residual_mlp,
             "multilayer perceptron with skip connections around hidden layers",
             MLP_PARAMS,
+            parameter_count=mlp_parameters,
         )
     )
