@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import shlex
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -11,9 +13,11 @@ from typing import Any
 
 import torch
 
+from dlbench.engine.capability import cpu_name, detect
+from dlbench.engine.device import available_cores
 from dlbench.registry.manager import dlbench_version
 
-PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "pluggy")
+PACKAGES = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "pluggy")
 
 
 def git_revision(directory: Path) -> str | None:
@@ -33,8 +37,11 @@ def _git(directory: Path, *args: str) -> str:
     return completed.stdout.strip()
 
 
-def capture_environment(device: torch.device, threads: int, source_dir: Path) -> dict[str, Any]:
-    """The environment of this run, stored with every record it produces."""
+def capture_environment(
+    device: torch.device, threads: int, source_dir: Path, command: str = ""
+) -> dict[str, Any]:
+    """The environment of this run, stored with every record it produces: versions, the machine
+    (CPU model, cores, memory, GPU, CUDA and cuDNN), what the device does fast, the command."""
     versions: dict[str, str | None] = {
         "python": platform.python_version(),
         "dlbench": dlbench_version(),
@@ -44,17 +51,34 @@ def capture_environment(device: torch.device, threads: int, source_dir: Path) ->
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    device_name = (
-        torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine()
-    )
+    capability = detect(device)
+    cuda = torch.cuda.is_available()
     return {
         "versions": versions,
         "device": str(device),
-        "device_name": device_name,
+        "device_name": capability.name,
+        "capability": capability.to_json(),
         "threads": threads,
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": available_cores(),
+            "memory_bytes": machine_memory(),
+            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if cuda
+            else [],
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if cuda else None,
+        },
         "platform": platform.platform(),
         "executable": sys.executable,
+        "command": command or " ".join(shlex.quote(arg) for arg in sys.argv),
         "git_revision": git_revision(source_dir),
     }
+
+
+def machine_memory() -> int | None:
+    """Physical memory in bytes, or ``None`` where it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None

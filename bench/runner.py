@@ -13,9 +13,11 @@ from dlbench.bench.environment import capture_environment
 from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.progress import Progress
+from dlbench.bench.slow_options import slow_cells
 from dlbench.bench.store import ResultStore
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
+from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import Manifest
 
@@ -45,6 +47,9 @@ class RunOptions:
     :param executor: the executor's name, overriding the matrix's.
     :param executor_options: options for the executor (``address``, ...).
     :param device: the device policy, resolved where each cell runs.
+    :param allow_slow: run cells asking for options this device runs slowly (bf16 without
+        native support).
+    :param command: the command line, for the records' environment.
     """
 
     force: bool = False
@@ -52,6 +57,8 @@ class RunOptions:
     executor: str | None = None
     executor_options: Mapping[str, Any] = field(default_factory=dict)
     device: str = "auto"
+    allow_slow: bool = False
+    command: str = ""
 
 
 def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
@@ -122,12 +129,19 @@ def run_matrix(
     cells = matrix.unique_cells()
     stale = () if options.keep_stale else stale_cells(matrix, store, code)
     pending = pending_cells(matrix, store, options.force, stale)
+    if not options.allow_slow:
+        slow, reason = slow_cells(pending, settings.device)
+        if slow:
+            raise DlbenchError(
+                f"{len(slow)} cell(s) to run ask for options this device runs slowly: {reason}; "
+                "pass --allow-slow to run them anyway, or set strategy.precision=fp32"
+            )
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending), manifest=manifest)
     executor = catalog.executors.get(options.executor or matrix.executor).create(
         **options.executor_options
     )
     environment = capture_environment(
-        settings.device, settings.threads, matrix.source.resolve().parent
+        settings.device, settings.threads, matrix.source.resolve().parent, options.command
     )
     runner = CellRunner(
         catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress

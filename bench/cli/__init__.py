@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = argparse.Namespace(debug=False)
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         with warnings.catch_warnings():
             # A warning is one line on stderr, never an exception, whatever filters are set.
             warnings.simplefilter("default")

@@ -10,6 +10,7 @@ from tabulate import tabulate
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.runner import current_code, pending_cells, stale_cells
+from dlbench.bench.slow_options import slow_cells
 from dlbench.bench.store import ResultStore
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
@@ -20,13 +21,15 @@ from dlbench.registry.errors import DlbenchError
 MAX_CHECKED_PARAMETERS = 50_000_000
 
 
-def dry_run(matrix: Matrix, catalog: Catalog, out: Path) -> int:
+def dry_run(matrix: Matrix, catalog: Catalog, out: Path, device: torch.device) -> int:
     """Print every cell with its status; the model of each is built once and its output shape
     checked against the dataset's class count."""
     store = ResultStore(out)
     stale = stale_cells(matrix, store, current_code(matrix, catalog))
     pending = {cell.id for cell in pending_cells(matrix, store, stale=stale)}
     problems = model_problems(matrix, catalog)
+    slow, slow_reason = slow_cells([c for c in matrix.unique_cells() if c.id in pending], device)
+    slow_ids = {cell.id for cell in slow}
     rows = []
     for experiment in matrix.experiments:
         for cell in experiment.cells:
@@ -34,6 +37,8 @@ def dry_run(matrix: Matrix, catalog: Catalog, out: Path) -> int:
             if cell.id in stale:
                 status = f"stale (code of plugin {', '.join(stale[cell.id])} changed)"
             problem = problems.get(cell.id)
+            if cell.id in slow_ids:
+                status = "slow (needs --allow-slow)"
             if problem is not None:
                 status = "will fail"
             rows.append([experiment.name, cell.id, status, problem or cell.describe()])
@@ -46,6 +51,8 @@ def dry_run(matrix: Matrix, catalog: Catalog, out: Path) -> int:
         f"\n{len(matrix.unique_cells())} unique cell(s), {len(pending)} to run; "
         f"results would go to {out}"
     )
+    if slow:
+        print(f"{len(slow)} cell(s) run only with --allow-slow: {slow_reason}")
     return EXIT_OK
 
 

@@ -29,8 +29,23 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     perf.add_argument(
         "--scale",
         type=float,
-        default=1.0,
-        help="multiply the number of images timed per case (default 1)",
+        help="fixed work: multiply each case's default number of images by this (instead of "
+        "fitting --budget)",
+    )
+    perf.add_argument(
+        "--budget",
+        type=float,
+        default=150.0,
+        metavar="SECONDS",
+        help="about how long the run takes: each case gets as many images as fit (default 150)",
+    )
+    perf.add_argument(
+        "--force", action="store_true", help="time even when the machine is busy (marked)"
+    )
+    perf.add_argument(
+        "--allow-slow",
+        action="store_true",
+        help="time bf16 also where this CPU has no native bf16",
     )
     perf.add_argument(
         "--rounds",
@@ -60,6 +75,7 @@ def command(args: argparse.Namespace) -> int:
     from dlbench.engine.device import set_threads
 
     require_number("--scale", args.scale, 0.0, 100.0, strict=True)
+    require_number("--budget", args.budget, 10.0, 86400.0)
     require_at_least("--rounds", args.rounds, 1, 100)
     require_at_least("--epochs", args.epochs, 1, 1000)
     # The accuracy check's interval needs two seeds a side.
@@ -70,5 +86,14 @@ def command(args: argparse.Namespace) -> int:
     if args.accuracy:
         tables.accuracy(catalog, data_root(args), args.download, args.epochs, args.seeds, threads)
     else:
-        tables.speed(catalog, args.scale, args.rounds, not args.no_cnn, threads)
+        options = tables.SpeedOptions(
+            scale=args.scale,
+            rounds=args.rounds,
+            cnn=not args.no_cnn,
+            threads=threads,
+            budget=args.budget,
+            force=args.force,
+            allow_slow=args.allow_slow,
+        )
+        tables.speed(catalog, options)
     return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,11 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument(
+        "--allow-slow",
+        action="store_true",
+        help="run cells with options this device runs slowly (bf16 without native support)",
+    )
+    run.add_argument(
         "--keep-stale",
         action="store_true",
         help="reuse stored results made by plugin code that has changed since; the report marks "
@@ -96,7 +102,7 @@ def command(args: argparse.Namespace) -> int:
     if args.dry_run:
         from dlbench.bench.cli.dry_run import dry_run
 
-        return dry_run(matrix, catalog, out)
+        return dry_run(matrix, catalog, out, resolve_device(args.device))
     if out.is_dir() and not os.access(out, os.W_OK):
         return read_only(matrix, catalog, out)
     return run(matrix, catalog, out, args)
@@ -124,6 +130,8 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
         executor=args.executor,
         executor_options={"address": args.address} if args.address else {},
         device=args.device,
+        allow_slow=args.allow_slow,
+        command=" ".join(["bench", *map(shlex.quote, args.argv)]),
     )
     with store.lock():
         try:

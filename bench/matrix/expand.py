@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlbench.bench import environment
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, Origin
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
@@ -277,7 +277,4 @@ def size_refusal(cell: Cell, catalog: Catalog) -> str | None:
 
 def machine_memory() -> int:
     """This machine's physical memory in bytes (a large number where it cannot be read)."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return 2**50
+    return environment.machine_memory() or 2**50

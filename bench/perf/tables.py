@@ -12,9 +12,12 @@ import torch
 from tabulate import tabulate
 
 from dlbench.bench.perf import measure
+from dlbench.bench.perf.budget import plan_case
 from dlbench.bench.perf.cases import Case, cases, synthetic
 from dlbench.bench.perf.distill import distillation_epochs, distillation_flop_bound
+from dlbench.bench.perf.machine import PEAK_DRIFT, Peaks, busy_reason, measure_peaks, share_of_peak
 from dlbench.bench.perf.reference import reference_speed
+from dlbench.engine.capability import detect
 from dlbench.engine.loop import TrainingDiverged
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.errors import DlbenchError
@@ -61,27 +64,38 @@ class CaseTiming:
     engine: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
     one_off_ms: float = 0.0
 
+    def noisy(self) -> bool:
+        """Whether the rounds' reference speeds spread by more than 30% (the machine moved)."""
+        return len(self.references) > 1 and max(self.references) > 1.3 * min(self.references)
 
-def time_case(case: Case, rounds: int) -> CaseTiming:
+
+def variants(case: Case, bf16: bool) -> list[tuple[str, bool]]:
+    """The engine variants timed for ``case``: fp32, bf16 where it is native, channels_last."""
+    found = [("fp32", False)]
+    if bf16:
+        found.append(("bf16", False))
+        if case.kind == "cnn":
+            found.append(("bf16", True))
+    return found
+
+
+def time_case(case: Case, rounds: int, bf16: bool = True) -> CaseTiming:
     """Time ``case``'s reference and engine variants ``rounds`` times, sides alternating."""
     images, labels = synthetic(case, case.images)
     started = time.perf_counter()
     splits = measure.as_splits(case, images, labels)
     timing = CaseTiming(case, one_off_ms=1e3 * (time.perf_counter() - started))
-    variants = [("fp32", False), ("bf16", False)]
-    if case.kind == "cnn":
-        variants.append(("bf16", True))
-    timing.engine = {variant: [] for variant in variants}
+    timing.engine = {variant: [] for variant in variants(case, bf16)}
     for _ in range(rounds):
         timing.references.append(reference_speed(case, images, labels))
-        for precision, channels_last in variants:
+        for precision, channels_last in timing.engine:
             timing.engine[precision, channels_last].append(
                 measure.engine_speed(case, splits, precision, channels_last)
             )
     return timing
 
 
-def speed_rows(timing: CaseTiming, peaks: dict[str, float]) -> list[list[str]]:
+def speed_rows(timing: CaseTiming, peaks: Peaks) -> list[list[str]]:
     """The speed table's rows for one case: images/s, ratio, GFLOP/s, share of the GEMM peak."""
     flops = measure.step_flops(timing.case)
     reference = statistics.median(timing.references)
@@ -89,15 +103,16 @@ def speed_rows(timing: CaseTiming, peaks: dict[str, float]) -> list[list[str]]:
     for (precision, channels_last), measured in timing.engine.items():
         engine = statistics.median(measured)
         ratio = statistics.median(s / r for s, r in zip(measured, timing.references, strict=True))
+        gflops = engine * flops / 1e9
         rows.append(
             [
                 timing.case.name,
                 precision + (", channels_last" if channels_last else ""),
                 f"{reference:,.0f}",
                 f"{engine:,.0f}",
-                f"{ratio:.2f}x",
-                f"{engine * flops / 1e9:.0f}",
-                f"{100 * engine * flops / 1e9 / peaks[precision]:.0f}%",
+                f"{ratio:.2f}x" + (" (noisy)" if timing.noisy() else ""),
+                f"{gflops:.0f}",
+                share_of_peak(gflops, peaks.best(precision)),
             ]
         )
     return rows
@@ -118,12 +133,11 @@ def breakdown_row(timing: CaseTiming) -> list[str]:
     ]
 
 
-def distillation_lines(catalog: Catalog, scale: float) -> list[str]:
+def distillation_lines(catalog: Catalog, images: int) -> list[str]:
     """Student epoch with cached against online teacher outputs, and the bound caching has."""
-    student_images = max(256, int(512 * scale))
-    seconds = distillation_epochs(catalog, student_images)
+    seconds = distillation_epochs(catalog, images)
     cached, online = seconds["student epoch, cached"], seconds["student epoch, online"]
-    lines = [f"Distillation, 0.69M student, ResNet-18-like teacher, {student_images} images:"]
+    lines = [f"Distillation, 0.69M student, ResNet-18-like teacher, {images} images:"]
     lines += [f"  {name}: {value:.2f} s" for name, value in seconds.items()]
     lines.append(f"  cached / online speed-up: {online / cached:.2f}x")
     lines.append(
@@ -133,38 +147,108 @@ def distillation_lines(catalog: Catalog, scale: float) -> list[str]:
     return lines
 
 
-def speed(catalog: Catalog, scale: float, rounds: int, cnn: bool, threads: int) -> None:
+@dataclass(frozen=True)
+class SpeedOptions:
+    """What ``bench perf`` (speed) was asked for.
+
+    :param scale: fixed work: each case's default images times this; ``None`` to fit the
+        ``budget`` instead.
+    :param budget: seconds the whole run should take, when ``scale`` is not given.
+    :param force: time even on a busy machine.
+    :param allow_slow: time bf16 where it is not native.
+    """
+
+    scale: float | None = None
+    rounds: int = 3
+    cnn: bool = True
+    threads: int = 1
+    budget: float = 150.0
+    force: bool = False
+    allow_slow: bool = False
+
+
+def speed(catalog: Catalog, options: SpeedOptions) -> None:
     """Time every case side by side and print images/s, ratios, GFLOP/s and where steps go."""
-    peaks = {"fp32": measure.gemm_peak(), "bf16": measure.gemm_peak(torch.bfloat16)}
-    print(
-        f"threads {threads}; GEMM peak measured now: fp32 {peaks['fp32']:.0f} GFLOP/s, "
-        f"bf16 {peaks['bf16']:.0f} GFLOP/s; medians of {rounds} round(s), sides alternating\n",
-        flush=True,
-    )
-    rows, breakdowns, one_off = [], [], []
-    for case in cases(catalog, scale):
-        if not cnn and case.kind == "cnn":
-            continue
-        timing = time_case(case, rounds)
-        one_off.append(f"{case.name}: {timing.one_off_ms:.0f} ms")
-        for row in speed_rows(timing, peaks):
-            rows.append(row)
-            print("  ".join(row), flush=True)
-        if case.kind == "mlp":
-            breakdowns.append(breakdown_row(timing))
-    print("\n" + markdown(rows, SPEED_HEADERS))
-    print(
-        "\nOne-off, not in the figures above: the images as one resident uint8 tensor with their "
-        "channel statistics (" + "; ".join(one_off) + "); one warm-up step per side."
-    )
+    busy = busy_reason()
+    if busy and not options.force:
+        raise DlbenchError(
+            f"the machine is busy ({busy}): figures would mean little; wait, or pass --force "
+            "to time anyway (the figures are then marked unreliable)"
+        )
+    started = time.perf_counter()
+    capability = detect(torch.device("cpu"))
+    bf16 = capability.bf16_fast or options.allow_slow
+    peaks = measure_peaks(bf16=bf16)
+    print(_header(capability.describe(), peaks, bf16, options, busy), flush=True)
+    rows, breakdowns, notes = _time_cases(catalog, options, peaks, bf16)
+    peaks = measure_peaks(peaks, bf16=bf16)
+    print(f"\n{markdown(rows, SPEED_HEADERS)}" if rows else "\nno case timed")
+    if peaks.drift() > PEAK_DRIFT:
+        measured = ", ".join(f"{p:.0f}" for p in peaks.fp32)
+        print(
+            f"\nUNRELIABLE: the fp32 GEMM peak moved {100 * peaks.drift():.0f}% between the start "
+            f"and the end ({measured} GFLOP/s): the machine's load changed while timing"
+        )
+    print("\n" + "\n".join(notes))
     if breakdowns:
         print(
             "\nWhere an fp32 MLP step goes "
             "(ms per batch; matrix products and optimizer each timed alone):\n"
         )
         print(markdown(breakdowns, BREAKDOWN_HEADERS))
-    if cnn:
-        print("\n" + "\n".join(distillation_lines(catalog, scale)))
+    if options.cnn:
+        images = 256 if options.scale is None else max(256, int(512 * options.scale))
+        print("\n" + "\n".join(distillation_lines(catalog, images)))
+    print(f"\ntook {time.perf_counter() - started:.0f} s")
+
+
+def _header(device: str, peaks: Peaks, bf16: bool, options: SpeedOptions, busy: str) -> str:
+    lines = [
+        f"{device}; threads {options.threads}; GEMM peak measured now: fp32 "
+        f"{peaks.best('fp32'):.0f} GFLOP/s"
+        + (f", bf16 {peaks.best('bf16'):.0f} GFLOP/s" if bf16 else "")
+        + f"; medians of up to {options.rounds} round(s), sides alternating"
+    ]
+    if busy:
+        lines.append(f"UNRELIABLE: timed on a busy machine ({busy})")
+    if not bf16:
+        lines.append(
+            "bf16 cases skipped: this CPU has no native bf16 (AVX-512-BF16 or AMX) and runs it "
+            "many times slower than fp32; --allow-slow times them anyway"
+        )
+    return "\n".join(lines)
+
+
+def _time_cases(
+    catalog: Catalog, options: SpeedOptions, peaks: Peaks, bf16: bool
+) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """Each case planned (to the budget, or scaled), timed, and turned into table rows."""
+    rows, breakdowns, one_off, skipped = [], [], [], []
+    chosen = [c for c in cases(catalog, options.scale or 1.0) if options.cnn or c.kind != "cnn"]
+    for index, case in enumerate(chosen, start=1):
+        rounds = options.rounds
+        if options.scale is None:
+            planned = plan_case(case, options.budget, options.rounds, len(variants(case, bf16)))
+            if planned.skipped:
+                skipped.append(f"skipped {case.name}: {planned.skipped}")
+                print(f"[{index}/{len(chosen)}] {case.name}: skipped", flush=True)
+                continue
+            case, rounds = planned.case, planned.rounds
+        print(
+            f"[{index}/{len(chosen)}] {case.name}: {case.images} images, {rounds} round(s)",
+            flush=True,
+        )
+        timing = time_case(case, rounds, bf16)
+        one_off.append(f"{case.name}: {timing.one_off_ms:.0f} ms")
+        rows += speed_rows(timing, peaks)
+        if case.kind == "mlp":
+            breakdowns.append(breakdown_row(timing))
+    one_off_note = (
+        "One-off, not in the figures above: the images as one resident uint8 tensor with their "
+        "channel statistics (" + "; ".join(one_off) + "); one warm-up step per side."
+    )
+    notes = [*skipped, one_off_note]
+    return rows, breakdowns, notes
 
 
 def accuracy(
