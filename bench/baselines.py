@@ -53,6 +53,8 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
             return f"cells.{key} needs 'cell' (text) and 'metrics' (a mapping)"
         if not isinstance(cell.get("group", ""), str):
             return f"cells.{key}.group is not text"
+        if not isinstance(cell.get("concurrency", ""), str):
+            return f"cells.{key}.concurrency is not text"
         for metric, value in cell["metrics"].items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return f"cells.{key}.metrics.{metric} is not a number"

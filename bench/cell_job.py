@@ -55,6 +55,10 @@ class CellJob:
         self._runner = runner
         return self
 
+    def store(self, record: CellRecord) -> None:
+        """Store a record made outside a cell's run (a cell whose worker process died)."""
+        ResultStore(Path(self.store_root)).put(record)
+
     def __call__(self, cell: Cell) -> CellRecord:
         """Run ``cell``, store its record and return it."""
         if self._runner is None:

@@ -90,6 +90,13 @@ class LineProgress:
 
     def cell_finished(self, record: CellRecord) -> None:
         """Outcome and time left."""
+        if self._cell is None or self._cell.id != record.cell_id:
+            # Run elsewhere (a worker process): name the cell with its outcome.
+            self._print(
+                f"[{self._done + 1}/{self._total}] {Cell.from_json(record.cell).describe()} "
+                f"({record.cell_id})"
+            )
+        self._cell = None
         self._done += 1
         elapsed = time.perf_counter() - self._started
         eta = elapsed / self._done * (self._total - self._done)

@@ -50,6 +50,7 @@ class RunOptions:
     :param allow_slow: run cells asking for options this device runs slowly (bf16 without
         native support).
     :param command: the command line, for the records' environment.
+    :param jobs: cells run at once (worker processes of the local executor).
     """
 
     force: bool = False
@@ -59,6 +60,7 @@ class RunOptions:
     device: str = "auto"
     allow_slow: bool = False
     command: str = ""
+    jobs: int = 1
 
 
 def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
@@ -138,11 +140,12 @@ def run_matrix(
             )
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending), manifest=manifest)
     executor = catalog.executors.get(options.executor or matrix.executor).create(
-        **options.executor_options
+        jobs=options.jobs, **options.executor_options
     )
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent, options.command
     )
+    environment["jobs"] = options.jobs
     runner = CellRunner(
         catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
     )

@@ -29,6 +29,10 @@ class CellFunction(Protocol):
         """Run ``cell``; return its stored record."""
         ...
 
+    def store(self, record: CellRecord) -> None:
+        """Store a record made outside a cell's run: the failure of a cell whose worker died."""
+        ...
+
 
 class Executor(Protocol):
     """Runs cells and yields their records as they finish."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
+from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.formatting import format_value, is_accuracy
 
@@ -69,6 +70,7 @@ def baseline_cells(
             "cell": f"{Cell.from_json(record.cell).describe()} ({key[:8]})",
             "group": configuration_key(record.cell, with_seed=False),
             "metrics": values,
+            "concurrency": concurrency(record.environment),
         }
     return cells
 
@@ -85,6 +87,8 @@ def compare(
     :param baseline: a baseline (``{"cells": ...}``).
     """
     metrics = METRICS + (TIME_METRICS if with_time else ())
+    if with_time:
+        _check_same_concurrency(current, baseline)
     spread = seed_spread(baseline["cells"])
     rows: list[list[str]] = []
     regressions = 0
@@ -114,6 +118,25 @@ def compare(
                 ]
             )
     return rows, regressions
+
+
+def concurrency(environment: Mapping[str, Any]) -> str:
+    """How a record's cell shared the machine: ``jobs=2 threads=1``."""
+    return f"jobs={environment.get('jobs', 1)} threads={environment.get('threads', '?')}"
+
+
+def _check_same_concurrency(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
+    """Timings taken under different concurrency do not compare; say so rather than guess."""
+    for key, old in baseline["cells"].items():
+        new = current.get(key)
+        if new is None or "concurrency" not in old or "concurrency" not in new:
+            continue
+        if old["concurrency"] != new["concurrency"]:
+            raise DlbenchError(
+                f"--time: {old['cell']} was timed with {old['concurrency']} in the baseline and "
+                f"{new['concurrency']} now; timings compare only under the same concurrency "
+                "(run with the same --jobs and --threads, or compare without --time)"
+            )
 
 
 def seed_spread(cells: Mapping[str, Any]) -> dict[tuple[str, str], float]:

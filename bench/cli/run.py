@@ -18,12 +18,16 @@ from dlbench.bench.cli.common import (
     check_threads,
     data_root,
     load_catalog,
+    require_at_least,
 )
 from dlbench.registry.errors import DlbenchError
 
 if TYPE_CHECKING:
     from dlbench.bench.matrix import Matrix
     from dlbench.registry.catalog import Catalog
+
+#: More worker processes than this is a typo, not a machine.
+MAX_JOBS = 256
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -65,6 +69,14 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="the cluster to use, for executors that take one "
         "(ray: 'local' starts one here, 'auto' finds a running one)",
     )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="cells run at once, in worker processes (local executor); threads per cell default "
+        "to the available cores divided by this, and each worker gets a GPU of its own where "
+        "several are visible (default 1: in this process)",
+    )
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument(
         "--allow-slow",
@@ -92,6 +104,7 @@ def command(args: argparse.Namespace) -> int:
     from dlbench.engine.device import resolve_device
 
     check_threads(args.threads)
+    require_at_least("--jobs", args.jobs, 1, MAX_JOBS)
     overrides = [parse_override(text) for text in args.overrides]
     catalog = load_catalog()
     if args.executor is not None:
@@ -110,25 +123,33 @@ def command(args: argparse.Namespace) -> int:
 
 def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -> int:
     """Run what is not stored yet under the directory's lock, then write the report."""
+    import torch
+
     from dlbench.bench.context import RunSettings
     from dlbench.bench.progress import make_progress
     from dlbench.bench.report_files import REPORT, write_report
     from dlbench.bench.runner import RunOptions, run_matrix
     from dlbench.bench.store import ResultStore
-    from dlbench.engine.device import resolve_device, set_threads
+    from dlbench.engine.device import available_cores, resolve_device, set_threads
 
     store = ResultStore.open(out, matrix.name)
+    device = resolve_device(args.device)
     settings = RunSettings(
-        device=resolve_device(args.device),
+        device=device,
         data_root=data_root(args),
         download=args.download,
-        threads=set_threads(args.threads),
+        # With workers, the cores are shared between them.
+        threads=set_threads(args.threads or max(1, available_cores() // args.jobs)),
     )
+    executor_options: dict[str, Any] = {"address": args.address} if args.address else {}
+    if args.jobs > 1 and device.type == "cuda" and torch.cuda.device_count() > 1:
+        executor_options["gpus"] = list(range(torch.cuda.device_count()))
     options = RunOptions(
         force=args.force,
         keep_stale=args.keep_stale,
         executor=args.executor,
-        executor_options={"address": args.address} if args.address else {},
+        executor_options=executor_options,
+        jobs=args.jobs,
         device=args.device,
         allow_slow=args.allow_slow,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),

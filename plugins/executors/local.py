@@ -1,26 +1,152 @@
-"""The default executor: cells run in this process, one after another."""
+"""The default executor: cells run in this process one after another, or with ``jobs`` above 1
+in that many worker processes (started with spawn, never fork: torch's threads would not
+survive it), producers before their consumers.
+
+Each worker gets the cell function (it pickles), builds the plugin catalog once and keeps its
+datasets loaded between cells; it stores each record itself. Workers ignore Ctrl-C; the run
+stops them. A cell whose worker process dies (killed, out of memory) is run again in a new
+worker, up to :data:`RETRIES` times, and is then a failed record: never lost silently.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime, timezone
 from typing import Any
 
 from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Register, hookimpl
 
+#: Runs of a cell whose worker died, before it counts as failed.
+RETRIES = 2
+
 
 class LocalExecutor:
-    """Runs each cell in order in the calling process."""
+    """Runs cells on this machine: in this process, or in ``jobs`` worker processes.
 
-    def __init__(self, **options: Any) -> None:
-        del options  # nothing to configure
+    :param jobs: worker processes; 1 runs every cell in this process.
+    :param gpus: visible GPU indices, one per worker in turn (``CUDA_VISIBLE_DEVICES``).
+    """
+
+    def __init__(self, jobs: int = 1, gpus: Sequence[int] = (), **options: Any) -> None:
+        del options  # options for other executors
+        self.jobs = jobs
+        self.gpus = tuple(gpus)
 
     def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Yield each cell's record as soon as it finishes."""
-        for cell in cells:
-            yield run_cell(cell)
+        if self.jobs <= 1:
+            for cell in cells:
+                yield run_cell(cell)
+            return
+        yield from _Workers(self.jobs, self.gpus, run_cell).run(cells)
+
+
+class _Workers:
+    """A pool of spawned worker processes fed cells as their producers finish."""
+
+    def __init__(self, jobs: int, gpus: tuple[int, ...], run_cell: CellFunction) -> None:
+        self.jobs, self.gpus, self.run_cell = jobs, gpus, run_cell
+        self.attempts: dict[str, int] = {}
+
+    def _pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        slots = context.SimpleQueue()
+        for index in range(self.jobs):
+            slots.put(self.gpus[index % len(self.gpus)] if self.gpus else None)
+        return ProcessPoolExecutor(
+            self.jobs, mp_context=context, initializer=_start_worker, initargs=(slots,)
+        )
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[CellRecord]:
+        waiting = list(cells)
+        planned = {cell.id for cell in cells}
+        finished: set[str] = set()
+        running: dict[Future[CellRecord], Cell] = {}
+        pool = self._pool()
+        try:
+            while waiting or running:
+                for cell in [c for c in waiting if _ready(c, planned, finished)]:
+                    waiting.remove(cell)
+                    running[pool.submit(self.run_cell, cell)] = cell
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    cell = running.pop(future)
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        record = self._retry_or_fail(cell, waiting)
+                    if record is not None:
+                        finished.add(cell.id)
+                        yield record
+                if broken:
+                    # The pool is unusable once a worker died: every cell in flight runs again.
+                    for cell in running.values():
+                        record = self._retry_or_fail(cell, waiting)
+                        if record is not None:
+                            finished.add(cell.id)
+                            yield record
+                    running.clear()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = self._pool()
+        finally:
+            _stop(pool)
+
+    def _retry_or_fail(self, cell: Cell, waiting: list[Cell]) -> CellRecord | None:
+        """Queue ``cell`` again, or after :data:`RETRIES` its failed record (stored here)."""
+        self.attempts[cell.id] = self.attempts.get(cell.id, 0) + 1
+        if self.attempts[cell.id] <= RETRIES:
+            waiting.insert(0, cell)
+            return None
+        record = CellRecord(
+            cell_id=cell.id,
+            status="failed",
+            cell=cell.to_json(),
+            error=f"its worker process died {self.attempts[cell.id]} times (killed, or out of "
+            "memory)",
+            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        self.run_cell.store(record)
+        return record
+
+
+def _ready(cell: Cell, planned: set[str], finished: set[str]) -> bool:
+    """A cell may start once the producers it needs from this run have finished."""
+    return all(p in finished for p in cell.producers() if p in planned)
+
+
+def _start_worker(slots: Any) -> None:
+    """In a new worker: leave Ctrl-C to the run, and take a GPU of its own where there are any."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gpu = slots.get()
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now: a cell in flight when the run stops is not recorded."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 @hookimpl
 def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register ``local``."""
-    register(ExecutorSpec("local", LocalExecutor, "run cells in this process, one at a time"))
+    register(
+        ExecutorSpec(
+            "local",
+            LocalExecutor,
+            "run cells on this machine: in this process, or in --jobs worker processes",
+        )
+    )

@@ -1,0 +1,153 @@
+"""``bench run --jobs N``: cells in worker processes, the same results as one after another,
+a worker killed mid-cell costs no cell, Ctrl-C stops everything, and timings taken under
+different concurrency are not compared."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+MATRIX = """\
+name: parallel
+defaults:
+  dataset: {name: digits, train_subset: 256}
+  strategy: {name: plain, epochs: 2, batch_size: 32}
+experiments:
+  teacher:
+    model: {name: mlp, hidden: 16, depth: [2, 3]}
+  student:
+    model: {name: mlp, hidden: 8}
+    strategy: {name: distill, teacher: {from: teacher, where: {model.depth: 2}}, epochs: 2}
+    tables:
+      - kind: leaderboard
+        experiments: [teacher, student]
+"""
+TIMINGS = {"train_seconds", "images_per_second"}
+
+
+def results(out: Path) -> dict[str, tuple]:
+    """Each cell's final metrics and epochs, timings left out."""
+    found = {}
+    for path in (out / "cells").glob("*.json"):
+        record = json.loads(path.read_text())
+        final = {k: v for k, v in record["final"].items() if k.split("@")[0] not in TIMINGS}
+        epochs = [{k: v for k, v in e.items() if k != "seconds"} for e in record["epochs"]]
+        found[record["cell_id"]] = (record["status"], final, epochs)
+    return found
+
+
+def test_jobs_give_the_results_of_a_serial_run(bench, write_matrix, tmp_path) -> None:
+    path = write_matrix(MATRIX)
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert bench("run", "--matrix", path, "--out", serial, "--threads", "1").code == 0
+    result = bench("run", "--matrix", path, "--out", parallel, "--threads", "1", "--jobs", "2")
+    assert result.code == 0, result.err
+    assert results(parallel) == results(serial)
+    assert len(results(parallel)) == 3
+    for record_path in (parallel / "cells").glob("*.json"):
+        environment = json.loads(record_path.read_text())["environment"]
+        assert (environment["jobs"], environment["threads"]) == (2, 1)
+    # One progress display: every cell named once, with its outcome.
+    assert result.err.count("done in") == 3
+
+
+def test_a_bad_number_of_jobs_is_one_line(bench, write_matrix) -> None:
+    result = bench("run", "--matrix", write_matrix(MATRIX), "--jobs", "0")
+    assert result.code == 2 and "--jobs 0: expected a whole number between 1 and 256" in result.err
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(line) for line in found.split()]
+
+
+def start(path: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dlbench",
+            "run",
+            "--matrix",
+            str(path),
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+SLOW = MATRIX.replace("train_subset: 256", "train_subset: 1200").replace("epochs: 2", "epochs: 30")
+
+
+def wait_for_workers(process: subprocess.Popen, count: int) -> list[int]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        # The spawn start method adds a resource tracker beside the workers.
+        workers = [p for p in children(process.pid) if b"spawn_main" in _cmdline(p)]
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.1)
+    pytest.fail("workers did not start")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_a_worker_killed_mid_cell_costs_no_cell(write_matrix, tmp_path) -> None:
+    path, out = write_matrix(SLOW), tmp_path / "o"
+    process = start(path, out, "--jobs", "2")
+    workers = wait_for_workers(process, 2)
+    time.sleep(4)  # both workers are inside a teacher cell by now
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    outcomes = {status for status, _, _ in results(out).values()}
+    assert outcomes == {"ok"} and len(results(out)) == 3
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_what_finished(write_matrix, tmp_path) -> None:
+    path, out = write_matrix(SLOW), tmp_path / "o"
+    process = start(path, out, "--jobs", "2")
+    workers = wait_for_workers(process, 2)
+    time.sleep(4)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    time.sleep(1)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists() and _cmdline(w)]
+    assert {status for status, _, _ in results(out).values()} <= {"ok"}
+
+
+def test_compare_refuses_timings_taken_under_other_concurrency(
+    bench, write_matrix, tmp_path
+) -> None:
+    path = write_matrix(MATRIX)
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert bench("run", "--matrix", path, "--out", serial, "--threads", "1").code == 0
+    assert (
+        bench("run", "--matrix", path, "--out", parallel, "--threads", "1", "--jobs", "2").code == 0
+    )
+    assert bench("compare", parallel, serial).code == 0  # metrics alone compare
+    refused = bench("compare", parallel, serial, "--time", "0.5")
+    assert refused.code == 2 and "timings compare only under the same concurrency" in refused.err
+    assert "jobs=1 threads=1" in refused.err and "jobs=2 threads=1" in refused.err
