@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ import torch
 from dlbench import DatasetSplits, Normalization, Split, make_splits
 
 REPO = Path(__file__).resolve().parents[1]
+#: The installed ``bench`` console script, for tests that run it as a separate process (not
+#: ``python -m dlbench``, which from the checkout would import its ``dlbench/`` folder).
+BENCH = str(Path(sys.executable).with_name("bench"))
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from importlib.metadata import EntryPoint
 
-from helpers import REPO
+from helpers import BENCH, REPO
 
 
 def squeeze(text: str) -> str:
@@ -77,7 +76,7 @@ def test_unknown_model_exits_2_with_one_line_suggestion(bench, write_matrix, tmp
 def test_console_script_reports_errors_without_traceback(write_matrix, tmp_path) -> None:
     path = write_matrix(SMALL.replace("name: mlp", "name: mlpp"))
     result = subprocess.run(
-        [sys.executable, "-m", "dlbench", "run", "--matrix", str(path)],
+        [BENCH, "run", "--matrix", str(path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -8,12 +8,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import BENCH
 from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
 from dlbench.bench.context import RunSettings
@@ -132,9 +132,7 @@ def test_out_of_memory_fails_the_cell_and_the_matrix_goes_on(
 def _bench_process(matrix: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "dlbench",
+            BENCH,
             "run",
             "--matrix",
             str(matrix),

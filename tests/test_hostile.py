@@ -14,6 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from helpers import BENCH
 
 SMALL = """\
 name: small
@@ -488,7 +489,7 @@ def test_an_artifact_path_outside_the_results_directory_is_refused(
 
 def start(matrix: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dlbench", "run", "--matrix", str(matrix), "--out", str(out)],
+        [BENCH, "run", "--matrix", str(matrix), "--out", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -516,7 +517,7 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(write_matrix, tmp_path, signum, cod
     assert {r["status"] for r in records(out).values()} == {"ok"}  # the cell in flight: none
     assert len(records(out)) == 1
     finished = subprocess.run(  # the lock was released
-        [sys.executable, "-m", "dlbench", "run", "--matrix", str(matrix), "--out", str(out)],
+        [BENCH, "run", "--matrix", str(matrix), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -552,6 +553,7 @@ def test_files_follow_the_users_umask(write_matrix, tmp_path, umask, mode) -> No
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # not the checkout, whose dlbench/ folder would shadow the package
     )
     assert run.returncode == 0, run.stderr
     for path in [*(out / "cells").glob("*.json"), out / "report.md", out / "manifest.json"]:

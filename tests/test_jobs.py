@@ -8,11 +8,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import BENCH
 
 MATRIX = """\
 name: parallel
@@ -71,9 +71,7 @@ def children(pid: int) -> list[int]:
 def start(path: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "dlbench",
+            BENCH,
             "run",
             "--matrix",
             str(path),
