@@ -10,6 +10,7 @@ from dlbench.reports.manifest import Manifest, ManifestError
 from dlbench.reports.markdown import Report, render_report
 
 REPORT = "report.md"
+HTML_REPORT = "report.html"
 
 
 def read_manifest(store: ResultStore) -> Manifest:
@@ -48,6 +49,7 @@ def write_report(
         store.write_manifest(manifest.to_json())
     report = render_stored_report(store, manifest, formats)
     write_atomic(store.target(REPORT), report.markdown)
+    write_atomic(store.target(HTML_REPORT), report.html)
     for name, text in report.csv_files.items():
         write_atomic(store.target(f"tables/{name}"), text)
     for name, image in report.images.items():

@@ -33,7 +33,7 @@ from dlbench.registry.records import CellRecord
 MANIFEST = "manifest.json"
 #: What a run writes under the results directory.
 WRITTEN_FOLDERS = ("cells", "attempts", "artifacts", "artifacts/cache", "tables", "plots")
-WRITTEN_FILES = (MANIFEST, "report.md")
+WRITTEN_FILES = (MANIFEST, "report.md", "report.html")
 LOCK = ".lock"
 ARTIFACTS = "artifacts"
 ATTEMPTS = "attempts"

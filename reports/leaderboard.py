@@ -75,7 +75,7 @@ def build_leaderboard(
     caption = "(best) is the best-validation epoch, (last) the final epoch"
     if several_seeds:
         caption += "; mean ± standard deviation over seeds"
-    return Table(spec.title, caption + ".", headers, rows, headers, csv_rows)
+    return Table(spec.title, caption + ".", headers, rows, headers, csv_rows, csv_rows)
 
 
 def _column_value(record: CellRecord, metric: str, at: str) -> float | None:

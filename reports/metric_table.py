@@ -53,8 +53,10 @@ def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView)
     paired = False
     rows: list[list[str]] = []
     csv_rows: list[list[Any]] = []
+    sort_values: list[list[Any]] = []
     for row in row_values:
         text_row: list[str] = [row]
+        value_row: list[Any] = [row]
         by_seed: dict[str, dict[int, float]] = {}
         for column in column_values:
             group = groups.get((row, column), [])
@@ -72,6 +74,7 @@ def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView)
             else:
                 text_row.append(view.absence(c.id for c in group))
             csv_rows.append(_csv_row(row, spec.labels.get(column, column), by_seed[column], seeds))
+            value_row.append(csv_rows[-1][3] if by_seed[column] else None)
         for derived in spec.derived:
             text, differences, is_paired = _derived(
                 spec, by_seed.get(derived.minuend, {}), by_seed.get(derived.subtrahend, {})
@@ -84,11 +87,13 @@ def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView)
             ]
             text_row.append(text + (view.mark(marked) if differences else ""))
             csv_rows.append(_csv_row(row, derived.title, differences, seeds))
+            value_row.append(csv_rows[-1][3] if differences else None)
         rows.append(text_row)
+        sort_values.append(value_row)
     caption = _caption(spec, label, epoch_note, counts, paired)
     csv_headers = [row_label, default_row_label(spec.columns) if spec.columns else "metric"]
     csv_headers += ["n", "mean", "std", *(f"seed_{seed}" for seed in seeds)]
-    return Table(spec.title, caption, headers, rows, csv_headers, csv_rows)
+    return Table(spec.title, caption, headers, rows, csv_headers, csv_rows, sort_values)
 
 
 def _derived(

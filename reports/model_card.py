@@ -43,9 +43,8 @@ def build_model_card(
     for row, card in cards.items():
         text_rows.append([row, *(_card_text(key, card.get(key)) for _, key in MODEL_CARD_COLUMNS)])
         csv_rows.append([row, *(card.get(key, "") for _, key in MODEL_CARD_COLUMNS)])
-    return Table(
-        spec.title, "Counted from the built models.", headers, text_rows, headers, csv_rows
-    )
+    caption = "Counted from the built models."
+    return Table(spec.title, caption, headers, text_rows, headers, csv_rows, csv_rows)
 
 
 def _card_text(key: str, value: Any) -> str:

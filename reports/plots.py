@@ -62,8 +62,8 @@ def probe_plot(
     if not series:
         return None
     names = sorted({name for _, panels in series for name in panels}, key=_natural)[:MAX_PANELS]
-    figure = Figure(figsize=(5 * len(names), 4.4), layout="constrained")
-    figure.suptitle(f"{title}: {plot.title}")
+    figure = Figure(figsize=(max(6.5, 5 * len(names)), 4.4), layout="constrained")
+    figure.suptitle(f"{title}: {plot.title}", wrap=True)
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     colours = _colours(len(series))
     for axis, name in zip(axes, names, strict=True):
@@ -101,12 +101,13 @@ def curves_plot(
             series.append((label, runs))
     if not series:
         return None
-    figure = Figure(figsize=(4.5 * len(metrics), 4.0), layout="constrained")
-    if title:
-        figure.suptitle(title)
+    figure = Figure(figsize=(max(6.5, 4.5 * len(metrics)), 4.0), layout="constrained")
+    seeds = max(len(runs) for _, runs in series)
+    note = f" (mean over up to {seeds} seeds, band ± one standard deviation)" if seeds > 1 else ""
+    if title or note:
+        figure.suptitle(f"{title}{note}", wrap=True)
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     colours = _colours(len(series))
-    seeds = max(len(runs) for _, runs in series)
     for axis, metric in zip(axes, metrics, strict=True):
         scale = 100.0 if is_accuracy(metric) else 1.0
         for (label, runs), colour in zip(series, colours, strict=True):
@@ -114,10 +115,6 @@ def curves_plot(
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric_label(metric) + (" (%)" if scale != 1.0 else ""))
         axis.grid(True, alpha=0.3)
-    if seeds > 1:
-        figure.supxlabel(
-            f"mean over seeds (up to {seeds}), band ± one standard deviation", fontsize="small"
-        )
     _legend_below(figure, axes[0])
     return figure
 
@@ -159,11 +156,15 @@ def _colours(count: int) -> list[Any]:
 def _legend_below(figure: Figure, axis: Any) -> None:
     handles, labels = axis.get_legend_handles_labels()
     if handles:
+        # As many columns as fit the figure's width at the longest label.
+        width = figure.get_figwidth() * 72 / 6  # characters of small text across the figure
+        longest = max(len(label) + 4 for label in labels)
+        columns = max(1, min(len(labels), 3, int(width // longest)))
         figure.legend(
             handles,
             labels,
             loc="outside lower center",
-            ncols=min(len(labels), 3),
+            ncols=columns,
             fontsize="small",
             frameon=False,
         )

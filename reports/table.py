@@ -4,7 +4,7 @@ saying why a cell shows no number (failed, skipped, not run) or a flagged one (s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dlbench.registry.records import CellRecord
@@ -22,6 +22,8 @@ class Table:
 
     :param csv_headers: the CSV's columns: one row per table cell with its mean, standard
         deviation, n and one column per seed.
+    :param values: the number behind each text cell of :attr:`rows` (``None`` where there is
+        none), for sorting; empty when the rows' text is all there is.
     """
 
     title: str
@@ -30,6 +32,7 @@ class Table:
     rows: list[list[str]]
     csv_headers: list[str]
     csv_rows: list[list[Any]]
+    values: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

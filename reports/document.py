@@ -1,0 +1,177 @@
+"""A report's content, whatever it is rendered as: per experiment its tables and figures, then
+the cells that failed, were skipped, are stale, or failed a rerun, and the environment.
+Pure: it reads and writes no files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from matplotlib.figure import Figure as MatplotlibFigure
+
+from dlbench.registry.records import CellRecord
+from dlbench.reports.leaderboard import leaderboard_rows
+from dlbench.reports.manifest import ExperimentEntry, Manifest
+from dlbench.reports.plots import FORMATS, curves_plot, figure_bytes, probe_plot
+from dlbench.reports.table import RecordView, Table
+from dlbench.reports.tables import build_table
+
+PLOTS = "plots"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A plot: its alt text, and its bytes per format (``plots/<stem>.<format>``)."""
+
+    alt: str
+    stem: str
+    images: Mapping[str, bytes]
+
+    def path(self, fmt: str) -> str:
+        """Its file, relative to the results directory."""
+        return f"{PLOTS}/{self.stem}.{fmt}"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One experiment: its tables (each with its CSV file's stem) and figures."""
+
+    name: str
+    title: str
+    description: str
+    tables: list[tuple[Table, str]] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A cell listed under a heading (failed, skipped, ...), with the reason."""
+
+    experiment: str
+    description: str
+    reason: str
+    cell_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """Everything a report says."""
+
+    name: str
+    description: str
+    summary: str
+    sections: list[Section]
+    notes: dict[str, list[Note]]
+    environment: Mapping[str, Any]
+
+
+def stale_cells(manifest: Manifest, records: Mapping[str, CellRecord]) -> dict[str, str]:
+    """Cell id -> why its finished record was made by other code than the matrix now names.
+
+    Records from before code fingerprints existed carry none and are taken as they are.
+    """
+    stale = {}
+    for cell_id, current in manifest.code.items():
+        record = records.get(cell_id)
+        if record is None or record.status != "ok" or not record.code:
+            continue
+        changed = record.changed_code(current)
+        if changed:
+            stale[cell_id] = f"code of plugin {', '.join(changed)} changed since it ran"
+    return stale
+
+
+def build_document(
+    manifest: Manifest,
+    records: Mapping[str, CellRecord],
+    failed_reruns: Mapping[str, CellRecord] | None = None,
+    formats: tuple[str, ...] = FORMATS,
+) -> Document:
+    """The report of ``records`` as ``manifest`` lays them out.
+
+    :param failed_reruns: cell id -> the failed rerun kept beside its finished record.
+    :param formats: image formats for every figure.
+    """
+    view = RecordView(records, stale_cells(manifest, records))
+    owners = {c.id: (e.name, c) for e in manifest.shown for c in e.cells}
+    planned_skips = [s for e in manifest.shown for s in e.skipped]
+    statuses = [records[i].status if i in records else "pending" for i in owners]
+    summary = (
+        f"{len(owners)} cells, {statuses.count('ok')} done, {statuses.count('failed')} failed, "
+        f"{statuses.count('pending')} pending, "
+        f"{statuses.count('skipped') + len(planned_skips)} skipped"
+        + (f", {sum(i in view.stale for i in owners)} stale" if view.stale else "")
+    )
+    by_name = {e.name: e for e in manifest.experiments}
+    sections = [_section(manifest, e, view, by_name, formats) for e in manifest.shown]
+
+    def noted(cell_id: str, reason: str) -> Note:
+        experiment, cell = owners[cell_id]
+        return Note(experiment, cell.describe(), reason, cell_id)
+
+    def with_status(status: str) -> list[Note]:
+        return [
+            noted(i, records[i].error or "")
+            for i in owners
+            if i in records and records[i].status == status
+        ]
+
+    reruns = failed_reruns or {}
+    notes = {
+        "Failed cells": with_status("failed"),
+        "Skipped cells": with_status("skipped")
+        + [Note(s.experiment, s.description, s.reason) for s in planned_skips],
+        "Stale cells (shown with their earlier result, marked stale)": [
+            noted(i, view.stale[i]) for i in owners if i in view.stale
+        ],
+        "Reruns that failed (the earlier finished result is kept and shown)": [
+            noted(i, reruns[i].error or "") for i in owners if i in reruns
+        ],
+    }
+    environment = next((r.environment for r in records.values() if r.environment), {})
+    return Document(manifest.name, manifest.description, summary, sections, notes, environment)
+
+
+def _section(
+    manifest: Manifest,
+    experiment: ExperimentEntry,
+    view: RecordView,
+    experiments: Mapping[str, ExperimentEntry],
+    formats: tuple[str, ...],
+) -> Section:
+    section = Section(experiment.name, experiment.title, experiment.description)
+    cells = list(experiment.cells)
+    for index, spec in enumerate(experiment.tables, start=1):
+        table = build_table(spec, cells, view, experiments)
+        stem = slug(f"{experiment.name}-{table.title or index}")
+        section.tables.append((table, stem))
+        if spec.curves:
+            rows = leaderboard_rows(spec, experiments)
+            figure = curves_plot(rows, view.records, spec.curves, table.title)
+            _add(section, figure, "Training curves", f"{stem}-curves", formats)
+    for probe in experiment.probes:
+        plot = manifest.probe_plots.get(probe)
+        if plot is not None:
+            figure = probe_plot(plot, probe, cells, view.records, experiment.title)
+            stem = slug(f"{experiment.name}-{probe.replace('_', '-')}")
+            _add(section, figure, plot.title.capitalize(), stem, formats)
+    return section
+
+
+def _add(
+    section: Section,
+    figure: MatplotlibFigure | None,
+    alt: str,
+    stem: str,
+    formats: tuple[str, ...],
+) -> None:
+    if figure is not None:
+        images = {fmt: figure_bytes(figure, fmt) for fmt in dict.fromkeys(("svg", *formats))}
+        section.figures.append(Figure(alt, stem, images))
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``: letters, digits, ``_.-``; at most 100 characters."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower()[:100] or "table"
