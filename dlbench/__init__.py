@@ -46,7 +46,8 @@ The API, by purpose:
   :func:`evaluate`, :class:`TransferModel`, :func:`detach_head`, :func:`model_card`;
 - errors: :class:`DlbenchError`, :class:`DataUnavailableError`, :class:`ConformanceError`;
 - the conformance kit for a plugin's own tests: :func:`load_plugin`, :func:`check_model`,
-  :func:`check_dataset`, :func:`check_strategy`.
+  :func:`check_dataset`, :func:`check_strategy`;
+- results as a pandas DataFrame: :func:`load_results`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 # Names are loaded on first use, so that `import dlbench` (and the `bench` command's start,
 # which must be quick to answer Ctrl-C) does not import torch until something needs it.
 if TYPE_CHECKING:
+    from dlbench.bench.export import load_results
     from dlbench.bench.testing import (
         check_dataset,
         check_model,
@@ -141,6 +143,7 @@ _SOURCES = {
         ("check_dataset", "check_model", "check_strategy", "load_plugin"),
         "dlbench.bench.testing",
     ),
+    "load_results": "dlbench.bench.export",
 }
 
 
@@ -204,6 +207,7 @@ __all__ = [
     "evaluate",
     "hookimpl",
     "load_plugin",
+    "load_results",
     "make_splits",
     "model_card",
     "predict",

@@ -9,12 +9,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from dlbench.bench.cli import baseline, compare, listing, perf, report, run
+from dlbench.bench.cli import baseline, compare, export, listing, perf, report, run, schema
 from dlbench.bench.cli.common import EXIT_USAGE, ArgumentParser
 from dlbench.bench.console import EXIT_INTERRUPTED, Stopped, stop
 from dlbench.registry.errors import DlbenchError
 
-SUBCOMMANDS = (run, listing, report, compare, baseline, perf)
+SUBCOMMANDS = (run, listing, report, export, compare, baseline, perf, schema)
 
 
 def build_parser() -> ArgumentParser:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dlbench.bench.cli.common import EXIT_OK
+from dlbench.bench.cli.common import EXIT_FAILED_CELLS, EXIT_OK
 from dlbench.registry.errors import DlbenchError
 
 
@@ -18,7 +18,18 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "report", parents=parents, help="redraw a results directory's tables and plots"
     )
     report.set_defaults(handler=command)
-    report.add_argument("directory", type=Path)
+    report.add_argument(
+        "directories",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="a results directory; several (with --out) are merged first",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="with several DIRs: the new results directory their merge is written to",
+    )
     report.add_argument(
         "--pdf", action="store_true", help="also write every plot as PDF (beside PNG and SVG)"
     )
@@ -30,16 +41,34 @@ def command(args: argparse.Namespace) -> int:
     from dlbench.bench.store import ResultStore
     from dlbench.reports.plots import FORMATS
 
-    if not args.directory.is_dir():
-        raise DlbenchError(f"{args.directory}: not a directory")
     formats = (*FORMATS, "pdf") if args.pdf else None
-    store = ResultStore(args.directory)
-    if not os.access(args.directory, os.W_OK):
+    if len(args.directories) > 1 or args.out is not None:
+        return merged(args, formats)
+    directory = args.directories[0]
+    if not directory.is_dir():
+        raise DlbenchError(f"{directory}: not a directory")
+    store = ResultStore(directory)
+    if not os.access(directory, os.W_OK):
         print(render_stored_report(store, formats=formats).markdown)
         print(
-            f"bench: warning: {args.directory} is read-only: report files were not rewritten",
+            f"bench: warning: {directory} is read-only: report files were not rewritten",
             file=sys.stderr,
         )
         return EXIT_OK
     print(write_report(store, formats))
     return EXIT_OK
+
+
+def merged(args: argparse.Namespace, formats: tuple[str, ...] | None) -> int:
+    """Merge the directories into ``--out`` and print the merged report; conflicts: exit 1."""
+    from dlbench.bench.merge_runs import merge_runs
+    from dlbench.bench.report_files import write_report
+    from dlbench.bench.store import ResultStore
+
+    if args.out is None:
+        raise DlbenchError("several results directories are merged into a new one: give --out")
+    conflicts = merge_runs(args.directories, args.out)
+    print(write_report(ResultStore(args.out), formats))
+    for conflict in conflicts:
+        print(f"bench: conflict: {conflict}", file=sys.stderr)
+    return EXIT_FAILED_CELLS if conflicts else EXIT_OK

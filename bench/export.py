@@ -1,0 +1,87 @@
+"""Results out of dlbench: tidy rows of one or more results directories as CSV, JSON lines or
+parquet, as a pandas DataFrame (:func:`load_results`), or as TensorBoard event files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dlbench.bench.report_files import read_manifest
+from dlbench.bench.store import ResultStore
+from dlbench.registry.errors import DlbenchError
+from dlbench.reports.export import cell_rows, columns, epoch_rows
+
+FORMATS = ("csv", "jsonl", "parquet")
+PANDAS_HINT = "pip install 'dlbench[export]' (pandas and pyarrow)"
+
+
+def rows(paths: Iterable[Path | str], epochs: bool = False) -> list[dict[str, Any]]:
+    """Tidy rows of every results directory in ``paths``, in order."""
+    found: list[dict[str, Any]] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            raise DlbenchError(f"{path}: not a results directory")
+        store = ResultStore(path)
+        manifest = read_manifest(store)
+        records = store.records(manifest.cell_ids())
+        build = epoch_rows if epochs else cell_rows
+        found += build(manifest, records, str(path))
+    return found
+
+
+def load_results(paths: Path | str | Sequence[Path | str], epochs: bool = False) -> Any:
+    """A pandas DataFrame with one row per cell (or per cell and epoch, with ``epochs``) of the
+    results directories ``paths``: the same columns as ``bench export``.
+
+    Needs pandas (``pip install 'dlbench[export]'``).
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    try:
+        import pandas
+    except ImportError:
+        raise DlbenchError(f"load_results needs pandas: {PANDAS_HINT}") from None
+    found = rows(paths, epochs)
+    return pandas.DataFrame(found, columns=columns(found))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: non-finite numbers become null (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write(found: list[dict[str, Any]], fmt: str, out: Path | None) -> str | None:
+    """Write rows as ``fmt`` to ``out``, or return the text (csv, jsonl) for standard output."""
+    if fmt == "parquet":
+        if out is None:
+            raise DlbenchError("--format parquet needs --out FILE")
+        try:
+            import pandas
+        except ImportError:
+            raise DlbenchError(
+                f"--format parquet needs pandas and pyarrow: {PANDAS_HINT}"
+            ) from None
+        try:
+            pandas.DataFrame(found, columns=columns(found)).to_parquet(out)
+        except ImportError as exc:
+            raise DlbenchError(f"--format parquet: {exc}; {PANDAS_HINT}") from None
+        return None
+    buffer = io.StringIO()
+    if fmt == "csv":
+        writer = csv.DictWriter(buffer, fieldnames=columns(found), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(found)
+    else:
+        for row in found:
+            buffer.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
+    if out is None:
+        return buffer.getvalue()
+    out.write_text(buffer.getvalue(), encoding="utf-8")
+    return None
