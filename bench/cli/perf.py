@@ -54,6 +54,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="time each case this many times, alternating sides; report medians (default 3)",
     )
     perf.add_argument("--no-cnn", action="store_true", help="skip the CNN and distillation cases")
+    perf.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda"),
+        help="where both sides train (default cpu)",
+    )
     add_threads_option(perf)
     perf.add_argument(
         "--accuracy",
@@ -72,7 +78,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Print the tables ``args`` ask for."""
     from dlbench.bench.perf import tables
-    from dlbench.engine.device import set_threads
+    from dlbench.engine.device import resolve_device, set_threads
 
     require_number("--scale", args.scale, 0.0, 100.0, strict=True)
     require_number("--budget", args.budget, 10.0, 86400.0)
@@ -94,6 +100,7 @@ def command(args: argparse.Namespace) -> int:
             budget=args.budget,
             force=args.force,
             allow_slow=args.allow_slow,
+            device=resolve_device(args.device).type,
         )
         tables.speed(catalog, options)
     return EXIT_OK

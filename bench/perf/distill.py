@@ -10,6 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dlbench.bench.perf.cases import Case, builder, engine_optimizer, synthetic
 from dlbench.bench.perf.measure import as_splits, step_flops
+from dlbench.bench.perf.reference import synchronize
 from dlbench.engine.batches import BatchNormalizer, predict
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.losses import distillation_loss
@@ -41,9 +42,11 @@ def build_teacher(catalog: Catalog) -> nn.Module:
     )()
 
 
-def student_case(catalog: Catalog, batch_size: int, images: int) -> Case:
+def student_case(catalog: Catalog, batch_size: int, images: int, device: str = "cpu") -> Case:
     """The student as a timing case."""
-    return Case("student", "cnn", lambda: build_student(catalog), (3, 32, 32), batch_size, images)
+    return Case(
+        "student", "cnn", lambda: build_student(catalog), (3, 32, 32), batch_size, images, device
+    )
 
 
 def distillation_flop_bound(catalog: Catalog) -> float:
@@ -60,15 +63,16 @@ def distillation_flop_bound(catalog: Catalog) -> float:
     return 1 + teacher / student
 
 
-def distillation_epochs(catalog: Catalog, images: int) -> dict[str, float]:
+def distillation_epochs(catalog: Catalog, images: int, device: str = "cpu") -> dict[str, float]:
     """Seconds per student epoch with cached and online teacher outputs, and the one-off cost."""
-    case = student_case(catalog, 128, images)
+    case = student_case(catalog, 128, images, device)
     data, labels = synthetic(case, images)
     splits = as_splits(case, data, labels)
-    teacher = build_teacher(catalog).eval()
-    normalize = BatchNormalizer(splits.normalization, 3, torch.device("cpu"))
+    teacher = build_teacher(catalog).to(device).eval()
+    normalize = BatchNormalizer(splits.normalization, 3, torch.device(device))
     started = time.perf_counter()
     cached = predict(teacher, splits.train.inputs, normalize, 256)
+    synchronize(torch.device(device))
     one_off = time.perf_counter() - started
     seconds = {"teacher outputs (one-off)": one_off}
     for mode in ("cached", "online"):

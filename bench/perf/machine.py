@@ -57,10 +57,10 @@ class Peaks:
         return (max(self.fp32) - min(self.fp32)) / max(self.fp32) if self.fp32 else 0.0
 
 
-def measure_peaks(earlier: Peaks | None = None, bf16: bool = True) -> Peaks:
+def measure_peaks(earlier: Peaks | None = None, bf16: bool = True, device: str = "cpu") -> Peaks:
     """The GEMM peaks now, added to ``earlier``'s."""
-    fp32 = gemm_peak()
-    half = gemm_peak(torch.bfloat16) if bf16 else 0.0
+    fp32 = gemm_peak(device=device)
+    half = gemm_peak(torch.bfloat16, device=device) if bf16 else 0.0
     if earlier is None:
         return Peaks((fp32,), (half,))
     return Peaks((*earlier.fp32, fp32), (*earlier.bf16, half))

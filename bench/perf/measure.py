@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from dlbench.bench.perf.cases import Case, engine_optimizer
+from dlbench.bench.perf.reference import synchronize
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.splits import channel_normalization
 from dlbench.registry.data import DatasetSplits, Split
@@ -27,7 +28,8 @@ def as_splits(case: Case, images: np.ndarray, labels: np.ndarray) -> DatasetSpli
     tensor = tensor.unsqueeze(1) if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2).contiguous()
     split = Split(tensor, torch.from_numpy(labels).long())
     small = Split(tensor[:8], split.targets[:8])
-    return DatasetSplits(split, small, None, 10, channel_normalization(tensor, 255.0))
+    splits = DatasetSplits(split, small, None, 10, channel_normalization(tensor, 255.0))
+    return splits.to(torch.device(case.device))
 
 
 def engine_speed(
@@ -79,14 +81,18 @@ class StepBreakdown:
         return reference_ms / (self.gemm_ms + self.optimizer_ms)
 
 
-def median_seconds(run: Callable[[], object], repeats: int = 20, trials: int = 5) -> float:
+def median_seconds(
+    run: Callable[[], object], repeats: int = 20, trials: int = 5, device: str = "cpu"
+) -> float:
     """Median over ``trials`` of the mean time of ``run`` over ``repeats`` calls (after one)."""
     run()
     times = []
     for _ in range(trials):
+        synchronize(torch.device(device))
         started = time.perf_counter()
         for _ in range(repeats):
             run()
+        synchronize(torch.device(device))
         times.append((time.perf_counter() - started) / repeats)
     return statistics.median(times)
 
@@ -124,19 +130,22 @@ def step_breakdown(case: Case, images_per_second: float) -> StepBreakdown:
     )
 
 
-def gemm_peak(dtype: torch.dtype = torch.float32, size: int = 2048) -> float:
-    """GFLOP/s of a square matrix product, measured now in this process: the better of torch's
-    default path (MKL for fp32 on x86) and oneDNN, so "of peak" is against what the cores can do."""
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+def gemm_peak(dtype: torch.dtype = torch.float32, size: int = 2048, device: str = "cpu") -> float:
+    """GFLOP/s of a square matrix product, measured now in this process: on the CPU the better
+    of torch's default path (MKL for fp32 on x86) and oneDNN, so "of peak" is against what the
+    cores can do; on a GPU a larger product (the default math: TF32 off)."""
+    if device == "cuda":
+        size = 8192
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
     products: list[Callable[[], torch.Tensor]] = [partial(torch.mm, a, b)]
-    if torch.backends.mkldnn.is_available():
+    if device == "cpu" and torch.backends.mkldnn.is_available():
         # oneDNN's matmul as torch's CPU inductor backend calls it (weight as (out, in)).
         products.append(partial(torch.ops.mkldnn._linear_pointwise, a, b.t(), None, "none", [], ""))
     best = 0.0
     for product in products:
         try:
-            seconds = median_seconds(product, repeats=3, trials=3)
+            seconds = median_seconds(product, repeats=3, trials=3, device=device)
         except RuntimeError:  # a build without this oneDNN operator
             continue
         best = max(best, 2 * size**3 / seconds / 1e9)

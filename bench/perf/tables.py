@@ -133,9 +133,9 @@ def breakdown_row(timing: CaseTiming) -> list[str]:
     ]
 
 
-def distillation_lines(catalog: Catalog, images: int) -> list[str]:
+def distillation_lines(catalog: Catalog, images: int, device: str = "cpu") -> list[str]:
     """Student epoch with cached against online teacher outputs, and the bound caching has."""
-    seconds = distillation_epochs(catalog, images)
+    seconds = distillation_epochs(catalog, images, device)
     cached, online = seconds["student epoch, cached"], seconds["student epoch, online"]
     lines = [f"Distillation, 0.69M student, ResNet-18-like teacher, {images} images:"]
     lines += [f"  {name}: {value:.2f} s" for name, value in seconds.items()]
@@ -165,6 +165,7 @@ class SpeedOptions:
     budget: float = 150.0
     force: bool = False
     allow_slow: bool = False
+    device: str = "cpu"
 
 
 def speed(catalog: Catalog, options: SpeedOptions) -> None:
@@ -176,12 +177,12 @@ def speed(catalog: Catalog, options: SpeedOptions) -> None:
             "to time anyway (the figures are then marked unreliable)"
         )
     started = time.perf_counter()
-    capability = detect(torch.device("cpu"))
+    capability = detect(torch.device(options.device))
     bf16 = capability.bf16_fast or options.allow_slow
-    peaks = measure_peaks(bf16=bf16)
+    peaks = measure_peaks(bf16=bf16, device=options.device)
     print(_header(capability.describe(), peaks, bf16, options, busy), flush=True)
     rows, breakdowns, notes = _time_cases(catalog, options, peaks, bf16)
-    peaks = measure_peaks(peaks, bf16=bf16)
+    peaks = measure_peaks(peaks, bf16=bf16, device=options.device)
     print(f"\n{markdown(rows, SPEED_HEADERS)}" if rows else "\nno case timed")
     if peaks.drift() > PEAK_DRIFT:
         measured = ", ".join(f"{p:.0f}" for p in peaks.fp32)
@@ -198,7 +199,7 @@ def speed(catalog: Catalog, options: SpeedOptions) -> None:
         print(markdown(breakdowns, BREAKDOWN_HEADERS))
     if options.cnn:
         images = 256 if options.scale is None else max(256, int(512 * options.scale))
-        print("\n" + "\n".join(distillation_lines(catalog, images)))
+        print("\n" + "\n".join(distillation_lines(catalog, images, options.device)))
     print(f"\ntook {time.perf_counter() - started:.0f} s")
 
 
@@ -224,7 +225,8 @@ def _time_cases(
 ) -> tuple[list[list[str]], list[list[str]], list[str]]:
     """Each case planned (to the budget, or scaled), timed, and turned into table rows."""
     rows, breakdowns, one_off, skipped = [], [], [], []
-    chosen = [c for c in cases(catalog, options.scale or 1.0) if options.cnn or c.kind != "cnn"]
+    every = cases(catalog, options.scale or 1.0, options.device)
+    chosen = [c for c in every if options.cnn or c.kind != "cnn"]
     for index, case in enumerate(chosen, start=1):
         rounds = options.rounds
         if options.scale is None:
@@ -241,7 +243,7 @@ def _time_cases(
         timing = time_case(case, rounds, bf16)
         one_off.append(f"{case.name}: {timing.one_off_ms:.0f} ms")
         rows += speed_rows(timing, peaks)
-        if case.kind == "mlp":
+        if case.kind == "mlp" and case.device == "cpu":
             breakdowns.append(breakdown_row(timing))
     one_off_note = (
         "One-off, not in the figures above: the images as one resident uint8 tensor with their "
