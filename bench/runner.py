@@ -139,8 +139,10 @@ def run_matrix(
                 "pass --allow-slow to run them anyway, or set strategy.precision=fp32"
             )
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending), manifest=manifest)
+    # Only options that were given: an executor may take none.
+    given = {"jobs": options.jobs} if options.jobs > 1 else {}
     executor = catalog.executors.get(options.executor or matrix.executor).create(
-        jobs=options.jobs, **options.executor_options
+        **given, **options.executor_options
     )
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent, options.command

@@ -154,6 +154,9 @@ def test_lifecycle_hooks_see_every_cell_and_epoch(make_catalog, write_matrix, tm
 
 def test_matrix_picks_a_plugin_executor(make_catalog, write_matrix, tmp_path) -> None:
     class Reversed:
+        def __init__(self, **options):
+            del options
+
         def run(self, cells, run_cell):
             for cell in reversed(cells):
                 yield run_cell(cell)
