@@ -12,7 +12,7 @@ import torch
 from tabulate import tabulate
 
 from dlbench.bench.perf import measure
-from dlbench.bench.perf.budget import plan_case
+from dlbench.bench.perf.budget import FIXED_SECONDS, plan_case, share
 from dlbench.bench.perf.cases import Case, cases, synthetic
 from dlbench.bench.perf.distill import distillation_epochs, distillation_flop_bound
 from dlbench.bench.perf.machine import PEAK_DRIFT, Peaks, busy_reason, measure_peaks, share_of_peak
@@ -227,10 +227,12 @@ def _time_cases(
     rows, breakdowns, one_off, skipped = [], [], [], []
     every = cases(catalog, options.scale or 1.0, options.device)
     chosen = [c for c in every if options.cnn or c.kind != "cnn"]
+    deadline = time.perf_counter() + options.budget - FIXED_SECONDS
     for index, case in enumerate(chosen, start=1):
         rounds = options.rounds
         if options.scale is None:
-            planned = plan_case(case, options.budget, options.rounds, len(variants(case, bf16)))
+            seconds = share(case, deadline - time.perf_counter(), chosen[index - 1 :])
+            planned = plan_case(case, seconds, options.rounds, len(variants(case, bf16)))
             if planned.skipped:
                 skipped.append(f"skipped {case.name}: {planned.skipped}")
                 print(f"[{index}/{len(chosen)}] {case.name}: skipped", flush=True)
