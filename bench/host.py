@@ -19,6 +19,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "dlbench.plugins.strategies.finetune",
     "dlbench.plugins.executors.local",
     "dlbench.plugins.executors.ray",
+    "dlbench.plugins.executors.slurm",
     "dlbench.plugins.probes.grad_norms",
 )
 

@@ -20,10 +20,13 @@ class CellFunction(Protocol):
 
     :ivar device: the device policy (``auto``, ``cpu`` or ``cuda``), resolved where the cell runs.
     :ivar threads: the CPU threads one cell uses.
+    :ivar store_root: the results directory, where executors that run cells elsewhere may keep
+        their own files (logs, job ids) beside the records.
     """
 
     device: str
     threads: int
+    store_root: str
 
     def __call__(self, cell: Cell) -> CellRecord:
         """Run ``cell``; return its stored record."""

@@ -50,9 +50,9 @@ BAD_MATRICES = {
         r"unknown strategy 'plian'",
     ),
     "unknown-executor": (
-        "executor: slurm\n" + BASE,
+        "executor: slurmm\n" + BASE,
         1,
-        r"unknown executor 'slurm'; choices: local, ray",
+        r"unknown executor 'slurmm'; did you mean 'slurm'\? choices: local, ray, slurm",
     ),
     "unknown-param": (
         BASE.replace("depth: [2, 3]", "dept: 3"),

@@ -47,7 +47,7 @@ def test_builtins_register_through_the_public_hooks(catalog) -> None:
     assert catalog.models.names() == ["cnn", "mlp", "residual_cnn", "residual_mlp"]
     assert catalog.datasets.names() == ["cifar10", "cifar100", "digits", "mnist"]
     assert "plain" in catalog.strategies.names()
-    assert catalog.executors.names() == ["local", "ray"]
+    assert catalog.executors.names() == ["local", "ray", "slurm"]
     entry = catalog.models.entry("mlp")
     assert entry.plugin.name == "dlbench.models.mlp"
     assert entry.plugin.builtin

@@ -65,6 +65,19 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="how cells run: local (default) or ray; overrides the matrix",
     )
     run.add_argument(
+        "--slurm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="for the slurm executor: partition, time (minutes), cpus_per_task, gpus_per_node, "
+        "mem (e.g. 8GB), or any sbatch option (repeatable)",
+    )
+    run.add_argument(
+        "--max-in-flight",
+        type=int,
+        help="for the slurm executor: the most jobs queued or running at once (default 64)",
+    )
+    run.add_argument(
         "--address",
         help="the cluster to use, for executors that take one "
         "(ray: 'local' starts one here, 'auto' finds a running one)",
@@ -142,6 +155,11 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
         threads=set_threads(args.threads or max(1, available_cores() // args.jobs)),
     )
     executor_options: dict[str, Any] = {"address": args.address} if args.address else {}
+    if args.slurm:
+        executor_options["slurm"] = dict(_key_value("--slurm", text) for text in args.slurm)
+    if args.max_in_flight is not None:
+        require_at_least("--max-in-flight", args.max_in_flight, 1, 100_000)
+        executor_options["max_in_flight"] = args.max_in_flight
     if args.jobs > 1 and device.type == "cuda" and torch.cuda.device_count() > 1:
         executor_options["gpus"] = list(range(torch.cuda.device_count()))
     options = RunOptions(
@@ -206,3 +224,10 @@ def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     )
     failed = [r for r in store.records(matrix.cells).values() if r.status != "ok"]
     return EXIT_FAILED_CELLS if failed else EXIT_OK
+
+
+def _key_value(option: str, text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise DlbenchError(f"{option} {text!r}: expected KEY=VALUE, e.g. partition=gpu or time=90")
+    return key.strip(), value.strip()
