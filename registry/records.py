@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from dlbench.registry.cell import Cell
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,20 @@ class CellRecord:
             name
             for name, value in current.items()
             if value and self.code.get(name) and self.code[name] != value
+        )
+
+    @classmethod
+    def failure(cls, cell: Cell, error: str, **fields: Any) -> CellRecord:
+        """A failed record of ``cell``, stamped now (for failures outside the cell's run: a
+        worker or a cluster job that died)."""
+        finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return cls(
+            cell_id=cell.id,
+            status="failed",
+            cell=cell.to_json(),
+            error=error,
+            finished_at=finished,
+            **fields,
         )
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +17,23 @@ REPO = Path(__file__).resolve().parents[1]
 #: The installed ``bench`` console script, for tests that run it as a separate process (not
 #: ``python -m dlbench``, which from the checkout would import its ``dlbench/`` folder).
 BENCH = str(Path(sys.executable).with_name("bench"))
+
+
+def start_bench(
+    matrix: Path, out: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``bench run`` as a separate process in its own session (so that signals reach it as they
+    would from a terminal), its standard error kept."""
+    return subprocess.Popen(
+        [BENCH, "run", "--matrix", str(matrix), "--out", str(out), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

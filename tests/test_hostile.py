@@ -14,7 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from helpers import BENCH
+from helpers import BENCH, start_bench
 
 SMALL = """\
 name: small
@@ -488,13 +488,7 @@ def test_an_artifact_path_outside_the_results_directory_is_refused(
 
 
 def start(matrix: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [BENCH, "run", "--matrix", str(matrix), "--out", str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return start_bench(matrix, out)
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import BENCH
+from helpers import start_bench
 
 MATRIX = """\
 name: parallel
@@ -69,23 +69,7 @@ def children(pid: int) -> list[int]:
 
 
 def start(path: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            BENCH,
-            "run",
-            "--matrix",
-            str(path),
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return start_bench(path, out, "--threads", "1", *extra)
 
 
 SLOW = MATRIX.replace("train_subset: 256", "train_subset: 1200").replace("epochs: 2", "epochs: 30")

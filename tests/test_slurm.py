@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import BENCH
+from helpers import BENCH, start_bench
 from slurm_cluster import local_slurm, missing
 
 pytest.importorskip("submitit", reason="needs submitit (the slurm extra)")
@@ -122,25 +122,8 @@ def wait_running(environment, count: int = 1, seconds: float = 120) -> list[str]
 
 
 def start(environment, matrix: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            BENCH,
-            "run",
-            "--matrix",
-            str(matrix),
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-            "--executor",
-            "slurm",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-        start_new_session=True,
+    return start_bench(
+        matrix, out, "--threads", "1", "--executor", "slurm", *extra, env=environment
     )
 
 

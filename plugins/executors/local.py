@@ -16,7 +16,6 @@ import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timezone
 from typing import Any
 
 from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Register, hookimpl
@@ -104,13 +103,9 @@ class _Workers:
         if self.attempts[cell.id] <= RETRIES:
             waiting.insert(0, cell)
             return None
-        record = CellRecord(
-            cell_id=cell.id,
-            status="failed",
-            cell=cell.to_json(),
-            error=f"its worker process died {self.attempts[cell.id]} times (killed, or out of "
-            "memory)",
-            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        record = CellRecord.failure(
+            cell,
+            f"its worker process died {self.attempts[cell.id]} times (killed, or out of memory)",
         )
         self.run_cell.store(record)
         return record

@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -145,14 +144,9 @@ class SlurmExecutor:
             failed = replace(record, error=f"SLURM job {job} {ended}: {record.error}; log: {log}")
             run_cell.store(failed)
             return failed
-        failed = CellRecord(
-            cell_id=cell.id,
-            status="failed",
-            cell=cell.to_json(),
-            error=f"SLURM job {job} ended {state}"
-            + (f" ({reason})" if reason and reason != "None" else "")
-            + f" without a record; log: {log}",
-            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        reason_text = f" ({reason})" if reason and reason != "None" else ""
+        failed = CellRecord.failure(
+            cell, f"SLURM job {job} ended {state}{reason_text} without a record; log: {log}"
         )
         run_cell.store(failed)
         return failed
