@@ -163,6 +163,10 @@ class StrategySpec:
     :param needs: inputs that must be present in the strategy's parameters (non-null) for a cell
         to be possible, e.g. ``frozenset({"teacher"})``.
     :param metrics: the metric names its records carry, which tables may use.
+    :param stackable: whether cells that differ only in their seed may train together as one
+        stacked model. Declare it only when ``run`` is exactly: load the dataset, build the
+        model, make ``context.optimizer(model.parameters())`` and ``context.fit`` it with the
+        default loss and no hooks; dlbench then trains such seeds together itself.
     """
 
     name: str
@@ -171,6 +175,7 @@ class StrategySpec:
     params: Mapping[str, Param] = field(default_factory=dict)
     needs: frozenset[str] = frozenset()
     metrics: tuple[str, ...] = STANDARD_METRICS
+    stackable: bool = False
 
     def refuses(self, params: Mapping[str, Any]) -> str | None:
         """Why a cell with these resolved ``params`` cannot run, or ``None`` if it can."""

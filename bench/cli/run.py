@@ -90,6 +90,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "to the available cores divided by this, and each worker gets a GPU of its own where "
         "several are visible (default 1: in this process)",
     )
+    run.add_argument(
+        "--stack",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="train the seeds of one configuration together as one stacked model: auto (on a "
+        "GPU; on a CPU it measured slower), on, off (default auto)",
+    )
     run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
     run.add_argument(
         "--allow-slow",
@@ -128,7 +135,7 @@ def command(args: argparse.Namespace) -> int:
     if args.dry_run:
         from dlbench.bench.cli.dry_run import dry_run
 
-        return dry_run(matrix, catalog, out, resolve_device(args.device))
+        return dry_run(matrix, catalog, out, resolve_device(args.device), args.stack)
     if out.is_dir() and not os.access(out, os.W_OK):
         return read_only(matrix, catalog, out)
     return run(matrix, catalog, out, args)
@@ -168,6 +175,7 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
         executor=args.executor,
         executor_options=executor_options,
         jobs=args.jobs,
+        stack=args.stack,
         device=args.device,
         allow_slow=args.allow_slow,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),
