@@ -62,6 +62,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     add_threads_option(perf)
     perf.add_argument(
+        "--matrix-section",
+        action="store_true",
+        help="also time a matrix: seeds stacked against one at a time, --jobs 2 against 1, and "
+        "the lab's MNIST grid with 3 seeds against the lab-style loop with 1 (a few minutes)",
+    )
+    perf.add_argument(
         "--accuracy",
         action="store_true",
         help="instead of speed: train both sides on real MNIST and compare validation accuracy",
@@ -103,4 +109,9 @@ def command(args: argparse.Namespace) -> int:
             device=resolve_device(args.device).type,
         )
         tables.speed(catalog, options)
+        if args.matrix_section:
+            from dlbench.bench.perf.matrix_section import matrix_section
+
+            images = max(256, int(3200 * (args.scale or 1.0)))
+            matrix_section(catalog, images, threads, options.device)
     return EXIT_OK
