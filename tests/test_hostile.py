@@ -493,8 +493,14 @@ def start(matrix: Path, out: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_stop_like_ctrl_c(write_matrix, tmp_path, signum, code) -> None:
-    text = SMALL.replace("train_subset: 64", "train_subset: 1000").replace(
-        "epochs: 1", "epochs: 40"
+    # A one-epoch cell, then one that trains for minutes: the signal finds the second in flight.
+    text = SMALL.replace(
+        "    model: {name: mlp, hidden: 8, depth: [2, 3]}",
+        "    model: {name: mlp, hidden: 8, depth: 2}\n"
+        "  long:\n"
+        "    dataset: {name: digits, train_subset: 1000}\n"
+        "    strategy: {name: plain, epochs: 5000}\n"
+        "    model: {name: mlp, hidden: 8, depth: 3}",
     )
     matrix, out = write_matrix(text), tmp_path / "o"
     process = start(matrix, out)
@@ -511,7 +517,8 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(write_matrix, tmp_path, signum, cod
     assert {r["status"] for r in records(out).values()} == {"ok"}  # the cell in flight: none
     assert len(records(out)) == 1
     finished = subprocess.run(  # the lock was released
-        [BENCH, "run", "--matrix", str(matrix), "--out", str(out)],
+        [BENCH, "run", "--matrix", str(matrix), "--out", str(out)]
+        + ["--set", "experiments.long.strategy.epochs=1"],
         capture_output=True,
         text=True,
         timeout=300,
