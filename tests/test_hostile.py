@@ -516,9 +516,9 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(write_matrix, tmp_path, signum, cod
     assert last.startswith(f"bench: stopped ({signal.Signals(signum).name})")
     assert {r["status"] for r in records(out).values()} == {"ok"}  # the cell in flight: none
     assert len(records(out)) == 1
+    shorter = "experiments.long.strategy.epochs=1"
     finished = subprocess.run(  # the lock was released
-        [BENCH, "run", "--matrix", str(matrix), "--out", str(out)]
-        + ["--set", "experiments.long.strategy.epochs=1"],
+        [BENCH, "run", "--matrix", str(matrix), "--out", str(out), "--set", shorter],
         capture_output=True,
         text=True,
         timeout=300,

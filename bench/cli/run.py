@@ -62,7 +62,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--executor",
         metavar="NAME",
-        help="how cells run: local (default), ray, slurm, or one a plugin adds; overrides the matrix",
+        help="how cells run: local (default), ray, slurm, or one a plugin adds; overrides the "
+        "matrix",
     )
     run.add_argument(
         "--slurm",
