@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -31,7 +32,14 @@ def start_bench(
         text=True,
         start_new_session=True,
         env=env,
+        preexec_fn=_as_a_foreground_job,
     )
+
+
+def _as_a_foreground_job() -> None:
+    """Ctrl-C handled as in a terminal's foreground job, even where the tests themselves run in
+    the background (a shell starts background jobs with SIGINT ignored, and children inherit it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -59,11 +59,33 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     add_data_options(run)
     add_threads_option(run)
+    add_execution_options(run)
+    run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    run.add_argument(
+        "--allow-slow",
+        action="store_true",
+        help="run cells with options this device runs slowly (bf16 without native support)",
+    )
+    run.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="reuse stored results made by plugin code that has changed since; the report marks "
+        "them stale",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun cells already stored; a rerun that finishes replaces the stored result, "
+        "one that fails is reported beside it and the stored result is kept",
+    )
+
+
+def add_execution_options(run: argparse.ArgumentParser) -> None:
+    """Add the options that say how and where cells run (executor, cluster, workers, stacking)."""
     run.add_argument(
         "--executor",
         metavar="NAME",
-        help="how cells run: local (default), ray, slurm, or one a plugin adds; overrides the "
-        "matrix",
+        help="how cells run: local (default), ray, slurm or a plugin's; overrides the matrix",
     )
     run.add_argument(
         "--slurm",
@@ -97,24 +119,6 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         choices=("auto", "on", "off"),
         help="train the seeds of one configuration together as one stacked model: auto (on a "
         "GPU; on a CPU it measured slower), on, off (default auto)",
-    )
-    run.add_argument("--dry-run", action="store_true", help="list the cells and stop")
-    run.add_argument(
-        "--allow-slow",
-        action="store_true",
-        help="run cells with options this device runs slowly (bf16 without native support)",
-    )
-    run.add_argument(
-        "--keep-stale",
-        action="store_true",
-        help="reuse stored results made by plugin code that has changed since; the report marks "
-        "them stale",
-    )
-    run.add_argument(
-        "--force",
-        action="store_true",
-        help="rerun cells already stored; a rerun that finishes replaces the stored result, "
-        "one that fails is reported beside it and the stored result is kept",
     )
 
 

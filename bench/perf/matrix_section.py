@@ -112,7 +112,11 @@ def jobs_rows(threads: int, device: str) -> list[list[str]]:
                 device,
             ]
             started = time.perf_counter()
-            finished = subprocess.run(command, capture_output=True, text=True, check=False)
+            # Run from the temporary folder: a checkout's dlbench/ folder in the working
+            # directory would shadow the installed package.
+            finished = subprocess.run(
+                command, capture_output=True, text=True, check=False, cwd=folder
+            )
             seconds[jobs] = time.perf_counter() - started
             if finished.returncode != 0:
                 raise RuntimeError(f"bench run --jobs {jobs} failed: {finished.stderr.strip()}")
