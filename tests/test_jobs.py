@@ -133,3 +133,24 @@ def test_compare_refuses_timings_taken_under_other_concurrency(
     refused = bench("compare", parallel, serial, "--time", "0.5")
     assert refused.code == 2 and "timings compare only under the same concurrency" in refused.err
     assert "jobs=1 threads=1" in refused.err and "jobs=2 threads=1" in refused.err
+
+
+def test_kill_9_of_the_driver_leaves_no_worker_and_a_rerun_resumes(write_matrix, tmp_path) -> None:
+    path, out = write_matrix(SLOW), tmp_path / "o"
+    process = start(path, out, "--jobs", "2")
+    workers = wait_for_workers(process, 2)
+    time.sleep(4)
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 60  # orphaned workers notice their driver is gone and exit
+    while [w for w in workers if _cmdline(w)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if _cmdline(w)]
+    before = results(out)
+    rerun = start(path, out, "--jobs", "2")
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert f"{3 - len(before)} cell(s) to run, {len(before)} already stored" in err
+    after = results(out)
+    assert len(after) == 3 and {status for status, _, _ in after.values()} == {"ok"}
+    assert all(after[cell] == before[cell] for cell in before)  # stored results untouched

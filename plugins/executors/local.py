@@ -11,8 +11,10 @@ worker, up to :data:`RETRIES` times, and is then a failed record: never lost sil
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -117,11 +119,23 @@ def _ready(cell: Cell, planned: set[str], finished: set[str]) -> bool:
 
 
 def _start_worker(slots: Any) -> None:
-    """In a new worker: leave Ctrl-C to the run, and take a GPU of its own where there are any."""
+    """In a new worker: leave Ctrl-C to the run, end with the run, and take a GPU of its own
+    where there are any."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_when_gone, args=(parent.sentinel,), daemon=True).start()
     gpu = slots.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+
+
+def _exit_when_gone(run_sentinel: int) -> None:
+    """Exit as soon as the run's process is gone (killed with -9, say): a worker left behind
+    would go on training cells that nobody waits for. Its cell in flight is not recorded, and
+    the next run trains it."""
+    multiprocessing.connection.wait([run_sentinel])
+    os._exit(1)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
