@@ -7,7 +7,8 @@ A stored result whose fingerprints differ from the code installed now is stale: 
 trains the cell again (unless ``--keep-stale``), and reports mark what they show of it.
 
 What counts as a change: the syntax tree of the source files, so comments, blank lines,
-formatting and docstrings do not count; any change to the code itself does. A plugin's source
+formatting, docstrings and the type hints of functions do not count; any change to the code
+itself does. A plugin's source
 is its module's file or, for a plugin that is a package, every ``.py`` file in the package.
 """
 
@@ -54,8 +55,8 @@ def training_files() -> list[Path]:
 
 
 def fingerprint(files: list[Path]) -> str:
-    """16 hex digits of SHA-256 over the files' syntax trees, docstrings left out; ``""`` when
-    there is no source to read (then nothing counts as stale)."""
+    """16 hex digits of SHA-256 over the files' syntax trees, docstrings and functions' type
+    hints left out; ``""`` when there is no source to read (then nothing counts as stale)."""
     if not files:
         return ""
     digest = hashlib.sha256()
@@ -72,6 +73,8 @@ def _tree_text(path: Path, mtime: int) -> str:
     except (OSError, SyntaxError, UnicodeDecodeError):
         return path.read_bytes().hex() if path.is_file() else ""
     for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _drop_annotations(node)
         body = getattr(node, "body", None)
         if (
             isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
@@ -82,6 +85,24 @@ def _tree_text(path: Path, mtime: int) -> str:
         ):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, annotate_fields=False)
+
+
+def _drop_annotations(function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """Leave out a function's type hints: its arguments', its return's and its local variables'
+    (which do not run). Class and module level ones stay: a dataclass field's is code."""
+    function.returns = None
+    arguments = function.args
+    named = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)
+    for argument in (*named, arguments.vararg, arguments.kwarg):
+        if argument is not None:
+            argument.annotation = None
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.AnnAssign) and node.simple:
+            node.annotation = ast.Constant(None)
+        if not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending.extend(ast.iter_child_nodes(node))
 
 
 class CodeFingerprints:

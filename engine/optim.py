@@ -36,13 +36,14 @@ TRAINING_PARAMS: dict[str, Param] = {
 
 
 def make_optimizer(
-    parameters: Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]],
+    parameters: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
     params: Mapping[str, Any],
     device: torch.device,
 ) -> torch.optim.Optimizer:
     """The optimizer named by ``params['optimizer']``, fused where torch offers it.
 
-    :param parameters: the parameters, or parameter groups with their own ``lr``.
+    :param parameters: the parameters (a model's, or the stacked tensors of several), or
+        parameter groups with their own ``lr``.
     """
     fused = device.type in {"cpu", "cuda"}
     name = params["optimizer"]

@@ -61,7 +61,11 @@ def cell_rows(
         record = records.get(cell_id)
         if record is None:
             continue
-        row = {"results": source, "matrix": manifest.name, "experiments": ",".join(names)}
+        row: dict[str, Any] = {
+            "results": source,
+            "matrix": manifest.name,
+            "experiments": ",".join(names),
+        }
         row.update(cell_columns(record))
         row.update({key: value for key, value in record.final.items()})
         row.update({f"timings.{key}": value for key, value in record.timings.items()})

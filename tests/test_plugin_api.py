@@ -377,3 +377,47 @@ def test_readme_plugin_section_imports_only_the_public_api() -> None:
     section = readme.split("## Writing a plugin")[1].split("\n## ")[0]
     assert "from registry" not in section and "bench.engine" not in section
     assert "import dlbench" in section
+
+
+def test_a_fingerprint_ignores_comments_docstrings_and_function_type_hints(tmp_path) -> None:
+    from dlbench.bench.fingerprint import fingerprint
+
+    def of(source: str) -> str:
+        path = tmp_path / "plugin.py"
+        path.write_text(source)
+        return fingerprint([path])
+
+    base = of(
+        "import dataclasses\n"
+        "@dataclasses.dataclass\nclass Spec:\n    width: int = 4\n"
+        "def scale(x: float, *rest: int, **named: str) -> float:\n"
+        "    factor: float = 2.0\n    return factor * x\n"
+    )
+    same = of(
+        '"""Docs."""\nimport dataclasses\n'
+        "@dataclasses.dataclass\nclass Spec:\n    width: int = 4  # a comment\n"
+        "def scale(x, *rest, **named):\n"
+        '    """Twice x."""\n    factor: str = 2.0\n    return factor * x\n'
+    )
+    assert same == base
+    hinted = of(
+        "import dataclasses\n"
+        "@dataclasses.dataclass\nclass Spec:\n    width: int = 4\n"
+        "def scale(x: int | float, *rest: object, **named: object) -> int | float:\n"
+        "    factor: int | float = 2.0\n    return factor * x\n"
+    )
+    assert hinted == base
+    field = of(
+        "import dataclasses\n"
+        "@dataclasses.dataclass\nclass Spec:\n    width: float = 4\n"
+        "def scale(x: float, *rest: int, **named: str) -> float:\n"
+        "    factor: float = 2.0\n    return factor * x\n"
+    )
+    assert field != base  # a dataclass field's annotation is code
+    changed = of(
+        "import dataclasses\n"
+        "@dataclasses.dataclass\nclass Spec:\n    width: int = 4\n"
+        "def scale(x: float, *rest: int, **named: str) -> float:\n"
+        "    factor: float = 3.0\n    return factor * x\n"
+    )
+    assert changed != base

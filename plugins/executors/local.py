@@ -78,6 +78,7 @@ class _Workers:
                 broken = False
                 for future in done:
                     cell = running.pop(future)
+                    record: CellRecord | None
                     try:
                         record = future.result()
                     except BrokenProcessPool:
