@@ -55,6 +55,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from dlbench._checkout import install_if_in_checkout
+
+install_if_in_checkout(__file__)
+
 # Names are loaded on first use, so that `import dlbench` (and the `bench` command's start,
 # which must be quick to answer Ctrl-C) does not import torch until something needs it.
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import torch
 from dlbench import DatasetSplits, Normalization, Split, make_splits
 
 REPO = Path(__file__).resolve().parents[1]
-#: The installed ``bench`` console script, for tests that run it as a separate process (not
-#: ``python -m dlbench``, which from the checkout would import its ``dlbench/`` folder).
+#: The installed ``bench`` console script, for tests that run it as a separate process (started
+#: from anywhere, it runs the installed package, which is what the tests check).
 BENCH = str(Path(sys.executable).with_name("bench"))
 
 

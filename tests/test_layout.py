@@ -196,3 +196,20 @@ def test_shadow_modules_really_break_an_import_of_that_name(tmp_path: Path, name
         [sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True, text=True
     )
     assert "shadow" in run.stderr
+
+
+def test_a_process_started_in_the_checkout_imports_the_whole_package_from_it() -> None:
+    # Its working directory comes first on sys.path, so the checkout's dlbench/ folder (only the
+    # top of the package) is imported; its subpackages must come from the repository's folders.
+    code = "import dlbench.bench.cli, dlbench; print(dlbench.bench.__file__, dlbench.Param)"
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] == str(REPO / "bench" / "__init__.py")
+    listed = subprocess.run(
+        [sys.executable, "-m", "dlbench", "list", "executors"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "slurm" in listed.stdout
