@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from dlbench.bench.perf.cases import Case, synthetic
+from dlbench.bench.perf.cases import WARM_UP_BATCHES, Case, synthetic
 from dlbench.bench.perf.measure import as_splits, engine_speed
 from dlbench.bench.perf.reference import reference_speed
 
@@ -59,14 +59,19 @@ def plan_case(case: Case, seconds: float, rounds: int, variants: int) -> Planned
     started = time.perf_counter()
     reference, engine = calibrate(case)
     per_image = reference + variants * engine
+    # Each engine variant warms up on WARM_UP_BATCHES more batches every round.
+    warm_up = variants * WARM_UP_BATCHES * case.batch_size * engine
     available = seconds - (time.perf_counter() - started)
     least = MIN_BATCHES.get(case.kind, 2) * case.batch_size
     for tries in range(rounds, 0, -1):
-        images = int(available / (tries * per_image)) // case.batch_size * case.batch_size
+        fit = (available / tries - warm_up) / per_image
+        images = max(0, int(fit)) // case.batch_size * case.batch_size
         if images >= least:
             images = min(images, case.images)
-            return Planned(replace(case, images=images), tries, tries * images * per_image)
-    needed = least * per_image
+            return Planned(
+                replace(case, images=images), tries, tries * (images * per_image + warm_up)
+            )
+    needed = least * per_image + warm_up
     return Planned(
         case,
         0,

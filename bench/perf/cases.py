@@ -14,6 +14,9 @@ from dlbench.engine.optim import TRAINING_PARAMS, make_optimizer
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.params import resolve_params
 
+#: Batches the engine trains on before each timing (a warm-up, left out of the speed).
+WARM_UP_BATCHES = 2
+
 
 @dataclass(frozen=True)
 class Case:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from dlbench.bench.perf.cases import Case, builder, mlp_case, synthetic
+from dlbench.bench.perf.cases import WARM_UP_BATCHES, Case, builder, mlp_case, synthetic
 from dlbench.bench.perf.measure import as_splits, engine_speed
 from dlbench.bench.perf.reference import reference_speed, synchronize
 from dlbench.bench.perf.tables import markdown
@@ -35,7 +35,7 @@ def stacked_speed(case: Case, seeds: int) -> float:
     images, labels = synthetic(case, case.images)
     splits = as_splits(case, images, labels)
     configs = [FitConfig(1, case.batch_size, 256, seed) for seed in range(seeds)]
-    first = slice(0, 2 * case.batch_size)
+    first = slice(0, WARM_UP_BATCHES * case.batch_size)
     warm = replace(splits, train=Split(splits.train.inputs[first], splits.train.targets[first]))
     fit_stacked([case.model(s) for s in range(seeds)], warm, engine_optimizer_for, configs)
     models = [case.model(s) for s in range(seeds)]

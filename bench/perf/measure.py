@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dlbench.bench.perf.cases import Case, engine_optimizer
+from dlbench.bench.perf.cases import WARM_UP_BATCHES, Case, engine_optimizer
 from dlbench.bench.perf.reference import synchronize
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.splits import channel_normalization
@@ -39,7 +39,7 @@ def engine_speed(
     model = case.model()
     optimizer = engine_optimizer(model)
     config = FitConfig(1, case.batch_size, 256, 0, precision, channels_last)
-    first = slice(0, 2 * case.batch_size)
+    first = slice(0, WARM_UP_BATCHES * case.batch_size)
     warm = replace(splits, train=Split(splits.train.inputs[first], splits.train.targets[first]))
     fit(model, warm, optimizer, config)
     result = fit(model, splits, optimizer, config)
