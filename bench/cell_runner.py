@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 
 from dlbench.bench.context import CellContext, DatasetCache, RunSettings
+from dlbench.bench.failures import describe_failure
 from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.observers import Observers
 from dlbench.bench.progress import Progress
@@ -161,7 +161,7 @@ class CellRunner:
                 **base,
             )
         except Exception as exc:
-            error, trace = _describe_failure(exc)
+            error, trace = describe_failure(exc, self._fingerprints.sources(cell))
             del exc
             del context  # drop what the failed cell held (tensors, the model) before recording
             _release_memory()
@@ -188,24 +188,6 @@ class CellRunner:
             )
             return f"needs cell {producer}, which {reason}"
         return None
-
-
-def _describe_failure(exc: BaseException) -> tuple[str, str | None]:
-    """The failure's one-line reason and traceback; a fixed text where describing it fails too
-    (running out of memory while formatting, an exception whose ``str`` raises)."""
-    try:
-        message = str(exc)
-    except Exception:
-        message = ""
-    if not message and isinstance(exc, MemoryError):
-        message = "out of memory"
-    error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    try:
-        trace = "".join(traceback.format_exception(exc))
-    except Exception:
-        trace = None
-    traceback.clear_frames(exc.__traceback__)
-    return error, trace
 
 
 def _release_memory() -> None:

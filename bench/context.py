@@ -22,6 +22,7 @@ from dlbench.engine.losses import cross_entropy
 from dlbench.engine.model_card import model_card
 from dlbench.engine.model_check import output_problem
 from dlbench.engine.optim import make_optimizer, make_scheduler
+from dlbench.engine.stages import stage
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell, Component
 from dlbench.registry.data import DatasetSplits
@@ -123,7 +124,12 @@ class CellContext:
             download=self._settings.download,
         )
         key = json.dumps([component.name, component.params, str(request.data_root)], sort_keys=True)
-        splits = self._datasets.get(key, lambda: spec.load(request).to(self.device))
+
+        def load() -> DatasetSplits:
+            with stage("dataset load"):
+                return spec.load(request).to(self.device)
+
+        splits = self._datasets.get(key, load)
         self.data_seconds += time.perf_counter() - started
         self._splits = splits
         return splits
@@ -132,12 +138,13 @@ class CellContext:
         """The cell's model for ``splits``, on the device, its output checked on one batch."""
         model = self._build(self.cell.model, splits.input_shape, splits.num_classes)
         normalize = BatchNormalizer(splits.normalization, len(splits.input_shape), self.device)
-        problem = output_problem(
-            model,
-            normalize(splits.val.inputs[:2]),
-            splits.num_classes,
-            f"model {self.cell.model.name!r} on dataset {self.cell.dataset.name!r}",
-        )
+        with stage("forward"):
+            problem = output_problem(
+                model,
+                normalize(splits.val.inputs[:2]),
+                splits.num_classes,
+                f"model {self.cell.model.name!r} on dataset {self.cell.dataset.name!r}",
+            )
         if problem is not None:
             raise DlbenchError(problem)
         return model
@@ -146,7 +153,8 @@ class CellContext:
         self, component: Component, input_shape: tuple[int, ...], num_classes: int
     ) -> nn.Module:
         spec = self._catalog.models.get(component.name)
-        return spec.build(input_shape, num_classes, **component.params).to(self.device)
+        with stage("model build"):
+            return spec.build(input_shape, num_classes, **component.params).to(self.device)
 
     def _strategy_params(self, keys: Iterable[str], purpose: str) -> Mapping[str, Any]:
         params = self.cell.strategy.params

@@ -8,8 +8,13 @@ trains the cell again (unless ``--keep-stale``), and reports mark what they show
 
 What counts as a change: the syntax tree of the source files, so comments, blank lines,
 formatting, docstrings and the type hints of functions do not count; any change to the code
-itself does. A plugin's source
-is its module's file or, for a plugin that is a package, every ``.py`` file in the package.
+itself does.
+
+A built-in plugin's source is its module's file (dlbench's shared code is the training code's
+fingerprint). An installed plugin's source is all of its code, whichever entry-point style its
+author chose: every ``.py`` file of the top-level package its entry point lies in, and every
+``.py`` file of the distribution that ships it, so that editing a helper module the entry point
+only imports reruns its cells too.
 """
 
 from __future__ import annotations
@@ -19,25 +24,64 @@ import hashlib
 import inspect
 import sys
 from functools import cache
+from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
+from dlbench.registry.names import PluginInfo
 
 #: The fingerprint key of dlbench's own training code.
 TRAINING_CODE = "dlbench.engine"
+#: A plugin's code is read from at most this many files (a plugin inside a huge package).
+MAX_FILES = 5000
 
 
-def plugin_files(plugin: object) -> list[Path]:
-    """The source files of a registered plugin object (a module, a class or an instance)."""
+def plugin_files(plugin: object, info: PluginInfo | None = None) -> list[Path]:
+    """The source files of a registered plugin object (a module, a class or an instance).
+
+    :param info: where the plugin comes from; for an installed (not built-in) plugin, its whole
+        top-level package and its distribution's Python files count, not only its module.
+    """
     module = plugin if inspect.ismodule(plugin) else sys.modules.get(_module_name(plugin))
     if module is None:
         return []
+    if info is None or info.builtin:
+        return _module_files(module)
+    top = sys.modules.get(module.__name__.partition(".")[0], module)
+    own = {*_module_files(module), *_module_files(top)}
+    shipped = _distribution_files(info.distribution)
+    # Only the distribution that holds the plugin's module: a plugin given by name alone may
+    # share its name with an unrelated installed distribution.
+    if own & set(shipped):
+        own.update(shipped)
+    return sorted(own)[:MAX_FILES]
+
+
+def _module_files(module: ModuleType) -> list[Path]:
+    """A module's file, or every ``.py`` file of a package."""
     package = getattr(module, "__path__", None)
     if package:
-        return sorted(p for folder in package for p in Path(folder).rglob("*.py"))
+        return sorted(p.resolve() for folder in package for p in Path(folder).rglob("*.py"))
     source = getattr(module, "__file__", None)
-    return [Path(source)] if source and source.endswith(".py") else []
+    return [Path(source).resolve()] if source and source.endswith(".py") else []
+
+
+def _distribution_files(name: str) -> list[Path]:
+    """The ``.py`` files an installed distribution ships (none for an unknown name, or for an
+    editable install, whose package folder counts instead)."""
+    try:
+        files = metadata.distribution(name).files or []
+    except (metadata.PackageNotFoundError, ValueError):
+        return []
+    found = []
+    for file in files:
+        if file.suffix == ".py":
+            path = Path(str(file.locate())).resolve()
+            if path.is_file():
+                found.append(path)
+    return found
 
 
 def _module_name(plugin: object) -> str:
@@ -111,16 +155,34 @@ class CodeFingerprints:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
         self._known: dict[str, str] = {}
+        self._files: dict[str, list[Path]] = {}
+
+    def files_of(self, name: str) -> list[Path]:
+        """The source files of the plugin registered as ``name`` (none if it has no source)."""
+        if name not in self._files:
+            if name == TRAINING_CODE:
+                self._files[name] = training_files()
+            else:
+                plugin = self._catalog.host.manager.get_plugin(name)
+                info = self._catalog.host.plugins.get(name)
+                self._files[name] = plugin_files(plugin, info) if plugin else []
+        return self._files[name]
 
     def of_plugin(self, name: str) -> str:
         """The fingerprint of the plugin registered as ``name`` (``""`` if it has no source)."""
         if name not in self._known:
-            if name == TRAINING_CODE:
-                self._known[name] = fingerprint(training_files())
-            else:
-                plugin = self._catalog.host.manager.get_plugin(name)
-                self._known[name] = fingerprint(plugin_files(plugin)) if plugin else ""
+            self._known[name] = fingerprint(self.files_of(name))
         return self._known[name]
+
+    def sources(self, cell: Cell) -> dict[str, tuple[str, frozenset[Path]]]:
+        """Component kind -> the plugin behind it and its source files, to say where a cell
+        failed."""
+        found = {}
+        for kind in COMPONENT_KINDS:
+            name = getattr(cell, kind).plugin
+            if name:
+                found[kind] = (name, frozenset(self.files_of(name)))
+        return found
 
     def of_cell(self, cell: Cell) -> dict[str, str]:
         """Plugin -> fingerprint for the plugins of the cell's components and the training code."""

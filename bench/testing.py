@@ -94,9 +94,9 @@ def check_dataset(catalog: Catalog, name: str, data_root: Path, download: bool =
             splits.num_classes
         ):
             raise ConformanceError(f"dataset {name!r} {split_name} targets leave 0..classes-1")
-    channels = splits.input_shape[0] if len(splits.input_shape) > 1 else 1
-    if len(splits.normalization.mean) not in (1, channels):
-        raise ConformanceError(f"dataset {name!r} normalisation does not match its channels")
+    problem = splits.normalization.problem(splits.input_shape)
+    if problem is not None:
+        raise ConformanceError(f"dataset {name!r}: {problem}")
 
 
 def check_strategy(

@@ -19,6 +19,7 @@ from torch import nn
 from dlbench.engine.augment import BatchAugmenter
 from dlbench.engine.batches import BatchNormalizer, evaluate
 from dlbench.engine.losses import cross_entropy
+from dlbench.engine.stages import mark_stage, stage
 from dlbench.registry.data import DatasetSplits
 from dlbench.registry.probes import Probe
 from dlbench.registry.records import TrainingResult
@@ -106,14 +107,26 @@ class _Stepper:
         labels = splits.train.targets[indices]
         batch = Batch(inputs, labels, indices, labels)
         if self.hooks.batch_transform is not None:
-            batch = self.hooks.batch_transform(batch, self.transform_generator)
+            try:
+                batch = self.hooks.batch_transform(batch, self.transform_generator)
+            except Exception as exc:
+                mark_stage(exc, "batch transform")
+                raise
         return batch
 
     def train(self, batch: Batch, epoch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
         """Forward, backward and (every ``accumulate`` batches) an optimizer step."""
         with self.autocast:
-            logits = self.model(batch.inputs)
-            loss, parts = self.loss_fn(logits, batch)
+            try:
+                logits = self.model(batch.inputs)
+            except Exception as exc:
+                mark_stage(exc, "forward")
+                raise
+            try:
+                loss, parts = self.loss_fn(logits, batch)
+            except Exception as exc:
+                mark_stage(exc, "loss")
+                raise
         accumulate = self.hooks.accumulate
         if self._pending == 0:
             self.optimizer.zero_grad(set_to_none=True)
@@ -130,11 +143,13 @@ class _Stepper:
         self._pending = 0
         self.step += 1
         if self.hooks.after_backward is not None:
-            self.hooks.after_backward(self.model, self.step)
+            with stage("after backward"):
+                self.hooks.after_backward(self.model, self.step)
         if self.step in self.probe_steps:
-            for probe in self.probes:
-                if self.step in probe.steps:
-                    probe.observe(self.model, self.step, epoch)
+            with stage("probe"):
+                for probe in self.probes:
+                    if self.step in probe.steps:
+                        probe.observe(self.model, self.step, epoch)
         self.optimizer.step()
 
 
@@ -218,9 +233,11 @@ def fit(
         if best_state is None or val_acc > epochs[best_epoch - 1]["val_acc"]:
             best_epoch = epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        for callback in (hooks.on_epoch, on_epoch):
-            if callback is not None:
-                callback(epoch, metrics)
+        if hooks.on_epoch is not None:
+            with stage("epoch callback"):
+                hooks.on_epoch(epoch, metrics)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
     assert best_state is not None
     final = _final_metrics(model, splits, stepper.normalize, config, epochs, best_epoch, best_state)
     final["train_seconds"] = train_seconds

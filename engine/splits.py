@@ -44,13 +44,20 @@ def select_classes(split: Split, classes: list[int], num_classes: int) -> Split:
 
 
 def channel_normalization(inputs: torch.Tensor, scale: float) -> Normalization:
-    """Per-channel mean and std of ``inputs / scale``, channels on dim 1 (or one channel)."""
+    """Mean and std of ``inputs / scale`` per channel, or per feature for feature vectors.
+
+    Inputs of shape ``(N, C, ...)`` (images, sequences) get one statistic per channel on dim 1;
+    inputs of shape ``(N, F)`` (tabular rows, embeddings) get one per feature, so that features
+    on different scales are each standardised; inputs of shape ``(N,)`` get one.
+    """
     values = inputs.to(torch.float64) / scale
     if values.dim() >= 3:
         per_channel = values.transpose(0, 1).reshape(values.shape[1], -1)
+    elif values.dim() == 2:
+        per_channel = values.transpose(0, 1)
     else:
         per_channel = values.reshape(1, -1)
-    std = per_channel.std(dim=1).clamp_min(1e-8)
+    std = per_channel.std(dim=1).nan_to_num(1.0).clamp_min(1e-8)
     return Normalization(
         scale=scale,
         mean=tuple(float(m) for m in per_channel.mean(dim=1)),

@@ -37,6 +37,10 @@ class Split:
 class Normalization:
     """How raw inputs become model inputs: ``(x / scale - mean) / std``, per channel.
 
+    A channel is the first axis of an input of rank 2 or more (an image's colour), or one
+    feature of a feature vector (an input of rank 1, such as a row of a table); one value
+    shared by every channel is accepted too.
+
     :param scale: the raw value that maps to 1.0 (255 for 8-bit images, 16 for sklearn digits).
     :param mean: per-channel mean after scaling.
     :param std: per-channel standard deviation after scaling.
@@ -45,6 +49,18 @@ class Normalization:
     scale: float
     mean: tuple[float, ...]
     std: tuple[float, ...]
+
+    def problem(self, input_shape: tuple[int, ...]) -> str | None:
+        """Why these statistics do not fit inputs of ``input_shape``, or ``None``."""
+        channels = input_shape[0] if input_shape else 1
+        per = "feature" if len(input_shape) == 1 else "channel (the first axis of an input)"
+        if len(self.mean) != len(self.std) or len(self.mean) not in (1, channels):
+            return (
+                f"normalization has {len(self.mean)} mean(s) and {len(self.std)} std(s) for "
+                f"inputs of shape {input_shape}; expected 1 (shared) or {channels} (one per "
+                f"{per}), as dlbench.channel_normalization computes them"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,11 @@ class DatasetSplits:
     num_classes: int
     normalization: Normalization
     augmentation: Augmentation = Augmentation()
+
+    def __post_init__(self) -> None:
+        problem = self.normalization.problem(self.input_shape)
+        if problem is not None:
+            raise ValueError(problem)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -201,6 +201,13 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
             stop.reported = True  # type: ignore[attr-defined]
             raise
         print(write_report(store, manifest=summary.manifest))
+    if args.debug:
+        for record in (*summary.failed, *summary.kept):
+            print(
+                f"bench: cell {record.cell_id} failed: {record.error}\n"
+                f"{record.traceback or '(no traceback recorded)'}",
+                file=sys.stderr,
+            )
     planned_skips = sum(len(e.skipped) for e in matrix.experiments)
     skipped = len(summary.skipped) + planned_skips
     kept = f", {len(summary.kept)} failed rerun(s) kept the earlier result" if summary.kept else ""

@@ -1,6 +1,6 @@
-"""An example dlbench plugin: a model, a dataset, and two strategies that change training in the
-ways a strategy can (the loss; the batches and the gradients), registered through the public
-hooks and written against ``import dlbench`` alone."""
+"""An example dlbench plugin: a model, two datasets (one of them a table of features), and two
+strategies that change training in the ways a strategy can (the loss; the batches and the
+gradients), registered through the public hooks and written against ``import dlbench`` alone."""
 
 from __future__ import annotations
 
@@ -58,6 +58,21 @@ def load_blobs(request: DatasetRequest) -> DatasetSplits:
     inputs = centres[targets] + torch.randn(1000, 16, generator=generator)
     rest, test = split_off(Split(inputs, targets), 0.2, request.params["split_seed"])
     return make_splits(rest, test, scale=1.0, num_classes=4, params=request.params)
+
+
+def load_wine(request: DatasetRequest) -> DatasetSplits:
+    """scikit-learn's wine table: 178 rows of 13 chemical measurements on very different scales
+    (magnesium near 100, hue near 1), 3 cultivars. Rows are feature vectors, so ``make_splits``
+    standardises each feature with the training part's mean and std."""
+    from sklearn.datasets import load_wine as sklearn_load_wine
+
+    bunch = sklearn_load_wine()
+    full = Split(
+        torch.from_numpy(bunch.data).to(torch.float32),
+        torch.from_numpy(bunch.target).to(torch.int64),
+    )
+    rest, test = split_off(full, 0.2, request.params["split_seed"])
+    return make_splits(rest, test, scale=1.0, num_classes=3, params=request.params)
 
 
 # -- label smoothing: a strategy that changes only the loss --------------------------------------
@@ -121,10 +136,10 @@ def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``wide_linear``."""
     register(
         ModelSpec(
-            "wide_linear",
-            build_wide_linear,
-            "one wide hidden layer with dropout",
-            {
+            name="wide_linear",
+            build=build_wide_linear,
+            description="one wide hidden layer with dropout",
+            params={
                 "width": Param(1024, int, "hidden width", minimum=1, maximum=65536),
                 "dropout": Param(0.1, float, "dropout", minimum=0, maximum=1),
             },
@@ -134,9 +149,26 @@ def dlbench_register_models(register: Register[ModelSpec]) -> None:
 
 @hookimpl
 def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
-    """Register ``blobs``."""
+    """Register ``blobs`` and ``wine``."""
     register(
-        DatasetSpec("blobs", load_blobs, "Gaussian blobs, 16-d, 4 classes", (16,), 4, SPLIT_PARAMS)
+        DatasetSpec(
+            name="blobs",
+            load=load_blobs,
+            description="Gaussian blobs, 16-d, 4 classes",
+            input_shape=(16,),
+            num_classes=4,
+            params=SPLIT_PARAMS,
+        )
+    )
+    register(
+        DatasetSpec(
+            name="wine",
+            load=load_wine,
+            description="scikit-learn wine: 13 features per row, 3 classes (embedded)",
+            input_shape=(13,),
+            num_classes=3,
+            params=SPLIT_PARAMS,
+        )
     )
 
 
@@ -145,10 +177,10 @@ def dlbench_register_strategies(register: Register[StrategySpec]) -> None:
     """Register ``label_smooth`` and ``mixup``."""
     register(
         StrategySpec(
-            "label_smooth",
-            run_label_smooth,
-            "cross-entropy with label smoothing",
-            {
+            name="label_smooth",
+            run=run_label_smooth,
+            description="cross-entropy with label smoothing",
+            params={
                 **TRAINING_PARAMS,
                 "smoothing": Param(
                     0.1, float, "weight of the uniform target", minimum=0, maximum=1
@@ -158,10 +190,10 @@ def dlbench_register_strategies(register: Register[StrategySpec]) -> None:
     )
     register(
         StrategySpec(
-            "mixup",
-            run_mixup,
-            "mixup of inputs and targets, with optional gradient clipping",
-            {
+            name="mixup",
+            run=run_mixup,
+            description="mixup of inputs and targets, with optional gradient clipping",
+            params={
                 **TRAINING_PARAMS,
                 "alpha": Param(
                     0.4,

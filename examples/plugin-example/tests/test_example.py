@@ -16,6 +16,18 @@ def catalog():
 def test_registers_and_builds(catalog, tmp_path) -> None:
     dlbench.check_model(catalog, "wide_linear")
     dlbench.check_dataset(catalog, "blobs", tmp_path)
+    dlbench.check_dataset(catalog, "wine", tmp_path)
+
+
+def test_wine_features_are_standardised_one_by_one(catalog, tmp_path) -> None:
+    spec = catalog.datasets.get("wine")
+    request = dlbench.DatasetRequest({"val_fraction": 0.2, "split_seed": 0}, tmp_path, False)
+    splits = spec.load(request)
+    assert len(splits.normalization.mean) == 13
+    normalize = dlbench.BatchNormalizer(splits.normalization, 1, torch.device("cpu"))
+    train = normalize(splits.train.inputs)
+    assert torch.allclose(train.mean(dim=0), torch.zeros(13), atol=1e-4)
+    assert torch.allclose(train.std(dim=0), torch.ones(13), atol=1e-4)
 
 
 def test_trains_with_a_built_in_strategy(catalog, tmp_path) -> None:
