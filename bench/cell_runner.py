@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -50,7 +51,7 @@ class CellRunner:
         self._environment = dict(environment)
         self._progress = progress
         self._datasets = DatasetCache()
-        self._observers = Observers(catalog.host)
+        self._observers = Observers(catalog.host, store.root.resolve())
         self._fingerprints = CodeFingerprints(catalog)
 
     def __call__(self, cell: Cell) -> CellRecord:
@@ -59,7 +60,18 @@ class CellRunner:
         self._progress.cell_started(cell)
         record = self._outcome(cell)
         self._store.put(record)
+        return self._after_stored(cell, record)
+
+    def _after_stored(self, cell: Cell, record: CellRecord) -> CellRecord:
+        """Tell the observers; if one of them has failed in this run, say so in the record (stored
+        again), so that the report lists it."""
         self._observers.notify("dlbench_cell_end", failures_fail=False, cell=cell, record=record)
+        failures = list(self._observers.failures)
+        if failures and record.environment.get("observer_failures") != failures:
+            record = replace(
+                record, environment={**record.environment, "observer_failures": failures}
+            )
+            self._store.put(record)
         return record
 
     def run_stack(self, cells: Sequence[Cell]) -> list[CellRecord]:
@@ -71,12 +83,11 @@ class CellRunner:
             records = self._stacked_outcomes(cells)
         except Exception:
             return [self(cell) for cell in cells]
+        stored = []
         for cell, record in zip(cells, records, strict=True):
             self._store.put(record)
-            self._observers.notify(
-                "dlbench_cell_end", failures_fail=False, cell=cell, record=record
-            )
-        return records
+            stored.append(self._after_stored(cell, record))
+        return stored
 
     def _stacked_outcomes(self, cells: Sequence[Cell]) -> list[CellRecord]:
         started = time.perf_counter()

@@ -4,6 +4,7 @@ observer's exception never costs a cell, a record or the run."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 from dlbench.registry.manager import PluginHost
@@ -18,18 +19,25 @@ class ObserverError(RuntimeError):
 
 
 class Observers:
-    """Calls one lifecycle hook in every plugin that implements it, each on its own."""
+    """Calls one lifecycle hook in every plugin that implements it, each on its own.
 
-    def __init__(self, host: PluginHost) -> None:
+    :param results_dir: the run's results directory, handed to every hook.
+    """
+
+    def __init__(self, host: PluginHost, results_dir: Path) -> None:
         self._host = host
+        self._results_dir = results_dir
         self._warned: set[str] = set()
+        #: One line per plugin whose hook failed, for the records and the report.
+        self.failures: list[str] = []
 
     def notify(self, hook_name: str, *, failures_fail: bool = True, **kwargs: Any) -> None:
-        """Call ``hook_name`` in each plugin with ``kwargs``.
+        """Call ``hook_name`` in each plugin with ``kwargs`` and the results directory.
 
         An exception from an optional plugin is a warning, once per plugin and run; from a
         required one it raises :class:`ObserverError` when ``failures_fail`` (else it warns too).
         """
+        kwargs["results_dir"] = self._results_dir
         for impl in getattr(self._host.hook, hook_name).get_hookimpls():
             try:
                 impl.function(**{name: kwargs[name] for name in impl.argnames})
@@ -40,6 +48,7 @@ class Observers:
                     raise ObserverError(message) from exc
                 if impl.plugin_name not in self._warned:
                     self._warned.add(impl.plugin_name)
+                    self.failures.append(" ".join(message.split()))
                     warnings.warn(
                         f"{message}; its hooks' errors are ignored for the rest of this run",
                         stacklevel=2,

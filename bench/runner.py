@@ -160,6 +160,9 @@ def run_matrix(
         settings.device, settings.threads, matrix.source.resolve().parent, options.command
     )
     environment["jobs"] = options.jobs
+    problems = [*catalog.host.load_errors, *catalog.host.warnings]
+    if problems:
+        environment["plugin_problems"] = problems
     runner = CellRunner(
         catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
     )

@@ -51,8 +51,11 @@ def plan_stacks(
     for group in groups.values():
         if len(group) < 2:
             continue
-        reason = None if enabled else "stacking is off (--stack on turns it on)"
-        reason = reason or _refusal(group, catalog, probes)
+        # What would keep the group apart even with --stack on comes first, so that the hint
+        # to turn stacking on is given only where it would take effect.
+        reason = _refusal(group, catalog, probes)
+        if reason is None and not enabled:
+            reason = "stacking is off (--stack on turns it on)"
         if reason is None:
             stacks[group[0].id] = tuple(group)
         else:

@@ -4,8 +4,10 @@ precision the device cannot run fast is refused unless the user asks for it."""
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,12 @@ import torch
 X86_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 #: The CUDA compute capability from which bfloat16 and TF32 run on tensor cores (Ampere).
 CUDA_BF16_MAJOR = 8
+#: oneDNN's instruction-set cap (``ONEDNN_MAX_CPU_ISA``): these values keep it below
+#: AVX-512-BF16, so bfloat16 products are emulated even where the CPU has native ones.
+ONEDNN_ISA_ENV = "ONEDNN_MAX_CPU_ISA"
+ONEDNN_BELOW_BF16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
 
 
 @dataclass(frozen=True)
@@ -92,14 +100,19 @@ def detect(device: torch.device) -> Capability:
         )
     else:
         fast = bool(native)
+    capped = os.environ.get(ONEDNN_ISA_ENV, "").strip().upper()
+    if fast and capped in ONEDNN_BELOW_BF16:
+        fast, native = False, (*native, f"{ONEDNN_ISA_ENV}={capped}")
     return Capability(
         "cpu", cpu_name(), torch.backends.cpu.get_cpu_capability(), fast, None, native
     )
 
 
+@cache
 def bf16_slowdown(size: int = 256, repeats: int = 3) -> float:
     """How many times slower a bfloat16 matrix product of ``size`` squared is than an fp32 one
-    on this CPU, measured now (a fraction of a second even where bf16 is emulated)."""
+    on this CPU, measured once per process (a fraction of a second even where bf16 is emulated).
+    A figure for messages: decisions rest on :func:`detect`, which does not vary run to run."""
     import time
 
     timings = {}

@@ -7,9 +7,9 @@ name it registered is withdrawn) unless ``DLBENCH_STRICT_PLUGINS`` is set.
 
 Lifecycle hooks observe training where the cell runs (so in Ray or worker processes too); they
 must not change the cell or the record they are given. An exception in one is reported as a
-warning once per plugin and never fails a cell, unless the plugin sets ``dlbench_required =
-True`` (then it fails the cell at ``cell_start``/``epoch_end``; at ``cell_end`` the record is
-already stored and is kept).
+warning once per plugin, listed with the records and in the report, and never fails a cell,
+unless the plugin sets ``dlbench_required = True`` (then it fails the cell at
+``cell_start``/``epoch_end``; at ``cell_end`` the record is already stored and is kept).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dlbench.registry.cell import Cell
     from dlbench.registry.records import CellRecord
     from dlbench.registry.specs import (
@@ -95,27 +97,34 @@ def dlbench_register_probes(register: Register[ProbeSpec]) -> None:
 
 
 @hookspec
-def dlbench_cell_start(cell: Cell) -> None:
+def dlbench_cell_start(cell: Cell, results_dir: Path) -> None:
     """Called before a cell starts training.
 
     :param cell: the resolved cell about to run.
+    :param results_dir: the run's results directory (shared by every process of the run). An
+        observer that writes files writes them under ``results_dir / "observers" / <its name>``,
+        so that nothing of a run lies outside it.
     """
 
 
 @hookspec
-def dlbench_epoch_end(cell: Cell, epoch: int, metrics: Mapping[str, float]) -> None:
+def dlbench_epoch_end(
+    cell: Cell, epoch: int, metrics: Mapping[str, float], results_dir: Path
+) -> None:
     """Called after each training epoch of a cell.
 
     :param cell: the running cell.
     :param epoch: the epoch just finished, counting from 1.
     :param metrics: that epoch's metrics (``train_loss``, ``val_acc``, ...).
+    :param results_dir: the run's results directory (see :func:`dlbench_cell_start`).
     """
 
 
 @hookspec
-def dlbench_cell_end(cell: Cell, record: CellRecord) -> None:
+def dlbench_cell_end(cell: Cell, record: CellRecord, results_dir: Path) -> None:
     """Called when a cell has finished or failed, after its record is stored.
 
     :param cell: the cell that ran.
     :param record: its outcome; ``record.status`` is ``ok`` or ``failed``.
+    :param results_dir: the run's results directory (see :func:`dlbench_cell_start`).
     """

@@ -5,8 +5,9 @@ Pure: it reads and writes no files."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from matplotlib.figure import Figure as MatplotlibFigure
@@ -35,6 +36,16 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A cell listed under a heading (failed, skipped, ...), with the reason."""
+
+    experiment: str
+    description: str
+    reason: str
+    cell_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Section:
     """One experiment: its tables (each with its CSV file's stem) and figures."""
 
@@ -43,16 +54,7 @@ class Section:
     description: str
     tables: list[tuple[Table, str]] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Note:
-    """A cell listed under a heading (failed, skipped, ...), with the reason."""
-
-    experiment: str
-    description: str
-    reason: str
-    cell_id: str | None = None
+    failed_figures: list[Note] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,33 @@ def build_document(
         "Reruns that failed (the earlier finished result is kept and shown)": [
             noted(i, reruns[i].error or "") for i in owners if i in reruns
         ],
+        "Plots that could not be drawn": [
+            n for section in sections for n in section.failed_figures
+        ],
     }
-    environment = next((r.environment for r in records.values() if r.environment), {})
+    shown = [records[i] for i in owners if i in records]
+    environment = _environment(shown or list(records.values()))
     return Document(manifest.name, manifest.description, summary, sections, notes, environment)
+
+
+#: Lists in records' environments that a report gathers from every record, not only the first:
+#: plugins left out of the run and observers that failed in it.
+GATHERED = ("plugin_problems", "observer_failures")
+
+
+def _environment(records: list[CellRecord]) -> dict[str, Any]:
+    """The first record's environment, with :data:`GATHERED` lists merged over every record."""
+    environment = dict(next((r.environment for r in records if r.environment), {}))
+    for key in GATHERED:
+        merged = [
+            str(line)
+            for record in records
+            for line in record.environment.get(key) or ()
+            if isinstance(record.environment.get(key), list)
+        ]
+        if merged:
+            environment[key] = list(dict.fromkeys(merged))
+    return environment
 
 
 def _section(
@@ -149,27 +175,41 @@ def _section(
         section.tables.append((table, stem))
         if spec.curves:
             rows = leaderboard_rows(spec, experiments)
-            figure = curves_plot(rows, view.records, spec.curves, table.title)
-            _add(section, figure, "Training curves", f"{stem}-curves", formats)
+            _add(
+                section,
+                partial(curves_plot, rows, view.records, spec.curves, table.title),
+                "Training curves",
+                f"{stem}-curves",
+                formats,
+            )
     for probe in experiment.probes:
         plot = manifest.probe_plots.get(probe)
         if plot is not None:
-            figure = probe_plot(plot, probe, cells, view.records, experiment.title)
+            draw = partial(probe_plot, plot, probe, cells, view.records, experiment.title)
             stem = slug(f"{experiment.name}-{probe.replace('_', '-')}")
-            _add(section, figure, plot.title.capitalize(), stem, formats)
+            _add(section, draw, plot.title.capitalize(), stem, formats)
     return section
 
 
 def _add(
     section: Section,
-    figure: MatplotlibFigure | None,
+    draw: Callable[[], MatplotlibFigure | None],
     alt: str,
     stem: str,
     formats: tuple[str, ...],
 ) -> None:
-    if figure is not None:
+    """Draw a figure into ``section``; one that cannot be drawn is listed with the reason and
+    the rest of the report is written."""
+    try:
+        figure = draw()
+        if figure is None:
+            return
         images = {fmt: figure_bytes(figure, fmt) for fmt in dict.fromkeys(("svg", *formats))}
-        section.figures.append(Figure(alt, stem, images))
+    except Exception as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        section.failed_figures.append(Note(section.name, alt, reason))
+        return
+    section.figures.append(Figure(alt, stem, images))
 
 
 def slug(text: str) -> str:

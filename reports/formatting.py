@@ -18,6 +18,8 @@ METRIC_LABELS = {
     "parameters": "Parameters",
     "trainable_parameters": "Trainable parameters",
 }
+#: Metrics a configuration fixes: every run of it gives the same value.
+FIXED_METRICS = frozenset({"parameters", "trainable_parameters"})
 #: Metrics recorded per epoch, which a table reads at the best or the last epoch.
 PER_EPOCH = frozenset({"train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"})
 
@@ -53,8 +55,9 @@ def format_values(metric: str, values: Sequence[float], interval: str = "std") -
     ``± std``, or with ``interval="ci95"`` ``±`` the half-width of the 95% t interval."""
     mean = statistics.fmean(values)
     text = format_value(metric, mean)
-    # Identical values (a parameter count, say) need no spread.
-    if len(values) > 1 and len(set(values)) > 1:
+    # A measured metric shows its spread even when it is zero (``± 0.00``), so that a cell of
+    # several runs never reads like one run; a count that cannot vary needs none.
+    if len(values) > 1 and (len(set(values)) > 1 or metric not in FIXED_METRICS):
         spread = statistics.stdev(values)
         if interval == "ci95":
             spread = t_half_width(values)

@@ -52,7 +52,14 @@ def environment_rows(environment: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("platform", environment.get("platform", "")),
         ("git revision", environment.get("git_revision") or "unknown"),
     ]
+    rows += [("plugin left out", line) for line in _lines(environment, "plugin_problems")]
+    rows += [("observer failed", line) for line in _lines(environment, "observer_failures")]
     return [(name, str(value)) for name, value in rows if value]
+
+
+def _lines(environment: Mapping[str, Any], key: str) -> list[str]:
+    value = environment.get(key)
+    return [str(line) for line in value] if isinstance(value, list) else []
 
 
 _ENVIRONMENT = jinja2.Environment(

@@ -1,5 +1,6 @@
 """Figures drawn from stored records (matplotlib's Agg canvas, no display): what probes observed,
-and training curves over seeds as mean with a band."""
+and training curves over seeds as mean with a band. Every text that comes from a user (titles,
+parameter values in legends, panel names) is drawn as plain text, never parsed as mathtext."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def probe_plot(
         return None
     names = sorted({name for _, panels in series for name in panels}, key=_natural)[:MAX_PANELS]
     figure = Figure(figsize=(max(6.5, 5 * len(names)), 4.4), layout="constrained")
-    figure.suptitle(f"{title}: {plot.title}", wrap=True)
+    figure.suptitle(f"{title}: {plot.title}", wrap=True, parse_math=False)
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     colours = _colours(len(series))
     for axis, name in zip(axes, names, strict=True):
@@ -74,7 +75,7 @@ def probe_plot(
                 axis.plot(range(1, len(ys) + 1), ys, marker=".", label=label, color=colour)
         if plot.log_y:
             axis.set_yscale("log")
-        axis.set_title(f"{plot.panel_label} {name}".strip())
+        axis.set_title(f"{plot.panel_label} {name}".strip(), parse_math=False)
         axis.set_xlabel(plot.x_label)
         axis.set_ylabel(plot.y_label)
         axis.grid(True, which="both", alpha=0.3)
@@ -105,7 +106,7 @@ def curves_plot(
     seeds = max(len(runs) for _, runs in series)
     note = f" (mean over up to {seeds} seeds, band ± one standard deviation)" if seeds > 1 else ""
     if title or note:
-        figure.suptitle(f"{title}{note}", wrap=True)
+        figure.suptitle(f"{title}{note}", wrap=True, parse_math=False)
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
     colours = _colours(len(series))
     for axis, metric in zip(axes, metrics, strict=True):
@@ -160,7 +161,7 @@ def _legend_below(figure: Figure, axis: Any) -> None:
         width = figure.get_figwidth() * 72 / 6  # characters of small text across the figure
         longest = max(len(label) + 4 for label in labels)
         columns = max(1, min(len(labels), 3, int(width // longest)))
-        figure.legend(
+        legend = figure.legend(
             handles,
             labels,
             loc="outside lower center",
@@ -168,6 +169,9 @@ def _legend_below(figure: Figure, axis: Any) -> None:
             fontsize="small",
             frameon=False,
         )
+        # Labels are parameter values: text, never mathtext (a `$` in a name must not parse).
+        for text in legend.get_texts():
+            text.set_parse_math(False)
 
 
 def _natural(name: str) -> tuple[int, Any]:

@@ -128,3 +128,28 @@ def test_the_budget_gives_each_case_what_fits_or_skips_it(catalog, monkeypatch) 
     assert "more than the" in budget.plan_case(mlp, 100.0, 3, 2).skipped
     cnn = cases(catalog, 1.0)[2]
     assert budget.share(cnn, 90.0, [mlp, cnn]) == pytest.approx(60.0)  # twice an MLP's weight
+
+
+def test_the_dry_run_and_the_run_decide_slow_bf16_alike_whatever_a_timing_says(
+    bench, write_matrix, tmp_path, monkeypatch
+) -> None:
+    # A timing that would have said "fast" in one process and "slow" in the next decides nothing:
+    # the detected capability does.
+    timings = iter([1.1, 140.0, 1.1, 140.0])
+    monkeypatch.setattr(capability, "cpu_flags", lambda: SLOW_CPU)
+    monkeypatch.setattr("dlbench.bench.slow_options.bf16_slowdown", lambda: next(timings))
+    path, out = write_matrix(BF16), tmp_path / "o"
+    dry = bench("run", "--matrix", path, "--out", out, "--dry-run")
+    assert "slow (needs --allow-slow)" in dry.out
+    refused = bench("run", "--matrix", path, "--out", out)
+    assert refused.code == 2 and "--allow-slow" in refused.err
+
+
+@pytest.mark.parametrize(("cap", "fast"), [("AVX2", False), ("avx512_core", False), ("ALL", True)])
+def test_onednn_capped_below_bf16_is_not_native(monkeypatch, cap, fast) -> None:
+    monkeypatch.setattr(capability, "cpu_flags", lambda: FAST_CPU)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    found = capability.detect(torch.device("cpu"))
+    assert found.bf16_fast is fast
+    if not fast:
+        assert f"ONEDNN_MAX_CPU_ISA={cap.upper()}" in found.describe()

@@ -188,7 +188,7 @@ def test_leaderboard_has_a_row_per_configuration_and_a_column_per_metric() -> No
     ]
     assert table.rows == [
         ["Teacher", "99.00%", "98.00%", "—", "—"],
-        ["Student", "85.00 ± 7.07%", "85.00 ± 7.07%", "1.50K", "2.0"],
+        ["Student", "85.00 ± 7.07%", "85.00 ± 7.07%", "1.50K", "2.0 ± 0.0"],
     ]
     assert "mean ± standard deviation over seeds" in table.caption
 

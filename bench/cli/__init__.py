@@ -13,6 +13,7 @@ from dlbench.bench.cli import baseline, compare, export, listing, perf, report, 
 from dlbench.bench.cli.common import EXIT_USAGE, ArgumentParser
 from dlbench.bench.console import EXIT_INTERRUPTED, Stopped, stop
 from dlbench.registry.errors import DlbenchError
+from dlbench.registry.manager import dlbench_version
 
 SUBCOMMANDS = (run, listing, report, export, compare, baseline, perf, schema)
 
@@ -20,7 +21,12 @@ SUBCOMMANDS = (run, listing, report, export, compare, baseline, perf, schema)
 def build_parser() -> ArgumentParser:
     """The parser for every subcommand."""
     parser = ArgumentParser(prog="bench", description="Run deep-learning benchmark matrices.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for errors and for failed cells"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"bench (dlbench) {dlbench_version()}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     # ``--debug`` is also accepted after the subcommand, without showing in its help.
     debug = ArgumentParser(add_help=False)

@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from dlbench.bench.cli.common import EXIT_FAILED_CELLS, EXIT_OK, require_number
+from dlbench.reports.markdown import render_rows
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -49,13 +48,6 @@ def command(args: argparse.Namespace) -> int:
     rows, regressions = compare(
         current, load_baseline(args.baseline), tolerance, with_time=args.time is not None
     )
-    print(
-        tabulate(
-            rows,
-            headers=["cell", "metric", "baseline", "now", "change", "verdict"],
-            tablefmt="pipe",
-            disable_numparse=True,
-        )
-    )
+    print(render_rows(rows, ["cell", "metric", "baseline", "now", "change", "verdict"]))
     print(f"\n{regressions} regression(s) in {len(rows)} comparison(s)")
     return EXIT_FAILED_CELLS if regressions else EXIT_OK

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tabulate import tabulate
 
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
@@ -17,6 +16,7 @@ from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
+from dlbench.reports.markdown import render_rows
 
 #: Models above this many parameters are not built by a dry run (it stays quick).
 MAX_CHECKED_PARAMETERS = 50_000_000
@@ -55,7 +55,7 @@ def dry_run(
             rows.append(
                 [experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"]
             )
-    print(tabulate(rows, headers=["experiment", "cell", "status", "cell"], tablefmt="simple"))
+    print(render_rows(rows, ["experiment", "cell", "status", "cell"], tablefmt="simple"))
     print(
         f"\n{len(matrix.unique_cells())} unique cell(s), {len(pending)} to run; "
         f"results would go to {out}"

@@ -6,10 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from tabulate import tabulate
-
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.registry.errors import DlbenchError
+from dlbench.reports.markdown import render_rows
 
 LIST_KINDS = ("models", "datasets", "strategies", "executors", "probes", "plugins")
 
@@ -63,9 +62,10 @@ def command(args: argparse.Namespace) -> int:
             f"no {args.kind} match {args.include!r}; all: {', '.join(registry.names())}"
         )
     print(
-        tabulate(
+        render_rows(
             rows,
-            headers=["name", "description", "plugin", "version", "parameters"],
+            ["name", "description", "plugin", "version", "parameters"],
+            tablefmt="simple",
             maxcolwidths=[None, 40, None, None, 50],
         )
     )
@@ -81,8 +81,11 @@ def params_table(spec: Any) -> str:
     if not params:
         return "  (no parameters)"
     rows = [[key, repr(p.default), p.describe(), p.help] for key, p in params.items()]
-    return tabulate(
-        rows, headers=["parameter", "default", "accepts", "help"], maxcolwidths=[None, 20, 40, 50]
+    return render_rows(
+        rows,
+        ["parameter", "default", "accepts", "help"],
+        tablefmt="simple",
+        maxcolwidths=[None, 20, 40, 50],
     )
 
 
@@ -104,4 +107,4 @@ def plugins_table() -> str:
         [info.name, info.distribution, info.version, "built-in" if info.builtin else "external"]
         for info in sorted(host.plugins.values(), key=lambda i: (not i.builtin, i.name))
     ]
-    return tabulate(rows, headers=["plugin", "distribution", "version", "kind"])
+    return render_rows(rows, ["plugin", "distribution", "version", "kind"], tablefmt="simple")

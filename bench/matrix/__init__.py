@@ -7,18 +7,19 @@ Errors are raised with the key path (or ``--set`` text) they concern and turned 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlbench.bench.matrix.experiment import Experiment, check_keys, load_experiment
+from dlbench.bench.matrix.experiment import Experiment, load_experiment
 from dlbench.bench.matrix.merge import MatrixScope
 from dlbench.bench.matrix.overrides import Override
 from dlbench.bench.matrix.plan import plan_cells, probes_by_cell, required_artifacts
 from dlbench.bench.matrix.references import experiment_order, references_in
-from dlbench.bench.matrix.yamlfile import MatrixError, load_yaml
+from dlbench.bench.matrix.yamlfile import MatrixError, check_keys, load_yaml
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import DlbenchError, UnknownNameError
@@ -194,11 +195,29 @@ def _expand(bodies: dict[str, Any], scope: MatrixScope) -> dict[str, Experiment]
         applied |= used
     for index, override in enumerate(scope.overrides):
         if index not in applied:
-            raise DlbenchError(
-                f"--set {override.text}: no experiment's {override.section} takes {override.key!r}"
-            )
+            raise DlbenchError(f"--set {override.text}: {_unapplied(override, scope.catalog)}")
     _check_table_experiments(expanded)
     return expanded
+
+
+def _unapplied(override: Override, catalog: Catalog) -> str:
+    """Why an override applied nowhere, with a did-you-mean for a misspelt parameter."""
+    section = override.section
+    whose = (
+        f"experiment {override.experiment!r}'s {section}"
+        if override.experiment
+        else f"any experiment's {section}"
+    )
+    block = override.block
+    if block is not None:
+        return (
+            f"{block[0]!r} is not a name on {whose} axis; a per-name block ({section}.NAME.KEY) "
+            f"applies where NAME is one of the {section} names"
+        )
+    known = sorted({key for entry in catalog.component(section) for key in entry.spec.params})
+    close = difflib.get_close_matches(str(override.key), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{override.key!r} is not a parameter of {whose}{hint}"
 
 
 def _check_table_experiments(expanded: dict[str, Experiment]) -> None:

@@ -28,6 +28,7 @@ class ExperimentSource:
     :param probes: probe name -> its parameters.
     :param base_dir: the matrix file's folder, against which relative paths resolve.
     :param applied: indices of the ``--set`` overrides that applied to this experiment.
+    :param texts: ``title`` and ``description`` set by ``--set``, over the file's.
     """
 
     name: str
@@ -38,6 +39,7 @@ class ExperimentSource:
     probes: dict[str, Any]
     base_dir: Path
     applied: set[int] = field(default_factory=set)
+    texts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

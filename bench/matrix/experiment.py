@@ -21,7 +21,7 @@ from dlbench.bench.matrix.expand import (
 from dlbench.bench.matrix.merge import MatrixScope, merge_experiment
 from dlbench.bench.matrix.references import resolve_references
 from dlbench.bench.matrix.tables import parse_tables
-from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError
+from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, check_keys
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import UnknownNameError
@@ -58,13 +58,6 @@ class Experiment:
     skipped: tuple[SkippedCell, ...]
     tables: tuple[TableSpec, ...]
     probes: tuple[Component, ...] = ()
-
-
-def check_keys(keypath: KeyPath, data: Mapping[str, Any], accepted: Sequence[str]) -> None:
-    """Every key of ``data`` is one of ``accepted``, or a located error says which are."""
-    for key in data:
-        if key not in accepted:
-            raise MatrixError((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
 
 
 def load_experiment(
@@ -118,10 +111,11 @@ def load_experiment(
         metrics=metrics,
         cells=list(cells.values()),
     )
-    title, description = body.get("title", name), body.get("description", "")
+    title = source.texts.get("title", body.get("title", name))
+    description = source.texts.get("description", body.get("description", ""))
     for key, value in (("title", title), ("description", description)):
         if not isinstance(value, str):
-            raise MatrixError((*keypath, key), "expected a string")
+            raise MatrixError(source.origins.get((key, ""), (*keypath, key)), "expected a string")
     experiment = Experiment(
         name,
         title,

@@ -91,19 +91,7 @@ def _merge_layer(source: ExperimentSource, layer: Mapping[str, Any], base: KeyPa
         source.seeds = layer["seeds"]
         source.origins[("seeds", "")] = (*base, "seeds")
     if "repeats" in layer:
-        repeats = layer["repeats"]
-        if (
-            isinstance(repeats, bool)
-            or not isinstance(repeats, int)
-            or not 1 <= repeats <= MAX_REPEATS
-        ):
-            raise MatrixError(
-                (*base, "repeats"),
-                f"expected a number of runs between 1 and {MAX_REPEATS}, got {repeats!r}",
-            )
-        # Derived seeds 0..N-1: every experiment with the same repeats shares them, so
-        # their differences can be paired by seed.
-        source.seeds = list(range(repeats))
+        source.seeds = repeat_seeds(layer["repeats"], (*base, "repeats"))
         source.origins[("seeds", "")] = (*base, "repeats")
     if "probes" in layer:
         if not isinstance(layer["probes"], dict):
@@ -111,6 +99,16 @@ def _merge_layer(source: ExperimentSource, layer: Mapping[str, Any], base: KeyPa
         for probe, params in layer["probes"].items():
             source.probes[str(probe)] = params
             source.origins[("probes", str(probe))] = (*base, "probes", probe)
+
+
+def repeat_seeds(repeats: Any, origin: Origin) -> list[int]:
+    """The seeds ``repeats: N`` stands for: 0..N-1, so that every experiment with the same
+    repeats shares them and their differences can be paired by seed."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        raise MatrixError(
+            origin, f"expected a number of runs between 1 and {MAX_REPEATS}, got {repeats!r}"
+        )
+    return list(range(repeats))
 
 
 def _apply_overrides(source: ExperimentSource, scope: MatrixScope) -> None:
@@ -122,21 +120,52 @@ def _apply_overrides(source: ExperimentSource, scope: MatrixScope) -> None:
     for index, override in ordered:
         if override.experiment not in (None, source.name):
             continue
-        origin: Origin = override.text
-        if override.section == "seeds":
-            source.seeds = override.value
-            source.origins[("seeds", "")] = origin
+        if _apply(source, override, scope.catalog):
             source.applied.add(index)
-            continue
-        assert override.key is not None
-        values = source.sections[override.section]
-        if override.experiment is None and not _accepts(
-            scope.catalog, override.section, values.get("name"), override.key
-        ):
-            continue
-        values[override.key] = override.value
+
+
+def _apply(source: ExperimentSource, override: Override, catalog: Catalog) -> bool:
+    """Apply one override to ``source``; whether it applied (a global override of a parameter
+    applies only where the experiment's plugin takes it, or its per-name block's name is
+    crossed)."""
+    origin: Origin = override.text
+    if override.section == "seeds":
+        source.seeds = override.value
+        source.origins[("seeds", "")] = origin
+        return True
+    if override.section == "repeats":
+        source.seeds = repeat_seeds(override.value, origin)
+        source.origins[("seeds", "")] = origin
+        return True
+    if override.section in ("title", "description"):
+        source.texts[override.section] = override.value
+        source.origins[(override.section, "")] = origin
+        return True
+    assert override.key is not None
+    if override.section == "probes":
+        probe, _, key = override.key.partition(".")
+        params = source.probes.get(probe)
+        source.probes[probe] = {**(params if isinstance(params, dict) else {}), key: override.value}
+        source.origins.setdefault(("probes", probe), origin)
+        return True
+    values = source.sections[override.section]
+    block = override.block
+    if block is not None:
+        name, key = block
+        names = values.get("name")
+        if name not in (names if isinstance(names, list) else [names]):
+            return False
+        current = values.get(name)
+        values[name] = {**(current if isinstance(current, dict) else {}), key: override.value}
         source.origins[(override.section, override.key)] = origin
-        source.applied.add(index)
+        return True
+    if override.experiment is None and not _accepts(
+        catalog, override.section, values.get("name"), override.key
+    ):
+        return False
+    values[override.key] = override.value
+    source.origins[(override.section, override.key)] = origin
+    return True
 
 
 def _accepts(catalog: Catalog, section: str, names: Any, key: str) -> bool:

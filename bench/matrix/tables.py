@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError
+from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, check_keys
 from dlbench.registry.cell import Cell, varying_keys
 from dlbench.reports.manifest import MODEL_ROWS, DerivedColumn, TableSpec
 
@@ -112,9 +112,7 @@ def _parse_table(
     accepted = {"model_card": MODEL_CARD_KEYS, "leaderboard": LEADERBOARD_KEYS}.get(
         kind, TABLE_KEYS
     )
-    for key in raw:
-        if key not in accepted:
-            raise MatrixError((*keypath, key), f"unknown key; accepted: {', '.join(accepted)}")
+    check_keys(keypath, raw, accepted)
     for key in ("title", "row_label"):
         if key in raw and not isinstance(raw[key], str):
             raise MatrixError((*keypath, key), "expected a string")

@@ -3,6 +3,8 @@ that an error raised anywhere with a key path reads ``file:line: key.path: messa
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,3 +184,14 @@ class _Walk:
                 child = (*keypath, index)
                 self.lines.setdefault(child, item.start_mark.line + 1)
                 self.visit(item, child, depth + 1)
+
+
+def check_keys(keypath: KeyPath, data: Mapping[str, Any], accepted: Sequence[str]) -> None:
+    """Every key of ``data`` is one of ``accepted``, or a located error says which are."""
+    for key in data:
+        if key not in accepted:
+            close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise MatrixError(
+                (*keypath, key), f"unknown key; {hint}accepted: {', '.join(accepted)}"
+            )

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tabulate import tabulate
 
 from dlbench.bench.perf import measure
 from dlbench.bench.perf.budget import FIXED_SECONDS, plan_case, share
@@ -21,6 +20,7 @@ from dlbench.engine.capability import detect
 from dlbench.engine.loop import TrainingDiverged
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.errors import DlbenchError
+from dlbench.reports.markdown import render_rows
 
 SPEED_HEADERS = [
     "case",
@@ -52,7 +52,7 @@ ACCURACY_HEADERS = [
 
 def markdown(rows: list[list[str]], headers: list[str]) -> str:
     """Rows as a GitHub markdown table, numbers kept as formatted."""
-    return tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True)
+    return render_rows(rows, headers)
 
 
 @dataclass
