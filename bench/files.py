@@ -62,7 +62,10 @@ def read_json(path: Path) -> Any:
         data = handle.read(MAX_JSON_BYTES + 1)
     if len(data) > MAX_JSON_BYTES:
         raise ValueError(f"larger than {MAX_JSON_BYTES // 2**20} MiB")
-    return json.loads(data.decode("utf-8"))
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply to be a dlbench file") from None
 
 
 def verify_hash(path: Path, expected: str) -> None:

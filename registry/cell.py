@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from dlbench.registry.params import CELL_REFERENCE
+from dlbench.registry.schema import ShapeError, check_fields, check_value
 
 COMPONENT_KINDS = ("model", "dataset", "strategy")
 
@@ -68,12 +69,26 @@ class Cell:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Cell:
-        """Rebuild a cell from :meth:`to_json` output."""
-        return cls(
-            **{kind: Component(**data[kind]) for kind in COMPONENT_KINDS},
-            seed=int(data["seed"]),
-        )
+    def from_json(cls, data: Any) -> Cell:
+        """Rebuild a cell from :meth:`to_json` output, checking its shape (and, where ``data``
+        carries the ``id`` it was stored under, that the id matches its content).
+
+        :raises ShapeError: (a ``ValueError``) naming what is wrong.
+        """
+        if not isinstance(data, Mapping):
+            raise ShapeError("cell: expected a JSON object")
+        unknown = sorted(str(k) for k in set(data) - {*COMPONENT_KINDS, "seed", "id"})
+        if unknown:
+            raise ShapeError(f"cell: unknown key {unknown[0][:40]!r}")
+        for kind in COMPONENT_KINDS:
+            check_fields(Component, data.get(kind), f"cell.{kind}", required=("name",))
+        if "seed" not in data:
+            raise ShapeError("cell: missing key 'seed'")
+        check_value(data["seed"], int, "cell.seed")
+        cell = cls(**{kind: Component(**data[kind]) for kind in COMPONENT_KINDS}, seed=data["seed"])
+        if "id" in data and data["id"] != cell.id:
+            raise ShapeError(f"cell: stored id {str(data['id'])[:20]!r} does not match its content")
+        return cell
 
     @cached_property
     def id(self) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
+
+from dlbench.registry.schema import ShapeError, check_fields
 
 if TYPE_CHECKING:
     from dlbench.registry.cell import Cell
@@ -27,7 +29,7 @@ Status = Literal["ok", "failed", "skipped"]
 STATUSES: tuple[str, ...] = ("ok", "failed", "skipped")
 
 
-class RecordFormatError(ValueError):
+class RecordFormatError(ShapeError):
     """A stored record whose fields are missing or of the wrong type."""
 
 
@@ -96,50 +98,17 @@ class CellRecord:
         )
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CellRecord:
-        """Rebuild a record from :meth:`to_json` output, checking every field's type.
+    def from_json(cls, data: Any) -> CellRecord:
+        """Rebuild a record from :meth:`to_json` output, checking every field against its
+        declared type, the cell inside it, and every number (it must fit a float).
 
-        :raises RecordFormatError: naming the first field that is missing or of the wrong type.
+        :raises RecordFormatError: naming the first field that is missing or of the wrong shape.
         """
-        if not isinstance(data, Mapping):
-            raise RecordFormatError("not a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise RecordFormatError(f"unknown field {unknown[0]!r}")
-        for name in ("cell_id", "status", "cell"):
-            if name not in data:
-                raise RecordFormatError(f"missing field {name!r}")
-        for name, expected in _FIELD_TYPES.items():
-            if name in data and not isinstance(data[name], expected):
-                raise RecordFormatError(
-                    f"field {name!r} is {type(data[name]).__name__}, expected "
-                    f"{' or '.join(t.__name__ for t in _as_tuple(expected))}"
-                )
-        if data["status"] not in STATUSES:
-            raise RecordFormatError(f"status {data['status']!r} is not one of {STATUSES}")
-        if not all(isinstance(epoch, dict) for epoch in data.get("epochs", [])):
-            raise RecordFormatError("field 'epochs' holds something other than mappings")
+        from dlbench.registry.cell import Cell
+
+        try:
+            check_fields(cls, data, "record", required=("cell_id", "status", "cell"))
+            Cell.from_json(data["cell"])
+        except ShapeError as exc:
+            raise RecordFormatError(str(exc)) from None
         return cls(**data)
-
-
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "cell_id": str,
-    "status": str,
-    "cell": dict,
-    "epochs": list,
-    "final": dict,
-    "timings": dict,
-    "environment": dict,
-    "error": (str, type(None)),
-    "traceback": (str, type(None)),
-    "finished_at": str,
-    "artifacts": dict,
-    "probes": dict,
-    "model_card": dict,
-    "code": dict,
-}
-
-
-def _as_tuple(value: type | tuple[type, ...]) -> tuple[type, ...]:
-    return value if isinstance(value, tuple) else (value,)

@@ -12,9 +12,15 @@ from typing import Any
 
 from dlbench.registry.cell import Cell
 from dlbench.registry.probes import ProbePlot
+from dlbench.registry.schema import ShapeError, check_fields, check_value
 
 #: The rows of a model card when none are named: one per distinct model.
 MODEL_ROWS = "model"
+
+
+#: The keys every stored skipped cell has.
+_SKIPPED_KEYS = ("experiment", "description", "reason")
+_PLOT_KEYS = ("title", "x_label", "y_label")
 
 
 class ManifestError(ValueError):
@@ -82,16 +88,20 @@ class TableSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TableSpec:
-        """Rebuild from :meth:`to_json` output."""
-        values = dict(data)
+    def from_json(cls, data: Any, where: str = "table") -> TableSpec:
+        """Rebuild from :meth:`to_json` output, checked against the fields' types.
+
+        :raises ManifestError: naming what is wrong.
+        """
         try:
-            values["derived"] = tuple(DerivedColumn(**d) for d in values.get("derived", ()))
-            for key in ("experiments", "metrics", "curves"):
-                values[key] = tuple(values.get(key, ()))
-            return cls(**values)
-        except TypeError as exc:
-            raise ManifestError(f"table: {exc}") from None
+            check_fields(cls, data, where, required=("title", "rows", "columns", "metric"))
+        except ShapeError as exc:
+            raise ManifestError(str(exc)) from None
+        values = dict(data)
+        values["derived"] = tuple(DerivedColumn(**d) for d in values.get("derived", ()))
+        for key in ("experiments", "metrics", "curves"):
+            values[key] = tuple(values.get(key, ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -143,21 +153,31 @@ class ExperimentEntry:
         for index, cell in enumerate(_get(data, "cells", list, where)):
             try:
                 cells.append(Cell.from_json(cell))
-            except (KeyError, TypeError, ValueError) as exc:
+            except ValueError as exc:
                 raise ManifestError(f"{where}.cells[{index}]: not a cell ({exc})") from None
-        try:
-            skipped = tuple(SkippedCell(**s) for s in _get(data, "skipped", list, where, []))
-        except TypeError as exc:
-            raise ManifestError(f"{where}.skipped: {exc}") from None
+        skipped = []
+        for index, entry in enumerate(_get(data, "skipped", list, where, [])):
+            try:
+                check_fields(SkippedCell, entry, f"{where}.skipped[{index}]", _SKIPPED_KEYS)
+            except ShapeError as exc:
+                raise ManifestError(str(exc)) from None
+            skipped.append(SkippedCell(**entry))
+        tables = [
+            TableSpec.from_json(table, f"{where}.tables[{index}]")
+            for index, table in enumerate(_get(data, "tables", list, where, []))
+        ]
+        probes = _get(data, "probes", list, where, [])
+        if not all(isinstance(p, str) for p in probes):
+            raise ManifestError(f"{where}.probes: expected a list of probe names")
         return cls(
             name=name,
             title=_get(data, "title", str, where, name),
             description=_get(data, "description", str, where, ""),
             selected=_get(data, "selected", bool, where, True),
             cells=tuple(cells),
-            skipped=skipped,
-            tables=tuple(TableSpec.from_json(t) for t in _get(data, "tables", list, where, [])),
-            probes=tuple(_get(data, "probes", list, where, [])),
+            skipped=tuple(skipped),
+            tables=tuple(tables),
+            probes=tuple(probes),
         )
 
 
@@ -208,18 +228,23 @@ class Manifest:
             ExperimentEntry.from_json(entry, f"experiments[{index}]")
             for index, entry in enumerate(_get(data, "experiments", list, "manifest"))
         )
+        plots = {}
+        for name, plot in _get(data, "probe_plots", dict, "manifest", {}).items():
+            try:
+                check_fields(ProbePlot, plot, f"probe_plots.{str(name)[:40]}", _PLOT_KEYS)
+            except ShapeError as exc:
+                raise ManifestError(str(exc)) from None
+            plots[str(name)] = ProbePlot.from_json(plot)
+        code = _get(data, "code", dict, "manifest", {})
         try:
-            plots = {
-                str(name): ProbePlot.from_json(plot)
-                for name, plot in _get(data, "probe_plots", dict, "manifest", {}).items()
-            }
-        except TypeError as exc:
-            raise ManifestError(f"probe_plots: {exc}") from None
+            check_value(code, dict[str, dict[str, str]], "manifest.code")
+        except ShapeError as exc:
+            raise ManifestError(str(exc)) from None
         return cls(
             name=_get(data, "name", str, "manifest"),
             source=_get(data, "source", str, "manifest", ""),
             description=_get(data, "description", str, "manifest", ""),
             experiments=experiments,
             probe_plots=plots,
-            code=_get(data, "code", dict, "manifest", {}),
+            code=code,
         )

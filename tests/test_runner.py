@@ -114,7 +114,7 @@ def test_failed_cell_is_recorded_and_the_rest_runs(fake_catalog, write_matrix, t
     assert summary.ran == 4
     assert len(summary.failed) == 2
     record = summary.failed[0]
-    assert record.error == "RuntimeError: planned failure"
+    assert record.error.startswith("RuntimeError: planned failure (plugin 'fake', strategy run, ")
     assert "Traceback" in (record.traceback or "")
     # Failed cells are not cached: the next run tries them again, and only them.
     again = run(fake_catalog, path, tmp_path / "out")
