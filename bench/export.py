@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dlbench.bench.outputs import write_output, write_output_with
 from dlbench.bench.report_files import read_manifest
 from dlbench.bench.store import ResultStore
 from dlbench.registry.errors import DlbenchError
@@ -57,8 +58,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write(found: list[dict[str, Any]], fmt: str, out: Path | None) -> str | None:
-    """Write rows as ``fmt`` to ``out``, or return the text (csv, jsonl) for standard output."""
+def write(
+    found: list[dict[str, Any]], fmt: str, out: Path | None, inputs: Sequence[Path] = ()
+) -> str | None:
+    """Write rows as ``fmt`` to ``out`` (atomically, never inside ``inputs``), or return the text
+    (csv, jsonl) for standard output."""
     if fmt == "parquet":
         if out is None:
             raise DlbenchError("--format parquet needs --out FILE")
@@ -68,8 +72,9 @@ def write(found: list[dict[str, Any]], fmt: str, out: Path | None) -> str | None
             raise DlbenchError(
                 f"--format parquet needs pandas and pyarrow: {PANDAS_HINT}"
             ) from None
+        frame = pandas.DataFrame(found, columns=columns(found))
         try:
-            pandas.DataFrame(found, columns=columns(found)).to_parquet(out)
+            write_output_with(out, lambda path: frame.to_parquet(path), inputs)
         except ImportError as exc:
             raise DlbenchError(f"--format parquet: {exc}; {PANDAS_HINT}") from None
         return None
@@ -83,5 +88,5 @@ def write(found: list[dict[str, Any]], fmt: str, out: Path | None) -> str | None
             buffer.write(json.dumps({k: _plain(v) for k, v in row.items()}) + "\n")
     if out is None:
         return buffer.getvalue()
-    out.write_text(buffer.getvalue(), encoding="utf-8")
+    write_output(out, buffer.getvalue(), inputs)
     return None

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
+import time
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -83,3 +86,32 @@ def verify_hash(path: Path, expected: str) -> None:
             f"{path}: damaged (its content hash {actual[:32]} does not match {expected[:32]}); "
             "delete it and rerun its producer"
         )
+
+
+#: A temporary file nothing has written to for this long belongs to a writer that died: the
+#: largest write (a checkpoint) takes seconds.
+TEMPORARY_IDLE_SECONDS = 600.0
+
+
+def remove_dead_temporaries(
+    root: Path, folders: Iterable[str], idle_seconds: float = TEMPORARY_IDLE_SECONDS
+) -> int:
+    """Remove the temporary files (``.NAME.XXXX.tmp``, as :func:`write_atomic` and the store
+    name them) that writers which died left in ``root`` and its ``folders``, once nothing has
+    written to them for ``idle_seconds``. Links are never followed. Call it holding the results
+    directory's lock. Returns how many were removed."""
+    removed = 0
+    now = time.time()
+    for folder in (".", *folders):
+        directory = root / folder
+        if directory.is_symlink() or not directory.is_dir():
+            continue
+        for path in directory.glob(".*.tmp"):
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > idle_seconds:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed

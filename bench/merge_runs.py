@@ -1,17 +1,25 @@
 """Merge results directories of one matrix (run on several machines, say seeds 0-2 here and 3-5
 there) into a new one whose report has every table over all of them. Records of one cell that
 disagree are a conflict: reported, and the cell shows as failed with the reason, never one of
-them picked silently."""
+them picked silently. Experiments defined differently (other tables, title, description,
+probes) do not merge. Artifacts are copied only after their content hash is checked and only
+from inside their results directory. The merge is written into a temporary folder beside
+``--out`` and renamed into place when whole, so an interrupted merge never leaves a half-merged
+``--out``; its leftovers are recognised and removed by the next merge."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from dlbench.bench.files import write_atomic
+from dlbench.bench.outputs import refuse_inside
 from dlbench.bench.report_files import read_manifest
 from dlbench.bench.store import ResultStore
 from dlbench.registry.errors import DlbenchError
@@ -36,6 +44,7 @@ def merge_manifests(manifests: Sequence[Manifest]) -> Manifest:
             if known is None:
                 experiments[entry.name] = entry
                 continue
+            _check_same_definition(known, entry, manifests[0].source, manifest.source)
             cells = {c.id: c for c in (*known.cells, *entry.cells)}
             skipped = tuple(dict.fromkeys((*known.skipped, *entry.skipped)))
             experiments[entry.name] = replace(
@@ -52,6 +61,22 @@ def merge_manifests(manifests: Sequence[Manifest]) -> Manifest:
         probe_plots={k: v for m in manifests for k, v in m.probe_plots.items()},
         code={k: v for m in manifests for k, v in m.code.items()},
     )
+
+
+#: What defines an experiment beyond its cells: runs that differ in these are not one matrix.
+DEFINITION = ("title", "description", "tables", "probes")
+
+
+def _check_same_definition(
+    first: ExperimentEntry, other: ExperimentEntry, first_source: str, other_source: str
+) -> None:
+    for key in DEFINITION:
+        if getattr(first, key) != getattr(other, key):
+            raise DlbenchError(
+                f"experiment {first.name!r}: its {key} differ between the runs of "
+                f"{first_source} and {other_source}; only runs of the same matrix definition "
+                "merge (rerun one of them with the other's matrix file)"
+            )
 
 
 def _result(record: CellRecord) -> str:
@@ -82,8 +107,18 @@ def merge_records(
     return merged, conflicts
 
 
+#: The prefix of a merge's temporary folder beside ``--out`` (``.<name>.merging-XXXX``).
+MERGING = ".merging-"
+#: The file that marks a temporary folder as a merge's own.
+MARKER = ".dlbench-merge"
+
+
 def merge_runs(runs: Sequence[Path], out: Path) -> list[str]:
-    """Write the merge of ``runs`` into the new results directory ``out``; the conflicts."""
+    """Write the merge of ``runs`` into the new results directory ``out``; the conflicts and the
+    artifacts left out (a link out of its results directory, or bytes that changed)."""
+    refuse_inside(out, runs)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise DlbenchError(f"--out {out}: exists and is not a folder; give a new folder")
     if out.exists() and any(out.iterdir()):
         raise DlbenchError(f"--out {out}: not empty; give a new folder for the merged results")
     stores = []
@@ -95,19 +130,78 @@ def merge_runs(runs: Sequence[Path], out: Path) -> list[str]:
     manifest = merge_manifests(manifests)
     ids = manifest.cell_ids()
     records, conflicts = merge_records([(store.root, store.records(ids)) for store in stores])
-    target = ResultStore.open(out, manifest.name)
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise DlbenchError(f"--out {out}: folder {parent} does not exist")
+    _remove_leftovers(parent, out.name)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}{MERGING}"))
+    try:
+        (staging / MARKER).write_text("a merge in progress; removed by the next merge\n")
+        target = ResultStore.open(staging, manifest.name)
+        problems = _write(target, stores, manifest, records)
+        (staging / MARKER).unlink()
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.rename(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return conflicts + problems
+
+
+def _write(
+    target: ResultStore,
+    stores: Sequence[ResultStore],
+    manifest: Manifest,
+    records: dict[str, CellRecord],
+) -> list[str]:
+    """Write the merged manifest, records and verified artifacts into ``target``."""
+    problems = []
     with target.lock():
         target.write_manifest(manifest.to_json())
-        for record in records.values():
-            for name in record.artifacts.values():
-                for store in stores:
-                    source = store.root / name
-                    if source.is_file() and not (out / name).exists():
-                        destination = target.target(name)
-                        destination.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(source, destination)
+        for cell_id, record in list(records.items()):
+            kept = {}
+            for kind, name in record.artifacts.items():
+                reason = _copy_artifact(name, stores, target)
+                if reason is None:
+                    kept[kind] = name
+                else:
+                    problems.append(f"cell {cell_id}: artifact {name} not merged: {reason}")
+            if kept != record.artifacts:
+                records[cell_id] = record = replace(record, artifacts=kept)
             write_atomic(
                 target.target(f"cells/{record.cell_id}.json"),
                 json.dumps(record.to_json(), indent=1, sort_keys=True),
             )
-    return conflicts
+    return problems
+
+
+def _copy_artifact(name: str, stores: Sequence[ResultStore], target: ResultStore) -> str | None:
+    """Copy artifact ``name`` from the first store that holds it whole; why not, or ``None``."""
+    if (target.root / name).is_file():
+        return None
+    reasons = []
+    for store in stores:
+        if not (store.root / name).exists() and not (store.root / name).is_symlink():
+            continue
+        try:
+            source = store.verified_artifact(name)
+        except DlbenchError as exc:
+            reasons.append(str(exc))
+            continue
+        destination = target.target(name)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+        return None
+    return "; ".join(reasons) or "in none of the results directories"
+
+
+def _remove_leftovers(parent: Path, name: str) -> None:
+    """Remove the temporary folders of interrupted merges into ``parent / name``."""
+    for folder in parent.glob(f".{name}{MERGING}*"):
+        if folder.is_dir() and not folder.is_symlink() and (folder / MARKER).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            print(
+                f"bench: removed {folder}, left by an interrupted merge into {parent / name}",
+                file=sys.stderr,
+            )

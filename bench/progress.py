@@ -28,6 +28,9 @@ class Progress(Protocol):
     def cell_finished(self, record: CellRecord) -> None:
         """The current cell finished or failed."""
 
+    def note(self, text: str) -> None:
+        """Say one line about the run (not about a cell)."""
+
     def close(self) -> None:
         """The run is over (or interrupted)."""
 
@@ -72,6 +75,10 @@ class LineProgress:
 
     def _print(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
+
+    def note(self, text: str) -> None:
+        """Print ``text`` as a line."""
+        print(f"bench: {text}", file=self._stream)
 
     def matrix_started(self, total: int, reused: int) -> None:
         """Say how many cells will run."""
@@ -119,6 +126,10 @@ class BarProgress:
         self._stream = stream
         self._matrix: tqdm | None = None
         self._cell: tqdm | None = None
+
+    def note(self, text: str) -> None:
+        """Print ``text`` as a line above the bars."""
+        tqdm.write(f"bench: {text}", file=self._stream)
 
     def matrix_started(self, total: int, reused: int) -> None:
         """Open the matrix bar."""
@@ -171,6 +182,9 @@ class BarProgress:
 
 class SilentProgress:
     """Progress that shows nothing (for cells run away from the terminal)."""
+
+    def note(self, text: str) -> None:
+        """Nothing to show."""
 
     def matrix_started(self, total: int, reused: int) -> None:
         """Nothing to show."""

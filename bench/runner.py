@@ -12,12 +12,13 @@ from dlbench.bench.cell_job import CellJob
 from dlbench.bench.cell_runner import CellRunner
 from dlbench.bench.context import RunSettings
 from dlbench.bench.environment import capture_environment
+from dlbench.bench.files import remove_dead_temporaries
 from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.progress import Progress
 from dlbench.bench.slow_options import slow_cells
 from dlbench.bench.stacks import plan_stacks
-from dlbench.bench.store import ResultStore
+from dlbench.bench.store import WRITTEN_FOLDERS, ResultStore
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
@@ -137,6 +138,9 @@ def run_matrix(
     not recorded.
     """
     options = options or RunOptions()
+    removed = remove_dead_temporaries(store.root, WRITTEN_FOLDERS)
+    if removed:
+        progress.note(f"removed {removed} temporary file(s) left by an interrupted run")
     code = current_code(matrix, catalog)
     manifest = matrix.manifest(catalog, code)
     store.write_manifest(manifest.to_json())

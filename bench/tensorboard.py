@@ -1,6 +1,7 @@
 """TensorBoard event files from stored records, so old runs, Ray runs and parallel runs export
 alike and offline: one run per cell, its per-epoch curves as scalars and its parameters as
-hparams with the final metrics. Needs ``tensorboard`` (``pip install 'dlbench[tensorboard]'``)."""
+hparams with the final metrics; exporting again into the same folder replaces each cell's run.
+Needs ``tensorboard`` (``pip install 'dlbench[tensorboard]'``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from dlbench.registry.errors import DlbenchError
 
 HINT = "pip install 'dlbench[tensorboard]'"
+#: How TensorBoard names its event files.
+EVENT_FILES = "events.out.tfevents."
 
 
 def _safe(text: str) -> str:
@@ -37,6 +40,11 @@ def export_tensorboard(rows: list[dict[str, Any]], epochs: list[dict[str, Any]],
             continue
         experiment = row["experiments"].split(",")[0]
         run = out / _safe(row["matrix"]) / _safe(experiment) / row["cell_id"]
+        # Exported again, a cell's run replaces its earlier event files rather than adding a
+        # second copy of every curve beside them.
+        for earlier in run.glob(f"{EVENT_FILES}*"):
+            if earlier.is_file() and not earlier.is_symlink():
+                earlier.unlink()
         with SummaryWriter(log_dir=str(run)) as writer:
             for epoch in by_cell.get(row["cell_id"], []):
                 for name, value in epoch.items():

@@ -120,11 +120,26 @@ class Cell:
                     found.append(value.removeprefix(CELL_REFERENCE))
         return found
 
-    def describe(self) -> str:
-        """A one-line summary for progress output and reports."""
+    def describe(self, apart: Sequence[str] = ()) -> str:
+        """A one-line summary for progress output and reports.
+
+        :param apart: dotted keys that set this cell apart from others (``strategy.lr``); the
+            dataset's and strategy's among them are added, so that two cells that differ only
+            there never read the same (the model's parameters are always shown).
+        """
+        extras = []
+        for key in apart:
+            kind, _, param = key.partition(".")
+            block, dot, inner = param.partition(".")
+            component = getattr(self, kind, None) if kind in ("dataset", "strategy") else None
+            if dot and component is not None and block == component.name:
+                param = inner  # a per-name block's key: ``strategy.label_smooth.smoothing``
+            if component is not None and param in component.params:
+                extras.append(f"{kind}.{param}={_jsonable(component.params[param])}")
         return (
             f"{self.model.describe()} on {self.dataset.name} "
             f"by {self.strategy.name}, seed {self.seed}"
+            + (f" ({', '.join(extras)})" if extras else "")
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from matplotlib.figure import Figure as MatplotlibFigure
 
+from dlbench.registry.cell import varying_keys
 from dlbench.registry.records import CellRecord
 from dlbench.reports.leaderboard import leaderboard_rows
 from dlbench.reports.manifest import ExperimentEntry, Manifest
@@ -109,9 +110,11 @@ def build_document(
     by_name = {e.name: e for e in manifest.experiments}
     sections = [_section(manifest, e, view, by_name, formats) for e in manifest.shown]
 
+    apart = {e.name: varying_keys(e.cells) if e.cells else [] for e in manifest.shown}
+
     def noted(cell_id: str, reason: str) -> Note:
         experiment, cell = owners[cell_id]
-        return Note(experiment, cell.describe(), reason, cell_id)
+        return Note(experiment, cell.describe(apart[experiment]), reason, cell_id)
 
     def with_status(status: str) -> list[Note]:
         return [

@@ -25,11 +25,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Write the baseline file."""
     from dlbench.bench.baselines import export_baseline
-    from dlbench.bench.files import write_atomic
+    from dlbench.bench.outputs import write_output
 
     if args.file.is_dir():
         raise DlbenchError(f"{args.file}: is a directory; give the baseline file's name")
     data = export_baseline(args.run)
-    write_atomic(args.file, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    write_output(args.file, text, [args.run], option="FILE")
     print(f"{len(data['cells'])} cell(s) written to {args.file}")
     return EXIT_OK

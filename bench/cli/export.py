@@ -31,6 +31,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Write the rows, or the tracker's files."""
     from dlbench.bench.export import rows, write
+    from dlbench.bench.outputs import refuse_inside
     from dlbench.registry.errors import DlbenchError
 
     if args.to == "tensorboard":
@@ -38,13 +39,14 @@ def command(args: argparse.Namespace) -> int:
 
         if args.out is None:
             raise DlbenchError("--to tensorboard needs --out DIR")
+        refuse_inside(args.out, args.runs)
         count = export_tensorboard(rows(args.runs), rows(args.runs, epochs=True), args.out)
         print(
             f"{count} run(s) written to {args.out}; view them with: tensorboard --logdir {args.out}"
         )
         return EXIT_OK
     found = rows(args.runs, args.epochs)
-    text = write(found, args.format, args.out)
+    text = write(found, args.format, args.out, args.runs)
     if text is not None:
         sys.stdout.write(text)
     else:

@@ -23,12 +23,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Print or write the schema."""
-    from dlbench.bench.files import write_atomic
     from dlbench.bench.matrix.schema import matrix_schema
+    from dlbench.bench.outputs import write_output
 
     text = json.dumps(matrix_schema(load_catalog()), indent=2) + "\n"
     if args.out is None:
         print(text, end="")
     else:
-        write_atomic(args.out, text)
+        write_output(args.out, text)
     return EXIT_OK

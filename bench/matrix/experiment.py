@@ -83,7 +83,8 @@ def load_experiment(
     axes = apply_zip((*keypath, "zip"), body.get("zip"), find_axes(source, catalog))
     check_size(keypath, axes)
     combos = apply_exclude((*keypath, "exclude"), body.get("exclude"), axes, combinations(axes))
-    name_axes = {key for axis in axes for key in axis.keys if key.endswith(".name")}
+    axis_keys = [key for axis in axes for key in axis.keys]
+    name_axes = {key for key in axis_keys if key.endswith(".name")}
     cells: dict[str, Cell] = {}
     skipped: list[SkippedCell] = []
     for combo in combos:
@@ -96,7 +97,7 @@ def load_experiment(
             cells.setdefault(cell.id, cell)
         elif name_axes:
             # Reached only by crossing plugin names: mark it and run the rest.
-            skipped.append(SkippedCell(name, cell.describe(), reason))
+            skipped.append(SkippedCell(name, cell.describe(axis_keys), reason))
         else:
             raise MatrixError(keypath, f"impossible cell: {reason}")
     if not cells:
