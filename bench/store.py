@@ -150,6 +150,10 @@ class ResultStore:
     # -- records -------------------------------------------------------------------------------
 
     def _read_record(self, path: Path, cell_id: str) -> CellRecord | None:
+        if path.is_symlink() and not path.resolve().is_relative_to(self.root.resolve()):
+            message = f"{path}: a link to outside the results directory; not read"
+            warnings.warn(message, stacklevel=3)
+            return None
         try:
             record = CellRecord.from_json(read_json(path))
         except FileNotFoundError:

@@ -399,7 +399,7 @@ def test_baseline_export_to_a_directory_and_a_baseline_of_the_wrong_shape(
 ) -> None:
     out = tmp_path / "o"
     assert bench("run", "--matrix", write_matrix(SMALL), "--out", out).code == 0
-    assert "is a directory" in one_line_error(bench("baseline", "export", out, tmp_path))
+    assert "is a folder" in one_line_error(bench("baseline", "export", out, tmp_path))
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"format": "dlbench-baseline/1", "cells": {"x": {"cell": 3}}}))
     assert "damaged baseline" in one_line_error(bench("compare", out, wrong))

@@ -11,6 +11,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from dlbench.bench.fingerprint import fingerprint, plugin_files
+from dlbench.registry.manager import dlbench_version
 from dlbench.registry.names import PluginInfo
 
 STRATEGY = """\
@@ -271,3 +272,47 @@ def test_a_misspelt_structural_key_gets_a_did_you_mean(bench, write_matrix, wron
     result = bench("run", "--matrix", write_matrix(text), "--dry-run")
     assert result.code == 2
     assert f"did you mean {right!r}?" in result.err, result.err
+
+
+# -- small truths: listings, spreads, versions, stacking hints ------------------------------------
+
+
+def test_boolean_defaults_are_listed_as_they_are(bench) -> None:
+    listing = bench("list", "strategies", "--include", "plain", "--params").out
+    rows = {w[0]: w[1] for w in map(str.split, listing.splitlines()) if len(w) > 1}
+    assert rows["nesterov"] == "False" and rows["channels_last"] == "False"
+
+
+def test_a_zero_spread_is_shown_so_n_is_never_hidden() -> None:
+    from dlbench.reports.formatting import format_values
+
+    assert format_values("val_acc", [0.9545, 0.9545, 0.9545]) == "95.45 ± 0.00%"
+    assert format_values("val_acc", [0.9545]) == "95.45%"
+    assert format_values("parameters", [1500, 1500]) == "1.50K"
+
+
+def test_bench_version(bench) -> None:
+    result = bench("--version")
+    assert result.code == 0 and result.out.strip() == f"bench (dlbench) {dlbench_version()}"
+
+
+def test_the_dry_run_suggests_stack_on_only_where_it_would_stack(bench, write_matrix) -> None:
+    text = """\
+name: stacks
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  strategy: {name: plain, epochs: 1}
+  seeds: [0, 1]
+experiments:
+  plain_sgd:
+    model: {name: mlp, hidden: 8}
+  scheduled:
+    model: {name: mlp, hidden: 8, depth: 3}
+    strategy: {name: plain, epochs: 1, schedule: cosine}
+"""
+    dry = bench("run", "--matrix", write_matrix(text), "--dry-run", "--stack", "off").out
+    lines = [line for line in dry.splitlines() if line.startswith("seeds trained one at a time")]
+    assert len(lines) == 2
+    assert any("depth=3" in line and "schedule steps per model" in line for line in lines)
+    assert not any("depth=3" in line and "--stack on" in line for line in lines)
+    assert any("depth=3" not in line and "--stack on turns it on" in line for line in lines)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from dlbench.bench.cli.common import EXIT_OK
-from dlbench.registry.errors import DlbenchError
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -27,8 +26,6 @@ def command(args: argparse.Namespace) -> int:
     from dlbench.bench.baselines import export_baseline
     from dlbench.bench.outputs import write_output
 
-    if args.file.is_dir():
-        raise DlbenchError(f"{args.file}: is a directory; give the baseline file's name")
     data = export_baseline(args.run)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     write_output(args.file, text, [args.run], option="FILE")

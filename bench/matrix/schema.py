@@ -26,6 +26,15 @@ REFERENCE = {
 def _value(param: Param) -> dict[str, Any]:
     """What a matrix may give a parameter: a value, an axis (a list) of values, a reference."""
     base: dict[str, Any] = {"type": JSON_TYPES.get(param.type, "string")}
+    if param.type in (int, float):
+        # The same bounds the run checks, so that an editor flags `lr: 0` as the run would.
+        for bound, exclusive, word in (
+            (param.minimum, param.exclusive_minimum, "inimum"),
+            (param.maximum, param.exclusive_maximum, "aximum"),
+        ):
+            if bound is not None:
+                key = f"exclusiveM{word}" if exclusive else f"m{word}"
+                base[key] = bound
     if param.choices is not None:
         base = {"enum": list(param.choices)}
     if param.sequence:
