@@ -147,7 +147,7 @@ def test_a_plot_that_cannot_be_drawn_is_listed_and_the_rest_is_written(
     assert "| Depth" in report or "Depth" in report.split("## Plots")[0]
 
 
-# -- stored files whose inner shapes are wrong ------------------------------------------------------
+# -- stored files whose inner shapes are wrong ---------------------------------------------------
 
 SMALL = """\
 name: small
@@ -340,7 +340,7 @@ def test_a_merge_refuses_a_damaged_artifact(bench, produced, tmp_path) -> None:
 def test_merging_runs_whose_experiments_differ_is_refused(
     bench, write_matrix, small_run, tmp_path
 ) -> None:
-    path, out = small_run
+    _, out = small_run
     other = tmp_path / "other"
     text = SMALL.replace("metric: val_acc", "metric: test_acc")
     assert bench("run", "--matrix", write_matrix(text, "other.yaml"), "--out", other).code == 0
