@@ -44,9 +44,9 @@ def write_output_with(
 ) -> None:
     """Like :func:`write_output`, for a library that writes the file itself (``write(path)``):
     it writes a temporary file beside ``path``, which then replaces ``path`` in one step."""
-    refuse_inside(path, inputs, option)
     if path.is_dir():
         raise DlbenchError(f"{option} {path}: is a folder; give the name of a file to write")
+    refuse_inside(path, inputs, option)
     if not path.parent.is_dir():
         raise DlbenchError(f"{option} {path}: folder {path.parent} does not exist")
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -127,6 +127,10 @@ class ResultStore:
         """The stored manifest as JSON; ``None`` if absent and ``missing_ok``, or damaged and
         ``damaged_ok`` (a run rewrites it from the matrix)."""
         path = self.root / MANIFEST
+        if path.exists() and not path.resolve().is_relative_to(self.root.resolve()):
+            if damaged_ok:
+                return None
+            raise DlbenchError(f"{path}: a link to outside the results directory; not read")
         try:
             data = read_json(path)
         except FileNotFoundError:
@@ -150,7 +154,7 @@ class ResultStore:
     # -- records -------------------------------------------------------------------------------
 
     def _read_record(self, path: Path, cell_id: str) -> CellRecord | None:
-        if path.is_symlink() and not path.resolve().is_relative_to(self.root.resolve()):
+        if not path.resolve().is_relative_to(self.root.resolve()):
             message = f"{path}: a link to outside the results directory; not read"
             warnings.warn(message, stacklevel=3)
             return None

@@ -246,10 +246,7 @@ def test_a_record_that_is_a_link_out_of_the_results_directory_is_not_read(
 # -- output commands never write inside what they read ---------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "target",
-    ["cells/RECORD", "manifest.json", ".", "cells"],
-)
+@pytest.mark.parametrize("target", ["cells/RECORD", "manifest.json", "report.md", "new.csv"])
 def test_export_never_writes_inside_the_run_it_reads(bench, small_run, target) -> None:
     _, out = small_run
     record = sorted((out / "cells").glob("*.json"))[0].name
@@ -262,6 +259,8 @@ def test_export_never_writes_inside_the_run_it_reads(bench, small_run, target) -
         ("baseline", "export", out, destination),
         ("export", out, "--to", "tensorboard", "--out", destination),
         ("report", out, out, "--out", destination),
+        ("export", out, "--to", "tensorboard", "--out", out.parent),  # holds the run
+        ("report", out, out, "--out", out / "cells"),
     ):
         line = one_line_error(bench(*args))
         assert "which this command reads" in line, (args, line)
