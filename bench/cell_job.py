@@ -33,8 +33,6 @@ class CellJob:
     :param artifacts: cell id -> artifact kinds other cells need from it.
     :param probes: cell id -> probe components (``Component.to_json()``).
     :param environment: the driver's environment, completed where the cell runs.
-    :param stacks: leader cell id -> the cells (``Cell.to_json()``) that train stacked with it,
-        itself first; calling the job with a leader runs its whole stack.
     """
 
     device: str
@@ -45,7 +43,6 @@ class CellJob:
     artifacts: dict[str, list[str]]
     probes: dict[str, list[dict[str, Any]]]
     environment: dict[str, Any]
-    stacks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _runner: CellRunner | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -66,9 +63,6 @@ class CellJob:
         """Run ``cell``, store its record and return it."""
         if self._runner is None:
             self._runner = self._remote_runner()
-        if cell.id in self.stacks:
-            cells = [Cell.from_json(data) for data in self.stacks[cell.id]]
-            return self._runner.run_stack(cells)[0]
         return self._runner(cell)
 
     def _remote_runner(self) -> CellRunner:

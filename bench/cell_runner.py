@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -19,9 +19,6 @@ from dlbench.bench.observers import Observers
 from dlbench.bench.progress import Progress
 from dlbench.bench.store import ResultStore
 from dlbench.engine.device import seed_everything
-from dlbench.engine.loop import FitConfig
-from dlbench.engine.optim import make_optimizer
-from dlbench.engine.stacked import fit_stacked
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell, Component
 from dlbench.registry.records import CellRecord
@@ -73,59 +70,6 @@ class CellRunner:
             )
             self._store.put(record)
         return record
-
-    def run_stack(self, cells: Sequence[Cell]) -> list[CellRecord]:
-        """Train seeds of one configuration together (see :mod:`dlbench.engine.stacked`),
-        store a record per cell; any trouble with stacking runs them one at a time instead."""
-        for cell in cells:
-            self._progress.cell_started(cell)
-        try:
-            records = self._stacked_outcomes(cells)
-        except Exception:
-            return [self(cell) for cell in cells]
-        stored = []
-        for cell, record in zip(cells, records, strict=True):
-            self._store.put(record)
-            stored.append(self._after_stored(cell, record))
-        return stored
-
-    def _stacked_outcomes(self, cells: Sequence[Cell]) -> list[CellRecord]:
-        started = time.perf_counter()
-        if any(self._missing_producer(cell) for cell in cells):
-            raise RuntimeError("a producer is missing")  # the solo runs record it as skipped
-        contexts = [self._context(cell, lambda epoch, metrics: None) for cell in cells]
-        models = []
-        for cell, context in zip(cells, contexts, strict=True):
-            self._observers.notify("dlbench_cell_start", cell=cell)
-            seed_everything(cell.seed)
-            models.append(context.build_model(context.load_dataset()))
-        params = cells[0].strategy.params
-        results = fit_stacked(
-            models,
-            contexts[0].load_dataset(),
-            lambda tensors: make_optimizer(tensors, params, self._settings.device),
-            [FitConfig.from_params(params, cell.seed) for cell in cells],
-        )
-        seeds = [cell.seed for cell in cells]
-        records = []
-        for cell, context, model, result in zip(cells, contexts, models, results, strict=True):
-            context.trained_model(model)
-            records.append(
-                CellRecord(
-                    cell_id=cell.id,
-                    status="ok",
-                    cell=cell.to_json(),
-                    epochs=result.epochs,
-                    final=result.final,
-                    timings={"total": time.perf_counter() - started, "data": context.data_seconds},
-                    environment={**self._environment, "stacked_with": seeds},
-                    finished_at=_now(),
-                    artifacts=context.artifacts,
-                    model_card=context.model_card,
-                    code=self._fingerprints.of_cell(cell),
-                )
-            )
-        return records
 
     def _context(self, cell: Cell, on_epoch: Any) -> CellContext:
         return CellContext(

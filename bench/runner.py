@@ -6,8 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from dlbench.bench.cell_job import CellJob
 from dlbench.bench.cell_runner import CellRunner
 from dlbench.bench.context import RunSettings
@@ -17,7 +15,6 @@ from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.progress import Progress
 from dlbench.bench.slow_options import slow_cells
-from dlbench.bench.stacks import plan_stacks
 from dlbench.bench.store import WRITTEN_FOLDERS, ResultStore
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
@@ -55,8 +52,6 @@ class RunOptions:
         native support).
     :param command: the command line, for the records' environment.
     :param jobs: cells run at once (worker processes of the local executor).
-    :param stack: train seeds of one configuration together: ``auto`` (on a GPU), ``on``,
-        ``off``.
     """
 
     force: bool = False
@@ -67,13 +62,6 @@ class RunOptions:
     allow_slow: bool = False
     command: str = ""
     jobs: int = 1
-    stack: str = "auto"
-
-
-def stacking(policy: str, device: torch.device) -> bool:
-    """Whether seeds train stacked under ``policy`` on ``device``: ``auto`` stacks on a GPU,
-    where small steps are launch-bound; on a CPU it measured slower than one at a time."""
-    return policy == "on" or (policy == "auto" and device.type == "cuda")
 
 
 def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
@@ -170,7 +158,6 @@ def run_matrix(
     runner = CellRunner(
         catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
     )
-    stacks = plan_stacks(pending, catalog, matrix.probes, stacking(options.stack, settings.device))
     job = CellJob(
         device=options.device,
         threads=settings.threads,
@@ -180,23 +167,18 @@ def run_matrix(
         artifacts={k: sorted(v) for k, v in matrix.artifacts.items()},
         probes={k: [p.to_json() for p in v] for k, v in matrix.probes.items()},
         environment=dict(environment),
-        stacks={k: [c.to_json() for c in v] for k, v in stacks.groups.items()},
     ).attach(runner)
-    members = {c.id for cells in stacks.groups.values() for c in cells[1:]}
     progress.matrix_started(total=len(pending), reused=summary.reused)
     try:
-        for led in executor.run([c for c in pending if c.id not in members], job):
-            stacked = [c.id for c in stacks.groups.get(led.cell_id, ())[1:]]
-            found = [led, *(r for i in stacked if (r := store.get(i)) is not None)]
-            for record in found:
-                summary.ran += 1
-                if record.status != "ok" and store.is_finished(record.cell_id):
-                    summary.kept.append(record)
-                elif record.status == "failed":
-                    summary.failed.append(record)
-                elif record.status == "skipped":
-                    summary.skipped.append(record)
-                progress.cell_finished(record)
+        for record in executor.run(pending, job):
+            summary.ran += 1
+            if record.status != "ok" and store.is_finished(record.cell_id):
+                summary.kept.append(record)
+            elif record.status == "failed":
+                summary.failed.append(record)
+            elif record.status == "skipped":
+                summary.skipped.append(record)
+            progress.cell_finished(record)
     finally:
         progress.close()
     return summary

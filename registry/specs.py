@@ -163,10 +163,8 @@ class StrategySpec:
     :param needs: inputs that must be present in the strategy's parameters (non-null) for a cell
         to be possible, e.g. ``frozenset({"teacher"})``.
     :param metrics: the metric names its records carry, which tables may use.
-    :param stackable: whether cells that differ only in their seed may train together as one
-        stacked model. Declare it only when ``run`` is exactly: load the dataset, build the
-        model, make ``context.optimizer(model.parameters())`` and ``context.fit`` it with the
-        default loss and no hooks; dlbench then trains such seeds together itself.
+    :param stackable: no effect; accepted so that plugins written when seeds could train
+        stacked still register (dlbench trains every cell through the one loop).
     """
 
     name: str

@@ -108,7 +108,7 @@ def test_perf_accuracy_without_mnist_is_a_one_line_error(bench, tmp_path) -> Non
     assert len(result.err.strip().splitlines()) == 1
 
 
-def test_perf_matrix_section_prints_its_three_comparisons(bench, monkeypatch) -> None:
+def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
     from dlbench.bench.perf import matrix_section
 
     monkeypatch.setattr(matrix_section, "GRID_IMAGES", 480)
@@ -132,16 +132,5 @@ def test_perf_matrix_section_prints_its_three_comparisons(bench, monkeypatch) ->
         "1",
     )
     assert result.code == 0, result.err
-    assert "Seeds trained stacked against one at a time" in result.out
-    assert (
-        len(
-            [
-                line
-                for line in result.out.splitlines()
-                if line.startswith("| MLP depth") and ("| 3 " in line or "| 5 " in line)
-            ]
-        )
-        == 4
-    )
     assert "| --jobs 1 | --jobs 2 |" in result.out.replace("  ", " ").replace("  ", " ")
     assert "dlbench, 3 seeds one at a time" in result.out

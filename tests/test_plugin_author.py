@@ -274,7 +274,7 @@ def test_a_misspelt_structural_key_gets_a_did_you_mean(bench, write_matrix, wron
     assert f"did you mean {right!r}?" in result.err, result.err
 
 
-# -- small truths: listings, spreads, versions, stacking hints ------------------------------------
+# -- small truths: listings, spreads, versions ------------- ------------------------------------
 
 
 def test_boolean_defaults_are_listed_as_they_are(bench) -> None:
@@ -294,25 +294,3 @@ def test_a_zero_spread_is_shown_so_n_is_never_hidden() -> None:
 def test_bench_version(bench) -> None:
     result = bench("--version")
     assert result.code == 0 and result.out.strip() == f"bench (dlbench) {dlbench_version()}"
-
-
-def test_the_dry_run_suggests_stack_on_only_where_it_would_stack(bench, write_matrix) -> None:
-    text = """\
-name: stacks
-defaults:
-  dataset: {name: digits, train_subset: 64}
-  strategy: {name: plain, epochs: 1}
-  seeds: [0, 1]
-experiments:
-  plain_sgd:
-    model: {name: mlp, hidden: 8}
-  scheduled:
-    model: {name: mlp, hidden: 8, depth: 3}
-    strategy: {name: plain, epochs: 1, schedule: cosine}
-"""
-    dry = bench("run", "--matrix", write_matrix(text), "--dry-run", "--stack", "off").out
-    lines = [line for line in dry.splitlines() if line.startswith("seeds trained one at a time")]
-    assert len(lines) == 2
-    assert any("depth=3" in line and "schedule steps per model" in line for line in lines)
-    assert not any("depth=3" in line and "--stack on" in line for line in lines)
-    assert any("depth=3" not in line and "--stack on turns it on" in line for line in lines)

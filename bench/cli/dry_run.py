@@ -8,9 +8,8 @@ import torch
 
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
-from dlbench.bench.runner import current_code, pending_cells, stacking, stale_cells
+from dlbench.bench.runner import current_code, pending_cells, stale_cells
 from dlbench.bench.slow_options import slow_cells
-from dlbench.bench.stacks import plan_stacks
 from dlbench.bench.store import ResultStore
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
@@ -22,9 +21,7 @@ from dlbench.reports.markdown import render_rows
 MAX_CHECKED_PARAMETERS = 50_000_000
 
 
-def dry_run(
-    matrix: Matrix, catalog: Catalog, out: Path, device: torch.device, stack: str = "auto"
-) -> int:
+def dry_run(matrix: Matrix, catalog: Catalog, out: Path, device: torch.device) -> int:
     """Print every cell with its status; the model of each is built once and its output shape
     checked against the dataset's class count."""
     store = ResultStore(out)
@@ -34,8 +31,6 @@ def dry_run(
     to_run = [c for c in matrix.unique_cells() if c.id in pending]
     slow, slow_reason = slow_cells(to_run, device)
     slow_ids = {cell.id for cell in slow}
-    stacks = plan_stacks(to_run, catalog, matrix.probes, stacking(stack, device))
-    stacked = {c.id: cells for cells in stacks.groups.values() for c in cells}
     rows = []
     for experiment in matrix.experiments:
         for cell in experiment.cells:
@@ -43,9 +38,6 @@ def dry_run(
             if cell.id in stale:
                 status = f"stale (code of plugin {', '.join(stale[cell.id])} changed)"
             problem = problems.get(cell.id)
-            if cell.id in stacked:
-                seeds = ", ".join(str(c.seed) for c in stacked[cell.id])
-                status = f"to run, stacked (seeds {seeds})"
             if cell.id in slow_ids:
                 status = "slow (needs --allow-slow)"
             if problem is not None:
@@ -62,8 +54,6 @@ def dry_run(
     )
     if slow:
         print(f"{len(slow)} cell(s) run only with --allow-slow: {slow_reason}")
-    for group, reason in stacks.refused.items():
-        print(f"seeds trained one at a time: {group}: {reason}")
     return EXIT_OK
 
 

@@ -64,7 +64,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     perf.add_argument(
         "--matrix-section",
         action="store_true",
-        help="also time a matrix: seeds stacked against one at a time, --jobs 2 against 1, and "
+        help="also time a matrix: --jobs 2 against 1, and "
         "the lab's MNIST grid with 3 seeds against the lab-style loop with 1 (a few minutes)",
     )
     perf.add_argument(

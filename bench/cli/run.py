@@ -81,7 +81,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def add_execution_options(run: argparse.ArgumentParser) -> None:
-    """Add the options that say how and where cells run (executor, cluster, workers, stacking)."""
+    """Add the options that say how and where cells run (executor, cluster, workers)."""
     run.add_argument(
         "--executor",
         metavar="NAME",
@@ -113,13 +113,6 @@ def add_execution_options(run: argparse.ArgumentParser) -> None:
         "to the available cores divided by this, and each worker gets a GPU of its own where "
         "several are visible (default 1: in this process)",
     )
-    run.add_argument(
-        "--stack",
-        default="auto",
-        choices=("auto", "on", "off"),
-        help="train the seeds of one configuration together as one stacked model: auto (on a "
-        "GPU; on a CPU it measured slower), on, off (default auto)",
-    )
 
 
 def command(args: argparse.Namespace) -> int:
@@ -140,7 +133,7 @@ def command(args: argparse.Namespace) -> int:
     if args.dry_run:
         from dlbench.bench.cli.dry_run import dry_run
 
-        return dry_run(matrix, catalog, out, resolve_device(args.device), args.stack)
+        return dry_run(matrix, catalog, out, resolve_device(args.device))
     if out.is_dir() and not os.access(out, os.W_OK):
         return read_only(matrix, catalog, out)
     return run(matrix, catalog, out, args)
@@ -180,7 +173,6 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
         executor=args.executor,
         executor_options=executor_options,
         jobs=args.jobs,
-        stack=args.stack,
         device=args.device,
         allow_slow=args.allow_slow,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),

@@ -1,6 +1,6 @@
-"""``bench perf --matrix-section``: the throughput of a matrix rather than a cell: seeds trained
-stacked against one at a time, cells in worker processes against one after another, and the
-lab's MNIST grid with three seeds against the lab-style loop with one."""
+"""``bench perf --matrix-section``: the throughput of a matrix rather than a cell: cells in worker
+processes against one after another, and the lab's MNIST grid with three seeds against the
+lab-style loop with one."""
 
 from __future__ import annotations
 
@@ -11,16 +11,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
-from dlbench.bench.perf.cases import WARM_UP_BATCHES, Case, builder, mlp_case, synthetic
+from dlbench.bench.perf.cases import builder, mlp_case, synthetic
 from dlbench.bench.perf.measure import as_splits, engine_speed
-from dlbench.bench.perf.reference import reference_speed, synchronize
+from dlbench.bench.perf.reference import reference_speed
 from dlbench.bench.perf.tables import markdown
-from dlbench.engine.loop import FitConfig
-from dlbench.engine.stacked import fit_stacked
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.data import Split
 
 #: The lab's MNIST grid (Exercises 1.1 and 1.2): model, depth; 48,000 images, 10 epochs each.
 GRID = (
@@ -28,46 +23,6 @@ GRID = (
     *(("residual_mlp", depth) for depth in (6, 8, 10)),
 )
 GRID_IMAGES = 48_000 * 10
-
-
-def stacked_speed(case: Case, seeds: int) -> float:
-    """Images/s (all seeds together) of ``seeds`` stacked copies of ``case``'s model."""
-    images, labels = synthetic(case, case.images)
-    splits = as_splits(case, images, labels)
-    configs = [FitConfig(1, case.batch_size, 256, seed) for seed in range(seeds)]
-    first = slice(0, WARM_UP_BATCHES * case.batch_size)
-    warm = replace(splits, train=Split(splits.train.inputs[first], splits.train.targets[first]))
-    fit_stacked([case.model(s) for s in range(seeds)], warm, engine_optimizer_for, configs)
-    models = [case.model(s) for s in range(seeds)]
-    synchronize(torch.device(case.device))
-    started = time.perf_counter()
-    fit_stacked(models, splits, engine_optimizer_for, configs)
-    synchronize(torch.device(case.device))
-    return seeds * case.images / (time.perf_counter() - started)
-
-
-def engine_optimizer_for(parameters: list[torch.Tensor]) -> torch.optim.Optimizer:
-    """The engine's default optimizer over stacked parameters."""
-    from dlbench.engine.optim import TRAINING_PARAMS, make_optimizer
-    from dlbench.registry.params import resolve_params
-
-    params = resolve_params(TRAINING_PARAMS, {}, "perf")
-    return make_optimizer(parameters, params, parameters[0].device)
-
-
-def stacking_rows(catalog: Catalog, images: int, device: str) -> list[list[str]]:
-    """Stacked against solo images/s for the MLPs of depth 2 and 10, with 3 and 5 seeds."""
-    rows = []
-    for depth in (2, 10):
-        case = replace(mlp_case(catalog, depth, images), device=device)
-        inputs, labels = synthetic(case, case.images)
-        solo = engine_speed(case, as_splits(case, inputs, labels))
-        for seeds in (3, 5):
-            stacked = stacked_speed(case, seeds)
-            rows.append(
-                [case.name, str(seeds), f"{solo:,.0f}", f"{stacked:,.0f}", f"{stacked / solo:.2f}x"]
-            )
-    return rows
 
 
 #: Exercises 1.1 and 1.2 on the embedded digits with three seeds: the matrix ``--jobs`` is timed on.
@@ -106,8 +61,6 @@ def jobs_rows(threads: int, device: str) -> list[list[str]]:
                 str(jobs),
                 "--threads",
                 str(max(1, threads // jobs)),
-                "--stack",
-                "off",
                 "--device",
                 device,
             ]
@@ -131,9 +84,9 @@ def jobs_rows(threads: int, device: str) -> list[list[str]]:
 
 
 def grid_lines(catalog: Catalog, images: int, device: str) -> list[str]:
-    """The lab's MNIST grid: three seeds with dlbench (one at a time, and stacked) against one
-    seed with the lab-style loop, from the speeds of each configuration measured here."""
-    reference = solo = stacked = 0.0
+    """The lab's MNIST grid: three seeds with dlbench against one seed with the lab-style loop,
+    from the speeds of each configuration measured here."""
+    reference = solo = 0.0
     for name, depth in GRID:
         case = replace(
             mlp_case(catalog, depth, images),
@@ -143,25 +96,16 @@ def grid_lines(catalog: Catalog, images: int, device: str) -> list[str]:
         inputs, labels = synthetic(case, case.images)
         reference += GRID_IMAGES / reference_speed(case, inputs, labels)
         solo += 3 * GRID_IMAGES / engine_speed(case, as_splits(case, inputs, labels))
-        stacked += 3 * GRID_IMAGES / stacked_speed(case, 3)
     return [
         "The lab's MNIST grid (Exercises 1.1 and 1.2: 8 configurations of 48,000 images, 10",
         "epochs), estimated from the speeds of each configuration measured here:",
         f"  lab-style loop, 1 seed:          {reference / 60:6.1f} min",
         f"  dlbench, 3 seeds one at a time: {solo / 60:6.1f} min ({solo / reference:.2f}x)",
-        f"  dlbench, 3 seeds stacked:       {stacked / 60:6.1f} min ({stacked / reference:.2f}x)",
     ]
 
 
 def matrix_section(catalog: Catalog, images: int, threads: int, device: str) -> None:
     """Print the three matrix-level comparisons; ``images`` per timing, ``threads`` in all."""
-    print("\nSeeds trained stacked against one at a time (images/s of all seeds together):\n")
-    print(
-        markdown(
-            stacking_rows(catalog, images, device),
-            ["case", "seeds", "one at a time img/s", "stacked img/s", "stacked / solo"],
-        )
-    )
     print("\nCells in worker processes (wall seconds):\n")
     print(markdown(jobs_rows(threads, device), ["matrix", "--jobs 1", "--jobs 2", "speed-up"]))
     print("\n" + "\n".join(grid_lines(catalog, images, device)))

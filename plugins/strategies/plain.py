@@ -24,6 +24,5 @@ def dlbench_register_strategies(register: dlbench.Register[dlbench.StrategySpec]
             run=run_plain,
             description="supervised training with cross-entropy on hard labels",
             params=dlbench.TRAINING_PARAMS,
-            stackable=True,
         )
     )
