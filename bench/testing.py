@@ -117,11 +117,11 @@ def check_strategy(
     :param producer: the strategy (with its parameters as YAML, e.g. ``"mixup, alpha: 0.2"``)
         that trains the ``teacher`` experiment.
     """
-    from dlbench.bench.context import RunSettings
     from dlbench.bench.matrix import load_matrix
-    from dlbench.bench.progress import SilentProgress
-    from dlbench.bench.runner import run_matrix
-    from dlbench.bench.store import ResultStore
+    from dlbench.bench.results.store import ResultStore
+    from dlbench.bench.run.context import RunSettings
+    from dlbench.bench.run.progress import SilentProgress
+    from dlbench.bench.run.runner import run_matrix
 
     spec = catalog.strategies.get(name)
     params = ["epochs: 1"] if "epochs" in spec.params else []

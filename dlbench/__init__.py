@@ -55,14 +55,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from dlbench._checkout import install_if_in_checkout
-
-install_if_in_checkout(__file__)
-
 # Names are loaded on first use, so that `import dlbench` (and the `bench` command's start,
 # which must be quick to answer Ctrl-C) does not import torch until something needs it.
 if TYPE_CHECKING:
-    from dlbench.bench.export import load_results
+    from dlbench.bench.results.export import load_results
     from dlbench.bench.testing import (
         check_dataset,
         check_model,
@@ -147,7 +143,7 @@ _SOURCES = {
         ("check_dataset", "check_model", "check_strategy", "load_plugin"),
         "dlbench.bench.testing",
     ),
-    "load_results": "dlbench.bench.export",
+    "load_results": "dlbench.bench.results.export",
 }
 
 

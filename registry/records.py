@@ -49,7 +49,7 @@ class CellRecord:
     :param probes: probe name -> what it observed.
     :param model_card: parameters, trainable parameters, conv and linear layers, blocks.
     :param code: plugin name -> fingerprint of the source it ran with (see
-        :mod:`dlbench.bench.fingerprint`); a changed one reruns the cell.
+        :mod:`dlbench.bench.run.fingerprint`); a changed one reruns the cell.
     """
 
     cell_id: str

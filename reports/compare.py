@@ -2,7 +2,7 @@
 
 A baseline is the metrics of a results directory's finished cells, or a small JSON file exported
 from one (``bench baseline export``); reading them is the host's job
-(:mod:`dlbench.bench.baselines`). Cells are matched by their configuration without plugin
+(:mod:`dlbench.bench.results.baselines`). Cells are matched by their configuration without plugin
 versions, so a new release of dlbench is compared with the last one. Direction matters:
 accuracies must not drop and losses and times must not rise by more than the tolerance: the
 explicit one, or twice the baseline's spread over seeds where the baseline has several seeds of a

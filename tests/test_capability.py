@@ -46,7 +46,7 @@ experiments:
 @pytest.fixture
 def slow_bf16(monkeypatch):
     monkeypatch.setattr(capability, "cpu_flags", lambda: SLOW_CPU)
-    monkeypatch.setattr("dlbench.bench.slow_options.bf16_slowdown", lambda: 140.0)
+    monkeypatch.setattr("dlbench.bench.run.slow_options.bf16_slowdown", lambda: 140.0)
 
 
 def test_bf16_where_it_is_slow_is_refused_before_training(
@@ -137,7 +137,7 @@ def test_the_dry_run_and_the_run_decide_slow_bf16_alike_whatever_a_timing_says(
     # the detected capability does.
     timings = iter([1.1, 140.0, 1.1, 140.0])
     monkeypatch.setattr(capability, "cpu_flags", lambda: SLOW_CPU)
-    monkeypatch.setattr("dlbench.bench.slow_options.bf16_slowdown", lambda: next(timings))
+    monkeypatch.setattr("dlbench.bench.run.slow_options.bf16_slowdown", lambda: next(timings))
     path, out = write_matrix(BF16), tmp_path / "o"
     dry = bench("run", "--matrix", path, "--out", out, "--dry-run")
     assert "slow (needs --allow-slow)" in dry.out

@@ -219,7 +219,7 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(
             raise KeyboardInterrupt
         return real_fit(*args, **kwargs)
 
-    import dlbench.bench.context as context
+    import dlbench.bench.run.context as context
 
     real_fit = context.fit
     monkeypatch.setattr(context, "fit", interrupted_fit)

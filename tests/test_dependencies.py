@@ -12,12 +12,12 @@ import torch
 from matrix_cases import BAD_REFERENCES
 from matrix_cases import REFERENCE_MATRIX as MATRIX
 
-from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.matrix.overrides import parse_override
-from dlbench.bench.progress import LineProgress
-from dlbench.bench.runner import RunSummary, run_matrix
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.context import RunSettings
+from dlbench.bench.run.progress import LineProgress
+from dlbench.bench.run.runner import RunSummary, run_matrix
 from dlbench.registry import DlbenchError
 
 # The consumer comes first in the file: order of execution follows references, not the file.

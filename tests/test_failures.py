@@ -16,11 +16,11 @@ import torch
 from helpers import BENCH
 from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
-from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
-from dlbench.bench.progress import LineProgress
-from dlbench.bench.runner import run_matrix
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.context import RunSettings
+from dlbench.bench.run.progress import LineProgress
+from dlbench.bench.run.runner import run_matrix
 from dlbench.engine.optim import TRAINING_PARAMS
 from dlbench.registry import StrategySpec, hookimpl
 

@@ -61,7 +61,7 @@ def test_training_on_the_gpu_in_every_precision(bench, write_matrix, tmp_path) -
 
 
 def test_a_checkpoint_saved_on_the_gpu_loads_on_the_cpu(bench, write_matrix, tmp_path) -> None:
-    from dlbench.bench.checkpoints import read_checkpoint
+    from dlbench.bench.run.checkpoints import read_checkpoint
 
     out = tmp_path / "o"
     assert (

@@ -282,7 +282,7 @@ def test_export_writes_atomically(bench, small_run, tmp_path, monkeypatch) -> No
     def crash(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("dlbench.bench.files.os.fsync", lambda fd: crash(None))
+    monkeypatch.setattr("dlbench.bench.results.files.os.fsync", lambda fd: crash(None))
     line = one_line_error(bench("export", out, "--out", target))
     assert "No space left on device" in line
     assert target.read_text() == "the previous export\n"
@@ -355,7 +355,7 @@ def test_an_interrupted_merge_leaves_no_half_merged_out(bench, small_run, tmp_pa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("dlbench.bench.merge_runs._write", interrupted)
+    monkeypatch.setattr("dlbench.bench.results.merge._write", interrupted)
     assert bench("report", out, out, "--out", merged).code == 130
     assert not merged.exists()
     assert not list(tmp_path.glob(".merged.merging-*"))

@@ -27,7 +27,13 @@ LONG_MARK = "# long:"
 
 
 def package_files(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders for p in (REPO / folder).rglob("*.py"))
+    """The Python files of ``folders``, each once: not again through ``dlbench/``'s links."""
+    return sorted(
+        p
+        for folder in folders
+        for p in (REPO / folder).rglob("*.py")
+        if p.resolve().is_relative_to((REPO / folder).resolve())
+    )
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -56,7 +62,7 @@ def allowed(source: str, target: str, module: str) -> bool:
         # The public API re-exports the contract and the toolkit (the kit is loaded lazily);
         # ``python -m dlbench`` starts the command line.
         return target in ("dlbench", "registry", "engine") or module.startswith(
-            ("dlbench.bench.testing", "dlbench.bench.console", "dlbench.bench.export")
+            ("dlbench.bench.testing", "dlbench.bench.console", "dlbench.bench.results.export")
         )
     if source == "plugins":
         return target in ("dlbench", "registry", "engine")
@@ -133,15 +139,43 @@ def test_modules_and_functions_are_small_or_say_why_not() -> None:
     assert found == []
 
 
-def test_every_package_folder_is_listed_for_the_wheel() -> None:
+def test_dlbench_links_every_top_level_folder_as_its_subpackage() -> None:
+    for name in FLOORS:
+        link = REPO / "dlbench" / name
+        assert link.is_symlink() and os.readlink(link) == f"../{name}", name
+    # The build finds the subpackages itself: no hand-kept list, no folder mapping.
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    mapping = config["package-dir"]
-    folders = {}
-    for package, folder in mapping.items():
-        for init in (REPO / folder).rglob("__init__.py"):
-            relative = init.parent.relative_to(REPO / folder).parts
-            folders[".".join([package, *relative])] = init.parent
-    assert sorted(config["packages"]) == sorted(folders)
+    assert config["packages"] == {"find": {"include": ["dlbench", "dlbench.*"]}}
+    assert "package-dir" not in config
+
+
+def test_the_installed_package_holds_every_subpackage() -> None:
+    dist = distribution("dlbench")
+    if dist.read_text("direct_url.json") and '"editable": true' in (
+        dist.read_text("direct_url.json") or ""
+    ):
+        pytest.skip("an editable install lists no files; tox installs the wheel")
+    installed = {str(f) for f in dist.files or ()}
+    missing = [
+        f"dlbench/{init.relative_to(REPO)}"
+        for name in FLOORS
+        for init in (REPO / name).rglob("__init__.py")
+        if f"dlbench/{init.relative_to(REPO)}" not in installed
+    ]
+    assert missing == []
+    assert "dlbench/reports/templates/report.html.j2" in installed
+
+
+def test_bench_is_in_wings_and_results_never_import_run() -> None:
+    top = sorted(p.name for p in (REPO / "bench").glob("*.py"))
+    assert len(top) <= 8, top
+    wrong = [
+        f"{path.relative_to(REPO)}:{line}: {module}"
+        for path in package_files("bench/results")
+        for line, module in imported_modules(path)
+        if module.startswith("dlbench.bench.run")
+    ]
+    assert wrong == []
 
 
 def test_the_only_installed_top_level_name_is_dlbench() -> None:
@@ -199,12 +233,18 @@ def test_shadow_modules_really_break_an_import_of_that_name(tmp_path: Path, name
 
 
 def test_a_process_started_in_the_checkout_imports_the_whole_package_from_it() -> None:
-    # Its working directory comes first on sys.path, so the checkout's dlbench/ folder (only the
-    # top of the package) is imported; its subpackages must come from the repository's folders.
-    code = "import dlbench.bench.cli, dlbench; print(dlbench.bench.__file__, dlbench.Param)"
+    # Its working directory comes first on sys.path, so the checkout's dlbench/ folder is
+    # imported: a whole package through its links, with no import machinery of its own.
+    code = (
+        "import sys, dlbench.bench.cli, dlbench; "
+        "print(dlbench.bench.__file__, dlbench.Param); "
+        "print([type(f).__module__ for f in sys.meta_path])"
+    )
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split()[0] == str(REPO / "bench" / "__init__.py")
+    first, finders = run.stdout.splitlines()
+    assert Path(first.split()[0]).resolve() == REPO / "bench" / "__init__.py"
+    assert "dlbench" not in finders
     listed = subprocess.run(
         [sys.executable, "-m", "dlbench", "list", "executors"],
         cwd=REPO,

@@ -380,7 +380,7 @@ def test_readme_plugin_section_imports_only_the_public_api() -> None:
 
 
 def test_a_fingerprint_ignores_comments_docstrings_and_function_type_hints(tmp_path) -> None:
-    from dlbench.bench.fingerprint import fingerprint
+    from dlbench.bench.run.fingerprint import fingerprint
 
     def of(source: str) -> str:
         path = tmp_path / "plugin.py"

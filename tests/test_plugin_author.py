@@ -10,7 +10,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from dlbench.bench.fingerprint import fingerprint, plugin_files
+from dlbench.bench.run.fingerprint import fingerprint, plugin_files
 from dlbench.registry.manager import dlbench_version
 from dlbench.registry.names import PluginInfo
 

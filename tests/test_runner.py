@@ -11,11 +11,11 @@ import inline_plugins
 import pytest
 import torch
 
-from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
-from dlbench.bench.progress import LineProgress
-from dlbench.bench.runner import RunOptions, RunSummary, run_matrix
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.context import RunSettings
+from dlbench.bench.run.progress import LineProgress
+from dlbench.bench.run.runner import RunOptions, RunSummary, run_matrix
 from dlbench.registry import ExecutorSpec, hookimpl
 
 MATRIX = """

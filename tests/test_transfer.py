@@ -11,11 +11,11 @@ from helpers import toy_splits, write_cifar
 from torch import nn
 
 import dlbench.plugins.strategies.finetune as finetune
-from dlbench.bench.context import RunSettings
 from dlbench.bench.matrix import load_matrix
-from dlbench.bench.progress import LineProgress
-from dlbench.bench.runner import run_matrix
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.context import RunSettings
+from dlbench.bench.run.progress import LineProgress
+from dlbench.bench.run.runner import run_matrix
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.optim import make_optimizer
 from dlbench.engine.transfer import TransferModel, detach_head

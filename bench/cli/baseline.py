@@ -23,8 +23,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Write the baseline file."""
-    from dlbench.bench.baselines import export_baseline
-    from dlbench.bench.outputs import write_output
+    from dlbench.bench.results.baselines import export_baseline
+    from dlbench.bench.results.outputs import write_output
 
     data = export_baseline(args.run)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"

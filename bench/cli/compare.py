@@ -37,7 +37,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Print the comparison table and the number of regressions."""
-    from dlbench.bench.baselines import export_baseline, load_baseline
+    from dlbench.bench.results.baselines import export_baseline, load_baseline
     from dlbench.reports.compare import Tolerance, compare
 
     require_number("--accuracy-tolerance", args.accuracy_tolerance)

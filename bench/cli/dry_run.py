@@ -8,9 +8,9 @@ import torch
 
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
-from dlbench.bench.runner import current_code, pending_cells, stale_cells
-from dlbench.bench.slow_options import slow_cells
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.runner import current_code, pending_cells, stale_cells
+from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell

@@ -30,12 +30,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Write the rows, or the tracker's files."""
-    from dlbench.bench.export import rows, write
-    from dlbench.bench.outputs import refuse_inside
+    from dlbench.bench.results.export import rows, write
+    from dlbench.bench.results.outputs import refuse_inside
     from dlbench.registry.errors import DlbenchError
 
     if args.to == "tensorboard":
-        from dlbench.bench.tensorboard import export_tensorboard
+        from dlbench.bench.results.tensorboard import export_tensorboard
 
         if args.out is None:
             raise DlbenchError("--to tensorboard needs --out DIR")

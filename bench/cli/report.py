@@ -37,8 +37,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Redraw the report and print it."""
-    from dlbench.bench.report_files import render_stored_report, write_report
-    from dlbench.bench.store import ResultStore
+    from dlbench.bench.results.report_files import render_stored_report, write_report
+    from dlbench.bench.results.store import ResultStore
     from dlbench.reports.plots import FORMATS
 
     formats = (*FORMATS, "pdf") if args.pdf else None
@@ -61,9 +61,9 @@ def command(args: argparse.Namespace) -> int:
 
 def merged(args: argparse.Namespace, formats: tuple[str, ...] | None) -> int:
     """Merge the directories into ``--out`` and print the merged report; conflicts: exit 1."""
-    from dlbench.bench.merge_runs import merge_runs
-    from dlbench.bench.report_files import write_report
-    from dlbench.bench.store import ResultStore
+    from dlbench.bench.results.merge import merge_runs
+    from dlbench.bench.results.report_files import write_report
+    from dlbench.bench.results.store import ResultStore
 
     if args.out is None:
         raise DlbenchError("several results directories are merged into a new one: give --out")

@@ -143,11 +143,11 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
     """Run what is not stored yet under the directory's lock, then write the report."""
     import torch
 
-    from dlbench.bench.context import RunSettings
-    from dlbench.bench.progress import make_progress
-    from dlbench.bench.report_files import REPORT, write_report
-    from dlbench.bench.runner import RunOptions, run_matrix
-    from dlbench.bench.store import ResultStore
+    from dlbench.bench.results.report_files import REPORT, write_report
+    from dlbench.bench.results.store import ResultStore
+    from dlbench.bench.run.context import RunSettings
+    from dlbench.bench.run.progress import make_progress
+    from dlbench.bench.run.runner import RunOptions, run_matrix
     from dlbench.engine.device import available_cores, resolve_device, set_threads
 
     store = ResultStore.open(out, matrix.name)
@@ -215,9 +215,9 @@ def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -
 def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     """A results directory this user cannot write: its report when every cell is stored,
     else a one-line error saying how many cells would run."""
-    from dlbench.bench.report_files import render_stored_report
-    from dlbench.bench.runner import current_code, pending_cells, stale_cells
-    from dlbench.bench.store import ResultStore
+    from dlbench.bench.results.report_files import render_stored_report
+    from dlbench.bench.results.store import ResultStore
+    from dlbench.bench.run.runner import current_code, pending_cells, stale_cells
 
     store = ResultStore(out)
     code = current_code(matrix, catalog)

@@ -24,7 +24,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 def command(args: argparse.Namespace) -> int:
     """Print or write the schema."""
     from dlbench.bench.matrix.schema import matrix_schema
-    from dlbench.bench.outputs import write_output
+    from dlbench.bench.results.outputs import write_output
 
     text = json.dumps(matrix_schema(load_catalog()), indent=2) + "\n"
     if args.out is None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlbench.bench import environment
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, Origin
+from dlbench.bench.run import environment
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import UnknownNameError

@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
-from dlbench.bench.context import CellContext, DatasetCache, RunSettings
-from dlbench.bench.failures import describe_failure
-from dlbench.bench.fingerprint import CodeFingerprints
-from dlbench.bench.observers import Observers
-from dlbench.bench.progress import Progress
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.context import CellContext, DatasetCache, RunSettings
+from dlbench.bench.run.failures import describe_failure
+from dlbench.bench.run.fingerprint import CodeFingerprints
+from dlbench.bench.run.observers import Observers
+from dlbench.bench.run.progress import Progress
 from dlbench.engine.device import seed_everything
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell, Component

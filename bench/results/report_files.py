@@ -3,8 +3,8 @@ its manifest and records."""
 
 from __future__ import annotations
 
-from dlbench.bench.files import write_atomic
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.files import write_atomic
+from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.reports.manifest import Manifest, ManifestError
 from dlbench.reports.markdown import Report, render_report

@@ -6,16 +6,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlbench.bench.cell_job import CellJob
-from dlbench.bench.cell_runner import CellRunner
-from dlbench.bench.context import RunSettings
-from dlbench.bench.environment import capture_environment
-from dlbench.bench.files import remove_dead_temporaries
-from dlbench.bench.fingerprint import CodeFingerprints
 from dlbench.bench.matrix import Matrix
-from dlbench.bench.progress import Progress
-from dlbench.bench.slow_options import slow_cells
-from dlbench.bench.store import WRITTEN_FOLDERS, ResultStore
+from dlbench.bench.results.files import remove_dead_temporaries
+from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore
+from dlbench.bench.run.cell_job import CellJob
+from dlbench.bench.run.cell_runner import CellRunner
+from dlbench.bench.run.context import RunSettings
+from dlbench.bench.run.environment import capture_environment
+from dlbench.bench.run.fingerprint import CodeFingerprints
+from dlbench.bench.run.progress import Progress
+from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError

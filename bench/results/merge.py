@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from dlbench.bench.files import write_atomic
-from dlbench.bench.outputs import refuse_inside
-from dlbench.bench.report_files import read_manifest
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.artifacts import verified_artifact
+from dlbench.bench.results.files import write_atomic
+from dlbench.bench.results.outputs import refuse_inside
+from dlbench.bench.results.report_files import read_manifest
+from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import ExperimentEntry, Manifest
@@ -185,7 +186,7 @@ def _copy_artifact(name: str, stores: Sequence[ResultStore], target: ResultStore
         if not (store.root / name).exists() and not (store.root / name).is_symlink():
             continue
         try:
-            source = store.verified_artifact(name)
+            source = verified_artifact(store, name)
         except DlbenchError as exc:
             reasons.append(str(exc))
             continue

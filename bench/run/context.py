@@ -14,8 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlbench.bench.checkpoints import read_checkpoint, write_checkpoint
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results import artifacts as stored
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.checkpoints import read_checkpoint, write_checkpoint
 from dlbench.engine.batches import BatchNormalizer
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.losses import cross_entropy
@@ -221,10 +222,11 @@ class CellContext:
         if CHECKPOINT not in self._wanted:
             return
         splits = self._splits or self.load_dataset()
-        self.artifacts[CHECKPOINT] = self._store.put_artifact(
+        self.artifacts[CHECKPOINT] = stored.put_artifact(
+            self._store,
             lambda path: write_checkpoint(
                 path, self.cell, model, splits.input_shape, splits.num_classes
-            )
+            ),
         )
 
     def cached(self, key: Mapping[str, Any], compute: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -234,7 +236,8 @@ class CellContext:
         and moved to the device.
         """
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-        path = self._store.cached(
+        path = stored.cached(
+            self._store,
             digest,
             lambda target: torch.save({"format": CACHE_FORMAT, "tensor": compute().cpu()}, target),
         )
@@ -267,7 +270,7 @@ class CellContext:
         """The referenced cell's trained model, its checkpoint verified against its content hash
         and loaded with ``weights_only=True``."""
         name = self.checkpoint_name(reference)
-        data = read_checkpoint(self._store.verified_artifact(name), self.device)
+        data = read_checkpoint(stored.verified_artifact(self._store, name), self.device)
         producer = Cell.from_json(data["cell"])
         model = self._build(producer.model, tuple(data["input_shape"]), data["num_classes"])
         try:

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dlbench.bench.outputs import write_output, write_output_with
-from dlbench.bench.report_files import read_manifest
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.outputs import write_output, write_output_with
+from dlbench.bench.results.report_files import read_manifest
+from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.reports.export import cell_rows, columns, epoch_rows
 

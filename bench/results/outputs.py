@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from dlbench.bench.files import file_mode, write_atomic
+from dlbench.bench.results.files import file_mode, write_atomic
 from dlbench.registry.errors import DlbenchError
 
 

@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dlbench.bench.files import read_json
-from dlbench.bench.report_files import read_manifest
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.files import read_json
+from dlbench.bench.results.report_files import read_manifest
+from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.reports.compare import FORMAT, baseline_cells
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlbench.bench.cell_runner import CellRunner
-from dlbench.bench.context import RunSettings
-from dlbench.bench.progress import SilentProgress
-from dlbench.bench.store import ResultStore
+from dlbench.bench.results.store import ResultStore
+from dlbench.bench.run.cell_runner import CellRunner
+from dlbench.bench.run.context import RunSettings
+from dlbench.bench.run.progress import SilentProgress
 from dlbench.engine.device import resolve_device, set_threads
 from dlbench.registry.cell import Cell, Component
 from dlbench.registry.records import CellRecord

@@ -90,11 +90,11 @@ def _module_name(plugin: object) -> str:
 
 def training_files() -> list[Path]:
     """dlbench's code that every cell trains with: the engine and the run context."""
-    import dlbench.bench.context
+    import dlbench.bench.run.context
     import dlbench.engine
 
     engine = Path(dlbench.engine.__file__ or "").parent
-    context = Path(dlbench.bench.context.__file__ or "")
+    context = Path(dlbench.bench.run.context.__file__ or "")
     return [*sorted(engine.glob("*.py")), context]
 
 
