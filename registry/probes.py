@@ -29,7 +29,7 @@ class Probe(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProbePlot:
     """How reports draw a probe's results: one line per cell, one panel per result panel.
 

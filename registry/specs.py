@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from dlbench.registry.records import TrainingResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """A model architecture.
 
@@ -132,7 +132,7 @@ class DatasetRequest:
     download: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatasetSpec:
     """A classification dataset that fits in memory.
 
@@ -152,7 +152,7 @@ class DatasetSpec:
     params: Mapping[str, Param] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StrategySpec:
     """A way of training (plain supervised, distillation, fine-tuning, ...).
 
@@ -183,22 +183,26 @@ class StrategySpec:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExecutorSpec:
     """A way of running cells (in this process, on a cluster, ...).
 
     :param name: registry name, e.g. ``local``.
-    :param create: ``create(**options) -> Executor``; options come from the command line
-        (e.g. ``address`` for a cluster) and an executor ignores those it does not use.
+    :param create: ``create(**options) -> Executor``, called with every declared option
+        (defaults filled in); options come from the matrix (``executor: {name: ..., KEY:
+        VALUE}``) or the command line (``--executor-opt KEY=VALUE``), and one the executor does
+        not declare is an error.
     :param description: one line for ``bench list``.
+    :param params: the options ``create`` takes (``jobs``, ``address``, ...).
     """
 
     name: str
     create: Callable[..., Executor]
     description: str
+    params: Mapping[str, Param] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProbeSpec:
     """A diagnostic that observes training at chosen steps (e.g. per-layer gradient norms).
 

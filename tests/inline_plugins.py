@@ -80,10 +80,10 @@ class VectorOnlyModelPlugin:
     def dlbench_register_models(self, register):  # type: ignore[no-untyped-def]
         register(
             ModelSpec(
-                "vector_linear",
-                build_linear,
-                "linear on flat vectors only",
-                {"bias": Param(True, bool)},
+                name="vector_linear",
+                build=build_linear,
+                description="linear on flat vectors only",
+                params={"bias": Param(True, bool)},
                 input_ranks=frozenset({1}),
             )
         )
@@ -104,11 +104,11 @@ class ThreeClassDatasetPlugin:
     def dlbench_register_datasets(self, register):  # type: ignore[no-untyped-def]
         register(
             DatasetSpec(
-                "three_classes",
-                load_three_classes,
-                "three classes of noise",
-                (1, 8, 8),
-                3,
-                SPLIT_PARAMS,
+                name="three_classes",
+                load=load_three_classes,
+                description="three classes of noise",
+                input_shape=(1, 8, 8),
+                num_classes=3,
+                params=SPLIT_PARAMS,
             )
         )

@@ -29,7 +29,13 @@ def test_built_in_and_inline_plugins_conform(tmp_path) -> None:
 class WrongOutputModel:
     @hookimpl
     def dlbench_register_models(self, register):
-        register(ModelSpec("broken_model", lambda shape, classes: nn.Flatten(), "no head"))
+        register(
+            ModelSpec(
+                name="broken_model",
+                build=lambda shape, classes: nn.Flatten(),
+                description="no head",
+            )
+        )
 
 
 class WrongShapeDataset:
@@ -37,12 +43,12 @@ class WrongShapeDataset:
     def dlbench_register_datasets(self, register):
         register(
             DatasetSpec(
-                "broken_data",
-                load_three_classes,
-                "says 3x8x8, loads 1x8x8",
-                (3, 8, 8),
-                3,
-                SPLIT_PARAMS,
+                name="broken_data",
+                load=load_three_classes,
+                description="says 3x8x8, loads 1x8x8",
+                input_shape=(3, 8, 8),
+                num_classes=3,
+                params=SPLIT_PARAMS,
             )
         )
 
@@ -56,7 +62,10 @@ class CrashingStrategy:
     def dlbench_register_strategies(self, register):
         register(
             StrategySpec(
-                "broken_strategy", crash, "always fails", {"epochs": Param(1, int, minimum=1)}
+                name="broken_strategy",
+                run=crash,
+                description="always fails",
+                params={"epochs": Param(1, int, minimum=1)},
             )
         )
 

@@ -57,7 +57,7 @@ def test_inline_plugin_registers_a_model(make_catalog) -> None:
     class Plugin:
         @hookimpl
         def dlbench_register_models(self, register):
-            register(ModelSpec("tiny", lambda shape, classes: None, "tiny"))
+            register(ModelSpec(name="tiny", build=lambda shape, classes: None, description="tiny"))
 
     catalog = make_catalog(tiny_plugin=Plugin())
     assert "tiny" in catalog.models.names()
@@ -69,7 +69,9 @@ def test_duplicate_name_names_both_plugins(make_catalog) -> None:
     class Clash:
         @hookimpl
         def dlbench_register_models(self, register):
-            register(ModelSpec("mlp", lambda shape, classes: None, "another mlp"))
+            register(
+                ModelSpec(name="mlp", build=lambda shape, classes: None, description="another mlp")
+            )
 
     with pytest.raises(DuplicateNameError, match=r"'mlp'.*dlbench\.models\.mlp.*'clash'"):
         make_catalog(clash=Clash())
@@ -118,7 +120,11 @@ def test_entry_point_plugins_are_loaded(monkeypatch) -> None:
     class Loaded:
         @hookimpl
         def dlbench_register_models(self, register):
-            register(ModelSpec("from_entry_point", lambda shape, classes: None, "x"))
+            register(
+                ModelSpec(
+                    name="from_entry_point", build=lambda shape, classes: None, description="x"
+                )
+            )
 
     entry = EntryPoint("ep_plugin", "inline_plugins:FakeStrategyPlugin", "dlbench")
     monkeypatch.setattr(EntryPoint, "load", lambda self: Loaded())
@@ -175,10 +181,10 @@ def test_strategy_needs_refuse_a_cell_without_them(make_catalog) -> None:
         def dlbench_register_strategies(self, register):
             register(
                 StrategySpec(
-                    "needy",
-                    lambda cell, context: None,
-                    "needs a teacher",
-                    {"teacher": Param(None, str, nullable=True)},
+                    name="needy",
+                    run=lambda cell, context: None,
+                    description="needs a teacher",
+                    params={"teacher": Param(None, str, nullable=True)},
                     needs=frozenset({"teacher"}),
                 )
             )
@@ -192,7 +198,9 @@ def test_register_rejects_the_wrong_record_type(make_catalog) -> None:
     class Wrong:
         @hookimpl
         def dlbench_register_datasets(self, register):
-            register(ModelSpec("not_a_dataset", lambda shape, classes: None, "x"))
+            register(
+                ModelSpec(name="not_a_dataset", build=lambda shape, classes: None, description="x")
+            )
 
     with pytest.raises(PluginLoadError, match=r"passed ModelSpec.*expected DatasetSpec"):
         make_catalog(wrong=Wrong())

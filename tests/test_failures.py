@@ -113,7 +113,14 @@ def test_out_of_memory_fails_the_cell_and_the_matrix_goes_on(
     class OomPlugin:
         @hookimpl
         def dlbench_register_strategies(self, register):
-            register(StrategySpec("oom", run_oom, "runs out of memory at depth 3", TRAINING_PARAMS))
+            register(
+                StrategySpec(
+                    name="oom",
+                    run=run_oom,
+                    description="runs out of memory at depth 3",
+                    params=TRAINING_PARAMS,
+                )
+            )
 
     catalog = make_catalog(oom=OomPlugin())
     text = (

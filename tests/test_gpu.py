@@ -101,7 +101,9 @@ def run(cell, context):
 
 @dlbench.hookimpl
 def dlbench_register_strategies(register):
-    register(dlbench.StrategySpec("greedy", run, "asks for too much", dlbench.TRAINING_PARAMS))
+    register(dlbench.StrategySpec(
+        name="greedy", run=run, description="asks for too much", params=dlbench.TRAINING_PARAMS
+    ))
 """
 
 

@@ -72,7 +72,9 @@ def run(cell, context):
 @dlbench.hookimpl
 def dlbench_register_strategies(register):
     params = {**dlbench.TRAINING_PARAMS, "switch": dlbench.Param("", str, "fail if it exists")}
-    register(dlbench.StrategySpec("flaky", run, "fails while a file exists", params))
+    register(dlbench.StrategySpec(
+        name="flaky", run=run, description="fails while a file exists", params=params
+    ))
 """
 
 
@@ -161,7 +163,9 @@ def run(cell, context):
 
 @dlbench.hookimpl
 def dlbench_register_strategies(register):
-    register(dlbench.StrategySpec("hungry", run, "runs out of memory", dlbench.TRAINING_PARAMS))
+    register(dlbench.StrategySpec(
+        name="hungry", run=run, description="runs out of memory", params=dlbench.TRAINING_PARAMS
+    ))
 """
 
 

@@ -33,10 +33,10 @@ def build(input_shape, num_classes, *, width, logits):
 def dlbench_register_models(register):
     register(
         dlbench.ModelSpec(
-            "edited",
-            build,
-            "a model whose code a test edits",
-            {
+            name="edited",
+            build=build,
+            description="a model whose code a test edits",
+            params={
                 "width": dlbench.Param(8, int, "hidden width", minimum=1),
                 "logits": dlbench.Param(None, int, "wrong on purpose", nullable=True),
             },
@@ -169,7 +169,9 @@ def test_hook_functions_without_the_hookimpl_mark_are_named(bench, install) -> N
         import dlbench
 
         def dlbench_register_models(register):
-            register(dlbench.ModelSpec("never", lambda shape, classes: None, "x"))
+            register(dlbench.ModelSpec(
+                name="never", build=lambda shape, classes: None, description="x"
+            ))
         """,
     )
     result = bench("list", "models")
@@ -203,7 +205,9 @@ def test_a_plugin_whose_hook_raises_is_withdrawn_whole(bench, install) -> None:
 
         @dlbench.hookimpl
         def dlbench_register_models(register):
-            register(dlbench.ModelSpec("half_model", lambda shape, classes: None, "x"))
+            register(dlbench.ModelSpec(
+                name="half_model", build=lambda shape, classes: None, description="x"
+            ))
 
         @dlbench.hookimpl
         def dlbench_register_datasets(register):
@@ -221,7 +225,9 @@ import dlbench
 
 @dlbench.hookimpl
 def dlbench_register_models(register):
-    register(dlbench.ModelSpec("mlp", lambda shape, classes: None, "a second mlp"))
+    register(dlbench.ModelSpec(
+        name="mlp", build=lambda shape, classes: None, description="a second mlp"
+    ))
 """
 
 
@@ -242,19 +248,21 @@ def test_a_name_clash_names_the_way_out_and_the_plugin_listing_still_works(
     ("spec", "message"),
     [
         (
-            'ModelSpec("m", lambda shape, classes, *, depth: None, "x")',
+            'ModelSpec(name="m", build=lambda shape, classes, *, depth: None, description="x")',
             "model 'm': build() needs 'depth', which is not declared in its params",
         ),
         (
-            'ModelSpec("m", lambda shape, classes: None, "x", {"depth": Param(2, int)})',
+            'ModelSpec(name="m", build=lambda shape, classes: None, description="x", '
+            'params={"depth": Param(2, int)})',
             "model 'm' parameter 'depth' is declared but build() does not take it",
         ),
         (
-            'ModelSpec("m", lambda shape, classes, *, depth: 0, "x", {"depth": Param(0.5, int)})',
+            'ModelSpec(name="m", build=lambda shape, classes, *, depth: 0, description="x", '
+            'params={"depth": Param(0.5, int)})',
             "model 'm' parameter 'depth': its default 0.5 is invalid (expected an integer",
         ),
         (
-            'StrategySpec("s", lambda cell: None, "x")',
+            'StrategySpec(name="s", run=lambda cell: None, description="x")',
             "strategy 's': run() takes 1 positional argument(s), dlbench passes 2",
         ),
     ],
@@ -315,7 +323,9 @@ def run(cell, context):
 def dlbench_register_strategies(register):
     smoothing = dlbench.Param(0.1, float, minimum=0, maximum=1)
     params = {**dlbench.TRAINING_PARAMS, "smoothing": smoothing}
-    register(dlbench.StrategySpec("label_smooth", run, "label smoothing", params))
+    register(dlbench.StrategySpec(
+        name="label_smooth", run=run, description="label smoothing", params=params
+    ))
 """
 
 CROSSED = """\

@@ -39,7 +39,12 @@ class CountingProbePlugin:
     @hookimpl
     def dlbench_register_probes(self, register):
         register(
-            ProbeSpec("counter", CountingProbe, "counts steps", {"every": Param(2, int, minimum=1)})
+            ProbeSpec(
+                name="counter",
+                create=CountingProbe,
+                description="counts steps",
+                params={"every": Param(2, int, minimum=1)},
+            )
         )
 
 

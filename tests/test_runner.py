@@ -164,7 +164,9 @@ def test_matrix_picks_a_plugin_executor(make_catalog, write_matrix, tmp_path) ->
     class ExecutorPlugin:
         @hookimpl
         def dlbench_register_executors(self, register):
-            register(ExecutorSpec("reversed", Reversed, "runs cells last first"))
+            register(
+                ExecutorSpec(name="reversed", create=Reversed, description="runs cells last first")
+            )
 
     catalog = make_catalog(fake=inline_plugins.FakeStrategyPlugin(), executors=ExecutorPlugin())
     path = write_matrix("executor: reversed\n" + MATRIX.lstrip())

@@ -155,8 +155,8 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register ``local``."""
     register(
         ExecutorSpec(
-            "local",
-            LocalExecutor,
-            "run cells on this machine: in this process, or in --jobs worker processes",
+            name="local",
+            create=LocalExecutor,
+            description="run cells on this machine: in this process, or in --jobs worker processes",
         )
     )

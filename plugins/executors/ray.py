@@ -62,4 +62,10 @@ def _run_after(run_cell: CellFunction, cell: dict[str, Any], *producers: Any) ->
 @hookimpl
 def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register ``ray``."""
-    register(ExecutorSpec("ray", RayExecutor, "cells as tasks on a Ray cluster (dlbench[ray])"))
+    register(
+        ExecutorSpec(
+            name="ray",
+            create=RayExecutor,
+            description="cells as tasks on a Ray cluster (dlbench[ray])",
+        )
+    )

@@ -257,6 +257,8 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register ``slurm``."""
     register(
         ExecutorSpec(
-            "slurm", SlurmExecutor, "cells as SLURM job arrays, via submitit (dlbench[slurm])"
+            name="slurm",
+            create=SlurmExecutor,
+            description="cells as SLURM job arrays, via submitit (dlbench[slurm])",
         )
     )

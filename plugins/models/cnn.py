@@ -170,21 +170,21 @@ def dlbench_register_models(register: Register[ModelSpec]) -> None:
     images = frozenset({3})
     register(
         ModelSpec(
-            "cnn",
-            build_cnn,
-            "plain CNN of 3x3 conv blocks",
-            CNN_PARAMS,
-            images,
+            name="cnn",
+            build=build_cnn,
+            description="plain CNN of 3x3 conv blocks",
+            params=CNN_PARAMS,
+            input_ranks=images,
             parameter_count=cnn_parameters,
         )
     )
     register(
         ModelSpec(
-            "residual_cnn",
-            build_residual_cnn,
-            "residual CNN of ResNet BasicBlocks",
-            RESIDUAL_PARAMS,
-            images,
+            name="residual_cnn",
+            build=build_residual_cnn,
+            description="residual CNN of ResNet BasicBlocks",
+            params=RESIDUAL_PARAMS,
+            input_ranks=images,
             parameter_count=cnn_parameters,
         )
     )

@@ -91,19 +91,19 @@ def dlbench_register_models(register: Register[ModelSpec]) -> None:
     """Register ``mlp`` and ``residual_mlp``."""
     register(
         ModelSpec(
-            "mlp",
-            build_mlp,
-            "plain multilayer perceptron",
-            MLP_PARAMS,
+            name="mlp",
+            build=build_mlp,
+            description="plain multilayer perceptron",
+            params=MLP_PARAMS,
             parameter_count=mlp_parameters,
         )
     )
     register(
         ModelSpec(
-            "residual_mlp",
-            build_residual_mlp,
-            "multilayer perceptron with skip connections around hidden layers",
-            MLP_PARAMS,
+            name="residual_mlp",
+            build=build_residual_mlp,
+            description="multilayer perceptron with skip connections around hidden layers",
+            params=MLP_PARAMS,
             parameter_count=mlp_parameters,
         )
     )

@@ -84,5 +84,10 @@ def resolve_timm(name: str) -> ModelSpec | None:
 def dlbench_register_models(register: Register[ModelSpec | ModelFamily]) -> None:
     """Register the ``timm:`` family."""
     register(
-        ModelFamily(PREFIX, "timm architectures, e.g. timm:resnet18", timm_names, resolve_timm)
+        ModelFamily(
+            prefix=PREFIX,
+            description="timm architectures, e.g. timm:resnet18",
+            names=timm_names,
+            resolve=resolve_timm,
+        )
     )

@@ -54,10 +54,10 @@ def dlbench_register_probes(register: Register[ProbeSpec]) -> None:
     """Register ``grad_norms``."""
     register(
         ProbeSpec(
-            "grad_norms",
-            create_gradient_norms,
-            "L2 norm of each layer's weight gradient at chosen steps",
-            {
+            name="grad_norms",
+            create=create_gradient_norms,
+            description="L2 norm of each layer's weight gradient at chosen steps",
+            params={
                 "steps": Param(
                     (1, 100), int, "training steps to record (from 1)", minimum=1, sequence=True
                 )
