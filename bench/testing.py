@@ -119,9 +119,9 @@ def check_strategy(
     """
     from dlbench.bench.matrix import load_matrix
     from dlbench.bench.results.store import ResultStore
-    from dlbench.bench.run.context import RunSettings
     from dlbench.bench.run.progress import SilentProgress
     from dlbench.bench.run.runner import run_matrix
+    from dlbench.bench.run.services import RunSettings
 
     spec = catalog.strategies.get(name)
     params = ["epochs: 1"] if "epochs" in spec.params else []

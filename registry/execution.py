@@ -19,14 +19,24 @@ class CellFunction(Protocol):
     for a failure inside the cell: that is a ``failed`` record.
 
     :ivar device: the device policy (``auto``, ``cpu`` or ``cuda``), resolved where the cell runs.
-    :ivar threads: the CPU threads one cell uses.
+    :ivar threads: the CPU threads one cell uses: those the user gave (``--threads``), else the
+        cores of the machine that started the run.
+    :ivar threads_given: whether the user gave them; an executor that shares one machine
+        between several cells at once (:meth:`for_workers`) keeps given threads and otherwise
+        chooses its own share.
     :ivar store_root: the results directory, where executors that run cells elsewhere may keep
         their own files (logs, job ids) beside the records.
     """
 
     device: str
     threads: int
+    threads_given: bool
     store_root: str
+
+    def for_workers(self, workers: int, threads: int) -> CellFunction:
+        """A copy for ``workers`` processes that run cells at once on one machine, each cell
+        with ``threads`` CPU threads; both are recorded with every result."""
+        ...
 
     def __call__(self, cell: Cell) -> CellRecord:
         """Run ``cell``; return its stored record."""

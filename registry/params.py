@@ -35,6 +35,8 @@ class Param:
     :param artifact: the parameter takes another cell's artifact of this kind (e.g.
         ``"checkpoint"``): in a matrix ``{from: EXPERIMENT}`` (optionally with ``where:``), which
         resolves to ``"cell:<id>"`` of the producing cell. Such parameters are nullable strings.
+    :param keywords: words accepted as they are besides values of ``type`` (``("auto",)`` for
+        a number the plugin may choose itself).
     """
 
     default: Any
@@ -49,6 +51,7 @@ class Param:
     sequence: bool = False
     path: bool = False
     artifact: str | None = None
+    keywords: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """What this parameter accepts, in words, for error messages."""
@@ -76,6 +79,8 @@ class Param:
                 text += f" {'<' if self.exclusive_maximum else '<='} {high:g}"
         if self.sequence:
             text = f"a list of {text.removeprefix('a ').removeprefix('an ')}"
+        if self.keywords:
+            text += ", or " + " or ".join(repr(word) for word in self.keywords)
         if self.nullable:
             text += " or null"
         return text
@@ -86,6 +91,8 @@ class Param:
             if self.nullable:
                 return None
             raise ValueError(f"expected {self.describe()}, got null")
+        if isinstance(value, str) and value in self.keywords:
+            return value
         if self.artifact is not None:
             if isinstance(value, str) and value.startswith(CELL_REFERENCE):
                 return value

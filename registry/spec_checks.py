@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dlbench.registry.params import Param
-from dlbench.registry.specs import DatasetSpec, ModelSpec, ProbeSpec, StrategySpec
+from dlbench.registry.specs import DatasetSpec, ExecutorSpec, ModelSpec, ProbeSpec, StrategySpec
 
 SUPPORTED_TYPES = (bool, int, float, str)
 
@@ -23,6 +23,11 @@ def spec_problem(spec: object) -> str | None:
         )
     if isinstance(spec, ProbeSpec):
         what = f"probe {spec.name!r}"
+        return _params_problem(what, spec.params) or _call_problem(
+            what, "create", spec.create, 0, spec.params
+        )
+    if isinstance(spec, ExecutorSpec):
+        what = f"executor {spec.name!r}"
         return _params_problem(what, spec.params) or _call_problem(
             what, "create", spec.create, 0, spec.params
         )

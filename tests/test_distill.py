@@ -13,9 +13,9 @@ import torch.nn.functional as F
 import dlbench.plugins.strategies.distill as distill
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import run_matrix
+from dlbench.bench.run.services import RunSettings
 from dlbench.engine.losses import distillation_loss
 
 STUDENT = torch.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])

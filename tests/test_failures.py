@@ -18,9 +18,9 @@ from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import run_matrix
+from dlbench.bench.run.services import RunSettings
 from dlbench.engine.optim import TRAINING_PARAMS
 from dlbench.registry import StrategySpec, hookimpl
 

@@ -13,9 +13,9 @@ from torch import nn
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.report_files import write_report
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import run_matrix
+from dlbench.bench.run.services import RunSettings
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.plugins.probes.grad_norms import GradientNorms
 from dlbench.registry import DlbenchError, Param, ProbeSpec, hookimpl

@@ -13,9 +13,9 @@ import torch
 
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import RunOptions, RunSummary, run_matrix
+from dlbench.bench.run.services import RunSettings
 from dlbench.registry import ExecutorSpec, hookimpl
 
 MATRIX = """

@@ -101,7 +101,7 @@ def test_records_equal_a_local_runs(cluster, tmp_path) -> None:
         "1",
         "--executor",
         "slurm",
-        "--slurm",
+        "--executor-opt",
         "time=10",
     )
     assert run.returncode == 0, run.stderr
@@ -172,7 +172,7 @@ def test_a_job_out_of_time_is_reported_with_slurms_reason(cluster, tmp_path) -> 
         "1",
         "--executor",
         "slurm",
-        "--slurm",
+        "--executor-opt",
         "time=1",
         timeout=400,
     )

@@ -13,9 +13,9 @@ from torch import nn
 import dlbench.plugins.strategies.finetune as finetune
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import run_matrix
+from dlbench.bench.run.services import RunSettings
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.optim import make_optimizer
 from dlbench.engine.transfer import TransferModel, detach_head

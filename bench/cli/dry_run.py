@@ -9,7 +9,7 @@ import torch
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.runner import current_code, pending_cells, stale_cells
+from dlbench.bench.run.runner import ExecutorChoice, current_code, pending_cells, stale_cells
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
@@ -21,7 +21,9 @@ from dlbench.reports.markdown import render_rows
 MAX_CHECKED_PARAMETERS = 50_000_000
 
 
-def dry_run(matrix: Matrix, catalog: Catalog, out: Path, device: torch.device) -> int:
+def dry_run(
+    matrix: Matrix, catalog: Catalog, out: Path, device: torch.device, executor: ExecutorChoice
+) -> int:
     """Print every cell with its status; the model of each is built once and its output shape
     checked against the dataset's class count."""
     store = ResultStore(out)
@@ -50,7 +52,7 @@ def dry_run(matrix: Matrix, catalog: Catalog, out: Path, device: torch.device) -
     print(render_rows(rows, ["experiment", "cell", "status", "cell"], tablefmt="simple"))
     print(
         f"\n{len(matrix.unique_cells())} unique cell(s), {len(pending)} to run; "
-        f"results would go to {out}"
+        f"results would go to {out}; executor {executor.describe()}"
     )
     if slow:
         print(f"{len(slow)} cell(s) run only with --allow-slow: {slow_reason}")

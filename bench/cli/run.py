@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from dlbench.bench.cli.common import (
     EXIT_FAILED_CELLS,
     EXIT_OK,
@@ -18,16 +20,13 @@ from dlbench.bench.cli.common import (
     check_threads,
     data_root,
     load_catalog,
-    require_at_least,
 )
 from dlbench.registry.errors import DlbenchError
 
 if TYPE_CHECKING:
     from dlbench.bench.matrix import Matrix
+    from dlbench.bench.run.runner import RunOptions
     from dlbench.registry.catalog import Catalog
-
-#: More worker processes than this is a typo, not a machine.
-MAX_JOBS = 256
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -88,30 +87,20 @@ def add_execution_options(run: argparse.ArgumentParser) -> None:
         help="how cells run: local (default), ray, slurm or a plugin's; overrides the matrix",
     )
     run.add_argument(
-        "--slurm",
+        "--executor-opt",
         action="append",
         default=[],
+        dest="executor_options",
         metavar="KEY=VALUE",
-        help="for the slurm executor: partition, time (minutes), cpus_per_task, gpus_per_node, "
-        "mem (e.g. 8GB), or any sbatch option (repeatable)",
-    )
-    run.add_argument(
-        "--max-in-flight",
-        type=int,
-        help="for the slurm executor: the most jobs queued or running at once (default 64)",
-    )
-    run.add_argument(
-        "--address",
-        help="the cluster to use, for executors that take one "
-        "(ray: 'local' starts one here, 'auto' finds a running one)",
+        help="an option of the executor, over the matrix's (repeatable; values are YAML), e.g. "
+        "address=auto for ray, partition=gpu or time=90 for slurm; bench list executors "
+        "--params lists them",
     )
     run.add_argument(
         "--jobs",
-        type=int,
-        default=1,
-        help="cells run at once, in worker processes (local executor); threads per cell default "
-        "to the available cores divided by this, and each worker gets a GPU of its own where "
-        "several are visible (default 1: in this process)",
+        metavar="N",
+        help="the local executor's jobs option: cells run at once in worker processes, each "
+        "with its share of the cores and a GPU of its own where several are visible",
     )
 
 
@@ -119,10 +108,10 @@ def command(args: argparse.Namespace) -> int:
     """Run the matrix ``args`` name; the exit code."""
     from dlbench.bench.matrix import load_matrix
     from dlbench.bench.matrix.overrides import parse_override
+    from dlbench.bench.run.runner import choose_executor
     from dlbench.engine.device import resolve_device
 
     check_threads(args.threads)
-    require_at_least("--jobs", args.jobs, 1, MAX_JOBS)
     overrides = [parse_override(text) for text in args.overrides]
     catalog = load_catalog()
     if args.executor is not None:
@@ -130,10 +119,12 @@ def command(args: argparse.Namespace) -> int:
     matrix = load_matrix(args.matrix, catalog, overrides, args.only)
     out = args.out or Path("runs") / matrix.name
     resolve_device(args.device)  # `--device cuda` without a GPU is a usage error, up front
+    args.run_options = run_options(args)
+    choice = choose_executor(matrix, catalog, args.run_options)  # bad options, up front
     if args.dry_run:
         from dlbench.bench.cli.dry_run import dry_run
 
-        return dry_run(matrix, catalog, out, resolve_device(args.device))
+        return dry_run(matrix, catalog, out, resolve_device(args.device), choice)
     if out.is_dir() and not os.access(out, os.W_OK):
         return read_only(matrix, catalog, out)
     return run(matrix, catalog, out, args)
@@ -141,45 +132,25 @@ def command(args: argparse.Namespace) -> int:
 
 def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -> int:
     """Run what is not stored yet under the directory's lock, then write the report."""
-    import torch
-
     from dlbench.bench.results.report_files import REPORT, write_report
     from dlbench.bench.results.store import ResultStore
-    from dlbench.bench.run.context import RunSettings
     from dlbench.bench.run.progress import make_progress
-    from dlbench.bench.run.runner import RunOptions, run_matrix
+    from dlbench.bench.run.runner import run_matrix
+    from dlbench.bench.run.services import RunSettings
     from dlbench.engine.device import available_cores, resolve_device, set_threads
 
     store = ResultStore.open(out, matrix.name)
-    device = resolve_device(args.device)
     settings = RunSettings(
-        device=device,
+        device=resolve_device(args.device),
         data_root=data_root(args),
         download=args.download,
-        # With workers, the cores are shared between them.
-        threads=set_threads(args.threads or max(1, available_cores() // args.jobs)),
-    )
-    executor_options: dict[str, Any] = {"address": args.address} if args.address else {}
-    if args.slurm:
-        executor_options["slurm"] = dict(_key_value("--slurm", text) for text in args.slurm)
-    if args.max_in_flight is not None:
-        require_at_least("--max-in-flight", args.max_in_flight, 1, 100_000)
-        executor_options["max_in_flight"] = args.max_in_flight
-    if args.jobs > 1 and device.type == "cuda" and torch.cuda.device_count() > 1:
-        executor_options["gpus"] = list(range(torch.cuda.device_count()))
-    options = RunOptions(
-        force=args.force,
-        keep_stale=args.keep_stale,
-        executor=args.executor,
-        executor_options=executor_options,
-        jobs=args.jobs,
-        device=args.device,
-        allow_slow=args.allow_slow,
-        command=" ".join(["bench", *map(shlex.quote, args.argv)]),
+        threads=set_threads(args.threads or available_cores()),
     )
     with store.lock():
         try:
-            summary = run_matrix(matrix, store, catalog, settings, make_progress(), options)
+            summary = run_matrix(
+                matrix, store, catalog, settings, make_progress(), args.run_options
+            )
         except KeyboardInterrupt as stop:
             # Pressed again, or the disk is full: the stored records are what matters.
             with contextlib.suppress(KeyboardInterrupt, DlbenchError, OSError):
@@ -238,8 +209,39 @@ def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     return EXIT_FAILED_CELLS if failed else EXIT_OK
 
 
-def _key_value(option: str, text: str) -> tuple[str, str]:
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The run's options from the command line: ``--executor-opt`` and ``--jobs`` as executor
+    options that remember where they were given."""
+    from dlbench.bench.run.runner import RunOptions
+
+    given: dict[str, tuple[Any, str]] = {}
+    for text in args.executor_options:
+        key, value = _key_value("--executor-opt", text)
+        given[key] = (value, f"--executor-opt {text}")
+    if args.jobs is not None:
+        given["jobs"] = (_yaml("--jobs", args.jobs), f"--jobs {args.jobs}")
+    return RunOptions(
+        force=args.force,
+        keep_stale=args.keep_stale,
+        executor=args.executor,
+        executor_options=given,
+        device=args.device,
+        allow_slow=args.allow_slow,
+        command=" ".join(["bench", *map(shlex.quote, args.argv)]),
+        threads_given=args.threads is not None,
+    )
+
+
+def _key_value(option: str, text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
-        raise DlbenchError(f"{option} {text!r}: expected KEY=VALUE, e.g. partition=gpu or time=90")
-    return key.strip(), value.strip()
+        raise DlbenchError(f"{option} {text!r}: expected KEY=VALUE, e.g. address=auto or time=90")
+    return key.strip(), _yaml(f"{option} {text!r}", value)
+
+
+def _yaml(where: str, text: str) -> Any:
+    """A command-line value read as YAML (``2``, ``auto``, ``[a, b]``), like ``--set``'s."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise DlbenchError(f"{where}: the value is not valid YAML") from None

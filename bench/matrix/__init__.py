@@ -23,6 +23,7 @@ from dlbench.bench.matrix.yamlfile import MatrixError, check_keys, load_yaml
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import DlbenchError, UnknownNameError
+from dlbench.registry.params import ParamError, resolve_params
 from dlbench.reports.manifest import ExperimentEntry, Manifest
 
 TOP_KEYS = ("name", "description", "executor", "defaults", "experiments")
@@ -40,6 +41,8 @@ class Matrix:
     :param artifacts: cell id -> kinds of artifact that cell must store for its consumers.
     :param probes: cell id -> probes it runs with.
     :param unselected: experiments left out by ``--only``; leaderboards may still show them.
+    :param executor_options: options the file gives its executor (``executor: {name: ray,
+        address: auto}``), checked against what that executor declares.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Matrix:
     description: str
     executor: str
     experiments: tuple[Experiment, ...]
+    executor_options: dict[str, Any] = field(default_factory=dict)
     cells: dict[str, Cell] = field(default_factory=dict)
     artifacts: dict[str, frozenset[str]] = field(default_factory=dict)
     probes: dict[str, tuple[Component, ...]] = field(default_factory=dict)
@@ -133,12 +137,7 @@ def _read(
             f"expected a name of 1 to {MAX_MATRIX_NAME} letters, digits, '_', '.', '-', "
             "starting with a letter or digit",
         )
-    executor = data.get("executor", "local")
-    if not isinstance(executor, str) or executor not in catalog.executors:
-        raise MatrixError(
-            ("executor",),
-            str(UnknownNameError("executor", str(executor), catalog.executors.names())),
-        )
+    executor, executor_options = _executor(data.get("executor", "local"), catalog)
     description = data.get("description", "")
     if not isinstance(description, str):
         raise MatrixError(("description",), "expected a string")
@@ -173,11 +172,31 @@ def _read(
         description,
         executor,
         experiments,
+        executor_options,
         cells,
         required_artifacts(cells, catalog),
         probes_by_cell(experiments),
         tuple(expanded[n] for n in names if n not in selected),
     )
+
+
+def _executor(raw: Any, catalog: Catalog) -> tuple[str, dict[str, Any]]:
+    """``executor: NAME`` or ``executor: {name: NAME, OPTION: VALUE, ...}``, checked."""
+    options: dict[str, Any] = {}
+    if isinstance(raw, dict):
+        options = {str(k): v for k, v in raw.items() if k != "name"}
+        raw = raw.get("name")
+    if not isinstance(raw, str) or raw not in catalog.executors:
+        raise MatrixError(
+            ("executor", "name") if options else ("executor",),
+            str(UnknownNameError("executor", str(raw), catalog.executors.names())),
+        )
+    spec = catalog.executors.get(raw)
+    try:
+        resolve_params(spec.params, options, f"executor {raw!r}")
+    except ParamError as exc:
+        raise MatrixError(("executor", exc.key), str(exc)) from None
+    return raw, options
 
 
 def _expand(bodies: dict[str, Any], scope: MatrixScope) -> dict[str, Experiment]:

@@ -39,6 +39,8 @@ def _value(param: Param) -> dict[str, Any]:
         base = {"enum": list(param.choices)}
     if param.sequence:
         base = {"type": "array", "items": base}
+    if param.keywords:
+        base = {"anyOf": [base, {"enum": list(param.keywords)}]}
     if param.nullable:
         base = {"anyOf": [base, {"type": "null"}]}
     options = [base, {"type": "array", "items": base, "minItems": 1}]
@@ -81,6 +83,27 @@ def _component(catalog: Catalog, kind: str) -> dict[str, Any]:
             },
         ],
         "description": f"the {kind}: a name, or a mapping of name and parameters",
+    }
+
+
+def _executor(catalog: Catalog) -> dict[str, Any]:
+    """``executor: NAME`` or ``{name: NAME, OPTION: VALUE}`` with any executor's options."""
+    name = {"enum": catalog.executors.names()}
+    options: dict[str, Any] = {}
+    for entry in catalog.executors:
+        for key, param in entry.spec.params.items():
+            options.setdefault(key, _value(param))
+    return {
+        "anyOf": [
+            name,
+            {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": name, **options},
+                "additionalProperties": False,
+            },
+        ],
+        "description": "how cells run: an executor's name, or its name and options",
     }
 
 
@@ -127,7 +150,7 @@ def matrix_schema(catalog: Catalog) -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"},
             "description": {"type": "string"},
-            "executor": {"enum": catalog.executors.names()},
+            "executor": _executor(catalog),
             "defaults": {"$ref": "#/$defs/defaults"},
             "experiments": {
                 "type": "object",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.cell_runner import CellRunner
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.progress import SilentProgress
+from dlbench.bench.run.services import CellPlan, RunSettings, Services
 from dlbench.engine.device import resolve_device, set_threads
 from dlbench.registry.cell import Cell, Component
 from dlbench.registry.records import CellRecord
@@ -28,11 +28,13 @@ class CellJob:
 
     :param device: the device policy (``auto``, ``cpu``, ``cuda``), resolved where the cell runs.
     :param threads: torch threads per cell.
+    :param threads_given: whether the user chose ``threads`` (executors keep them then).
     :param data_root: dataset folder, as seen from where the cell runs.
     :param store_root: the results directory.
     :param artifacts: cell id -> artifact kinds other cells need from it.
     :param probes: cell id -> probe components (``Component.to_json()``).
     :param environment: the driver's environment, completed where the cell runs.
+    :param workers: processes running cells at once on one machine (see :meth:`for_workers`).
     """
 
     device: str
@@ -43,6 +45,8 @@ class CellJob:
     artifacts: dict[str, list[str]]
     probes: dict[str, list[dict[str, Any]]]
     environment: dict[str, Any]
+    threads_given: bool = False
+    workers: int = 1
     _runner: CellRunner | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -54,6 +58,11 @@ class CellJob:
         """Use ``runner`` (this process's catalog and progress) when called here."""
         self._runner = runner
         return self
+
+    def for_workers(self, workers: int, threads: int) -> CellJob:
+        """A copy for ``workers`` processes running cells at once, each cell with ``threads``
+        threads (it builds its own runner where it is called)."""
+        return replace(self, workers=workers, threads=threads, _runner=None)
 
     def store(self, record: CellRecord) -> None:
         """Store a record made outside a cell's run (a cell whose worker process died)."""
@@ -74,17 +83,19 @@ class CellJob:
             download=self.download,
             threads=set_threads(self.threads),
         )
-        return CellRunner(
-            load_catalog(),
-            settings,
-            ResultStore(Path(self.store_root)),
+        plan = CellPlan(
             {k: frozenset(v) for k, v in self.artifacts.items()},
             {k: tuple(Component(**p) for p in v) for k, v in self.probes.items()},
-            {
-                **self.environment,
-                "device": str(settings.device),
-                "host": platform.node(),
-                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            },
-            SilentProgress(),
         )
+        services = Services(
+            load_catalog(), settings, ResultStore(Path(self.store_root)), SilentProgress(), plan
+        )
+        environment = {
+            **self.environment,
+            "device": str(settings.device),
+            "threads": settings.threads,
+            "jobs": self.workers,
+            "host": platform.node(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        }
+        return CellRunner(services, environment)

@@ -12,15 +12,13 @@ from typing import Any
 
 import torch
 
-from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.context import CellContext, DatasetCache, RunSettings
+from dlbench.bench.run.context import CellContext
 from dlbench.bench.run.failures import describe_failure
 from dlbench.bench.run.fingerprint import CodeFingerprints
 from dlbench.bench.run.observers import Observers
-from dlbench.bench.run.progress import Progress
+from dlbench.bench.run.services import Services
 from dlbench.engine.device import seed_everything
-from dlbench.registry.catalog import Catalog
-from dlbench.registry.cell import Cell, Component
+from dlbench.registry.cell import Cell
 from dlbench.registry.records import CellRecord
 
 
@@ -30,31 +28,17 @@ class CellRunner:
     Any failure inside the cell becomes a failed record; only an interrupt propagates.
     """
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        settings: RunSettings,
-        store: ResultStore,
-        artifacts: Mapping[str, frozenset[str]],
-        probes: Mapping[str, tuple[Component, ...]],
-        environment: Mapping[str, Any],
-        progress: Progress,
-    ) -> None:
-        self._catalog = catalog
-        self._settings = settings
-        self._store = store
-        self._artifacts = artifacts
-        self._probes = probes
+    def __init__(self, services: Services, environment: Mapping[str, Any]) -> None:
+        self._services = services
+        self._store = services.store
         self._environment = dict(environment)
-        self._progress = progress
-        self._datasets = DatasetCache()
-        self._observers = Observers(catalog.host, store.root.resolve())
-        self._fingerprints = CodeFingerprints(catalog)
+        self._observers = Observers(services.catalog.host, services.store.root.resolve())
+        self._fingerprints = CodeFingerprints(services.catalog)
 
     def __call__(self, cell: Cell) -> CellRecord:
         """Train ``cell``, store its record (a failure beside an earlier finished record, never
         over it), tell the observers, and return the record."""
-        self._progress.cell_started(cell)
+        self._services.progress.cell_started(cell)
         record = self._outcome(cell)
         self._store.put(record)
         return self._after_stored(cell, record)
@@ -71,18 +55,6 @@ class CellRunner:
             self._store.put(record)
         return record
 
-    def _context(self, cell: Cell, on_epoch: Any) -> CellContext:
-        return CellContext(
-            cell,
-            self._catalog,
-            self._settings,
-            self._datasets,
-            self._store,
-            on_epoch,
-            wanted=self._artifacts.get(cell.id, frozenset()),
-            probes=self._probes.get(cell.id, ()),
-        )
-
     def _outcome(self, cell: Cell) -> CellRecord:
         started = time.perf_counter()
         base: dict[str, Any] = {
@@ -96,14 +68,15 @@ class CellRunner:
             return CellRecord(status="skipped", error=missing, finished_at=_now(), **base)
 
         def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
-            self._progress.epoch_ended(epoch, metrics)
+            self._services.progress.epoch_ended(epoch, metrics)
             self._observers.notify("dlbench_epoch_end", cell=cell, epoch=epoch, metrics=metrics)
 
-        context = self._context(cell, on_epoch)
+        context = CellContext(cell, self._services, on_epoch)
         try:
             self._observers.notify("dlbench_cell_start", cell=cell)
             seed_everything(cell.seed)
-            result = self._catalog.strategies.get(cell.strategy.name).run(cell, context)
+            strategy = self._services.catalog.strategies.get(cell.strategy.name)
+            result = strategy.run(cell, context)
             return CellRecord(
                 status="ok",
                 epochs=result.epochs,
@@ -132,7 +105,7 @@ class CellRunner:
     def _missing_producer(self, cell: Cell) -> str | None:
         """Why a cell this one needs is not available, or ``None``."""
         for producer in cell.producers():
-            wanted = self._artifacts.get(producer, frozenset())
+            wanted = self._services.plan.artifacts.get(producer, frozenset())
             if self._store.is_finished(producer, artifacts=wanted):
                 continue
             record = self._store.get(producer)

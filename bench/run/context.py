@@ -5,18 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from dlbench.bench.results import artifacts as stored
-from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.checkpoints import read_checkpoint, write_checkpoint
+from dlbench.bench.run.services import Services
 from dlbench.engine.batches import BatchNormalizer
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.losses import cross_entropy
@@ -24,7 +21,6 @@ from dlbench.engine.model_card import model_card
 from dlbench.engine.model_check import output_problem
 from dlbench.engine.optim import make_optimizer, make_scheduler
 from dlbench.engine.stages import stage
-from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell, Component
 from dlbench.registry.data import DatasetSplits
 from dlbench.registry.errors import DlbenchError
@@ -42,68 +38,30 @@ FIT_KEYS = ("epochs", "batch_size", "eval_batch_size")
 OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "momentum", "nesterov")
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """How cells run in this process.
-
-    :param device: the training device.
-    :param data_root: where datasets live or are downloaded to.
-    :param download: whether datasets may be downloaded.
-    :param threads: torch intra-op threads in use.
-    """
-
-    device: torch.device
-    data_root: Path
-    download: bool
-    threads: int
-
-
-class DatasetCache:
-    """Datasets already loaded onto the device, so cells of one dataset load it once."""
-
-    def __init__(self, capacity: int = 2) -> None:
-        self._capacity = capacity
-        self._loaded: OrderedDict[str, DatasetSplits] = OrderedDict()
-
-    def get(self, key: str, load: Callable[[], DatasetSplits]) -> DatasetSplits:
-        """The cached splits for ``key``, loading (and evicting the oldest) when absent."""
-        if key in self._loaded:
-            self._loaded.move_to_end(key)
-            return self._loaded[key]
-        splits = load()
-        self._loaded[key] = splits
-        while len(self._loaded) > self._capacity:
-            self._loaded.popitem(last=False)
-        return splits
-
-
 class CellContext:
     """A :class:`~dlbench.registry.context.RunContext` for one cell.
 
+    :param services: what every cell of this process shares.
     :param on_epoch: called after every epoch (progress display, lifecycle hooks).
-    :param wanted: kinds of artifact that other cells need from this one.
-    :param probes: the probe components this cell runs with.
     """
 
     def __init__(
         self,
         cell: Cell,
-        catalog: Catalog,
-        settings: RunSettings,
-        datasets: DatasetCache,
-        store: ResultStore,
+        services: Services,
         on_epoch: Callable[[int, Mapping[str, float]], None],
-        wanted: frozenset[str] = frozenset(),
-        probes: tuple[Component, ...] = (),
     ) -> None:
         self.cell = cell
-        self._catalog = catalog
-        self._settings = settings
-        self._datasets = datasets
-        self._store = store
+        self._catalog = services.catalog
+        self._settings = services.settings
+        self._datasets = services.datasets
+        self._store = services.store
         self._on_epoch = on_epoch
-        self._wanted = wanted
-        self._probes = {p.name: catalog.probes.get(p.name).create(**p.params) for p in probes}
+        self._wanted = services.plan.artifacts.get(cell.id, frozenset())
+        self._probes = {
+            p.name: self._catalog.probes.get(p.name).create(**p.params)
+            for p in services.plan.probes.get(cell.id, ())
+        }
         self._splits: DatasetSplits | None = None
         self.data_seconds = 0.0
         self.artifacts: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,14 +12,15 @@ from dlbench.bench.results.files import remove_dead_temporaries
 from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore
 from dlbench.bench.run.cell_job import CellJob
 from dlbench.bench.run.cell_runner import CellRunner
-from dlbench.bench.run.context import RunSettings
 from dlbench.bench.run.environment import capture_environment
 from dlbench.bench.run.fingerprint import CodeFingerprints
 from dlbench.bench.run.progress import Progress
+from dlbench.bench.run.services import CellPlan, RunSettings, Services
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
+from dlbench.registry.params import ParamError, resolve_params
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import Manifest
 
@@ -46,22 +48,65 @@ class RunOptions:
     :param force: rerun cells already stored.
     :param keep_stale: reuse stored results whose code has changed since (reports mark them).
     :param executor: the executor's name, overriding the matrix's.
-    :param executor_options: options for the executor (``address``, ...).
+    :param executor_options: options for the executor, each with where it was given (``--jobs``,
+        ``--executor-opt``), over the matrix's ``executor:`` options.
     :param device: the device policy, resolved where each cell runs.
     :param allow_slow: run cells asking for options this device runs slowly (bf16 without
         native support).
     :param command: the command line, for the records' environment.
-    :param jobs: cells run at once (worker processes of the local executor).
+    :param threads_given: whether the settings' threads were chosen by the user (an executor
+        that shares the machine between cells keeps them; otherwise it chooses).
     """
 
     force: bool = False
     keep_stale: bool = False
     executor: str | None = None
-    executor_options: Mapping[str, Any] = field(default_factory=dict)
+    executor_options: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
     device: str = "auto"
     allow_slow: bool = False
     command: str = ""
-    jobs: int = 1
+    threads_given: bool = False
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """The executor a run uses and its options, resolved against what it declares."""
+
+    name: str
+    options: Mapping[str, Any]
+
+    def describe(self) -> str:
+        """``local (jobs=2)``."""
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v is not None)
+        return f"{self.name} ({inner})" if inner else self.name
+
+
+def choose_executor(matrix: Matrix, catalog: Catalog, options: RunOptions) -> ExecutorChoice:
+    """The executor ``options`` name (else the matrix's), with the matrix's options for it
+    overlaid by those given on the command line, every one checked against its declaration.
+
+    :raises DlbenchError: one line naming the option, where it was given, and what is accepted.
+    """
+    name = options.executor or matrix.executor
+    spec = catalog.executors.get(name)
+    given = dict(matrix.executor_options) if name == matrix.executor else {}
+    sources = dict.fromkeys(given, "the matrix's executor:")
+    for key, (value, source) in options.executor_options.items():
+        given[key], sources[key] = value, source
+    for key in given:
+        if key not in spec.params:
+            close = difflib.get_close_matches(key, list(spec.params), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            accepted = ", ".join(sorted(spec.params)) or "none"
+            raise DlbenchError(
+                f"{sources[key]}: executor {name!r} takes no option {key!r}; {hint}its options: "
+                f"{accepted} (bench list executors --include {name})"
+            )
+    try:
+        resolved = resolve_params(spec.params, given, f"executor {name!r}")
+    except ParamError as exc:
+        raise DlbenchError(f"{sources.get(exc.key, 'executor')}: {exc}") from None
+    return ExecutorChoice(name, resolved)
 
 
 def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
@@ -126,6 +171,7 @@ def run_matrix(
     not recorded.
     """
     options = options or RunOptions()
+    choice = choose_executor(matrix, catalog, options)
     removed = remove_dead_temporaries(store.root, WRITTEN_FOLDERS)
     if removed:
         progress.note(f"removed {removed} temporary file(s) left by an interrupted run")
@@ -143,24 +189,21 @@ def run_matrix(
                 "pass --allow-slow to run them anyway, or set strategy.precision=fp32"
             )
     summary = RunSummary(total=len(cells), reused=len(cells) - len(pending), manifest=manifest)
-    # Only options that were given: an executor may take none.
-    given = {"jobs": options.jobs} if options.jobs > 1 else {}
-    executor = catalog.executors.get(options.executor or matrix.executor).create(
-        **given, **options.executor_options
-    )
+    executor = catalog.executors.get(choice.name).create(**choice.options)
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent, options.command
     )
-    environment["jobs"] = options.jobs
+    environment["jobs"] = 1
+    environment["executor"] = choice.describe()
     problems = [*catalog.host.load_errors, *catalog.host.warnings]
     if problems:
         environment["plugin_problems"] = problems
-    runner = CellRunner(
-        catalog, settings, store, matrix.artifacts, matrix.probes, environment, progress
-    )
+    plan = CellPlan(matrix.artifacts, matrix.probes)
+    runner = CellRunner(Services(catalog, settings, store, progress, plan), environment)
     job = CellJob(
         device=options.device,
         threads=settings.threads,
+        threads_given=options.threads_given,
         data_root=str(settings.data_root),
         download=settings.download,
         store_root=str(store.root.resolve()),

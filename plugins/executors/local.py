@@ -20,23 +20,26 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Register, hookimpl
+from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Param, Register, hookimpl
 
 #: Runs of a cell whose worker died, before it counts as failed.
 RETRIES = 2
+#: More worker processes than this is a typo, not a machine.
+MAX_JOBS = 256
 
 
 class LocalExecutor:
     """Runs cells on this machine: in this process, or in ``jobs`` worker processes.
 
+    The executor shares the machine between its workers: each cell gets the threads the user
+    gave (``--threads``) or the cores divided by the workers, and each worker a GPU of its own
+    where several are visible and cells may use them.
+
     :param jobs: worker processes; 1 runs every cell in this process.
-    :param gpus: visible GPU indices, one per worker in turn (``CUDA_VISIBLE_DEVICES``).
     """
 
-    def __init__(self, jobs: int = 1, gpus: Sequence[int] = (), **options: Any) -> None:
-        del options  # options for other executors
+    def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
-        self.gpus = tuple(gpus)
 
     def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Yield each cell's record as soon as it finishes."""
@@ -44,7 +47,20 @@ class LocalExecutor:
             for cell in cells:
                 yield run_cell(cell)
             return
-        yield from _Workers(self.jobs, self.gpus, run_cell).run(cells)
+        threads = run_cell.threads if run_cell.threads_given else run_cell.threads // self.jobs
+        shared = run_cell.for_workers(self.jobs, max(1, threads))
+        yield from _Workers(self.jobs, _gpus(run_cell.device), shared).run(cells)
+
+
+def _gpus(device: str) -> tuple[int, ...]:
+    """The visible GPUs to hand out one per worker, where cells may use CUDA and there are
+    several (with one, every worker shares it)."""
+    if device == "cpu":
+        return ()
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return tuple(range(count)) if count > 1 else ()
 
 
 class _Workers:
@@ -158,5 +174,14 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
             name="local",
             create=LocalExecutor,
             description="run cells on this machine: in this process, or in --jobs worker processes",
+            params={
+                "jobs": Param(
+                    1,
+                    int,
+                    "cells run at once, in worker processes (1: in this process)",
+                    minimum=1,
+                    maximum=MAX_JOBS,
+                ),
+            },
         )
     )

@@ -13,17 +13,31 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dlbench import Cell, CellFunction, CellRecord, DlbenchError, ExecutorSpec, Register, hookimpl
+from dlbench import (
+    Cell,
+    CellFunction,
+    CellRecord,
+    DlbenchError,
+    ExecutorSpec,
+    Param,
+    Register,
+    hookimpl,
+)
 
 #: Retries of a cell whose worker process or node died.
 MAX_RETRIES = 2
 
 
 class RayExecutor:
-    """Sends cells to a Ray cluster and yields records as tasks finish."""
+    """Sends cells to a Ray cluster and yields records as tasks finish.
 
-    def __init__(self, address: str | None = None, **options: Any) -> None:
-        del options
+    :param address: the cluster: ``local`` starts one here, ``auto`` finds a running one, or
+        ``HOST:PORT``; ``None`` takes ``$RAY_ADDRESS``, else ``local``.
+    :param max_retries: runs of a cell whose worker process or node died, before it fails.
+    """
+
+    def __init__(self, address: str | None = None, max_retries: int = MAX_RETRIES) -> None:
+        self.max_retries = max_retries
         try:
             import ray
         except ImportError:
@@ -40,7 +54,7 @@ class RayExecutor:
         # A cell asks for a GPU when it must have one, or may use one and the cluster has some.
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         gpus = 1 if run_cell.device == "cuda" or (run_cell.device == "auto" and has_gpus) else 0
-        task = ray.remote(num_cpus=run_cell.threads, num_gpus=gpus, max_retries=MAX_RETRIES)(
+        task = ray.remote(num_cpus=run_cell.threads, num_gpus=gpus, max_retries=self.max_retries)(
             _run_after
         )
         refs: dict[str, Any] = {}
@@ -67,5 +81,17 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
             name="ray",
             create=RayExecutor,
             description="cells as tasks on a Ray cluster (dlbench[ray])",
+            params={
+                "address": Param(
+                    None,
+                    str,
+                    "the cluster: local (start one here), auto (a running one) or HOST:PORT; "
+                    "default $RAY_ADDRESS, else local",
+                    nullable=True,
+                ),
+                "max_retries": Param(
+                    MAX_RETRIES, int, "reruns of a cell whose worker died", minimum=0, maximum=100
+                ),
+            },
         )
     )

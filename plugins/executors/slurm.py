@@ -21,38 +21,63 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dlbench import Cell, CellFunction, CellRecord, DlbenchError, ExecutorSpec, Register, hookimpl
+from dlbench import (
+    Cell,
+    CellFunction,
+    CellRecord,
+    DlbenchError,
+    ExecutorSpec,
+    Param,
+    Register,
+    hookimpl,
+)
 
 #: SLURM job states of a job that is not over.
 ALIVE = frozenset(
     {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
 )
 POLL_SECONDS = 2.0
-#: Resource options ``--slurm KEY=VALUE`` takes besides any sbatch option.
-KNOWN = ("partition", "time", "cpus_per_task", "gpus_per_node", "mem", "account", "qos")
+#: The executor's options: resources submitit names, then any other sbatch option and the
+#: limit on jobs in flight.
+PARAMS = {
+    "partition": Param(None, str, "the SLURM partition", nullable=True),
+    "time": Param(60, int, "time limit of each job, in minutes", minimum=1),
+    "cpus_per_task": Param(
+        None, int, "CPUs per job (default: the cell's threads)", minimum=1, nullable=True
+    ),
+    "gpus_per_node": Param(None, int, "GPUs per job", minimum=0, nullable=True),
+    "mem": Param(None, str, "memory per job, e.g. 8GB", nullable=True),
+    "account": Param(None, str, "the account to charge", nullable=True),
+    "qos": Param(None, str, "the quality of service", nullable=True),
+    "sbatch": Param(
+        None, str, "any other sbatch option, as KEY=VALUE", sequence=True, nullable=True
+    ),
+    "max_in_flight": Param(
+        64, int, "the most jobs queued or running at once", minimum=1, maximum=100_000
+    ),
+}
 
 
 class SlurmExecutor:
     """Submits cells to SLURM as job arrays and yields their records as they finish.
 
-    :param slurm: sbatch options: ``partition``, ``time`` (minutes), ``cpus_per_task``,
-        ``gpus_per_node``, ``mem`` (e.g. ``4GB``), and any other sbatch option by name.
-    :param max_in_flight: the most jobs queued or running at once (``--max-in-flight``).
+    :param resources: sbatch resources by name (``partition``, ``time`` in minutes,
+        ``cpus_per_task``, ``gpus_per_node``, ``mem``, ``account``, ``qos``); ``None`` leaves one
+        to SLURM (``cpus_per_task`` to the cell's threads).
+    :param sbatch: any other sbatch option, as ``KEY=VALUE`` texts (``constraint=a100``).
+    :param max_in_flight: the most jobs queued or running at once.
     """
 
+    poll = POLL_SECONDS
+
     def __init__(
-        self,
-        slurm: Mapping[str, str] | None = None,
-        max_in_flight: int = 64,
-        poll: float = POLL_SECONDS,
-        **options: Any,
+        self, *, sbatch: Sequence[str] | None = None, max_in_flight: int = 64, **resources: Any
     ) -> None:
-        del options
         try:
             import submitit
         except ImportError:
@@ -62,9 +87,9 @@ class SlurmExecutor:
         if shutil.which("sbatch") is None:
             raise DlbenchError("the slurm executor needs SLURM's sbatch on the PATH (a login node)")
         self._submitit = submitit
-        self.slurm = dict(slurm or {})
+        self.resources = {k: v for k, v in resources.items() if v is not None}
+        self.extra = dict(_sbatch_option(text) for text in sbatch or ())
         self.max_in_flight = max_in_flight
-        self.poll = poll
 
     def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Submit cells as their producers finish; yield each record as its job ends."""
@@ -105,17 +130,14 @@ class SlurmExecutor:
 
     def _executor(self, logs: Path, run_cell: CellFunction) -> Any:
         executor = self._submitit.SlurmExecutor(folder=str(logs / "%j"))
-        options: dict[str, Any] = {"time": 60, "cpus_per_task": run_cell.threads}
-        extra: dict[str, Any] = {}
-        for key, value in self.slurm.items():
-            (options if key in KNOWN else extra)[key] = _number(value)
-        if extra:
-            options["additional_parameters"] = extra
+        options: dict[str, Any] = {"cpus_per_task": run_cell.threads, **self.resources}
+        if self.extra:
+            options["additional_parameters"] = self.extra
         options["array_parallelism"] = self.max_in_flight
         try:
             executor.update_parameters(**options)
         except ValueError as exc:
-            raise DlbenchError(f"--slurm: {str(exc).splitlines()[0]}") from None
+            raise DlbenchError(f"executor 'slurm': {str(exc).splitlines()[0]}") from None
         return executor
 
     def _submit(self, executor: Any, run_cell: CellFunction, cells: list[Cell]) -> list[str]:
@@ -230,8 +252,15 @@ def _ready(cell: Cell, planned: set[str], finished: set[str]) -> bool:
     return all(p in finished for p in cell.producers() if p in planned)
 
 
-def _number(value: str) -> Any:
-    return int(value) if value.isdigit() else value
+def _sbatch_option(text: str) -> tuple[str, Any]:
+    """``constraint=a100`` -> ``("constraint", "a100")``; a whole number stays a number."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise DlbenchError(
+            f"executor 'slurm' option sbatch: {text!r} is not KEY=VALUE (e.g. constraint=a100)"
+        )
+    value = value.strip()
+    return key.strip(), int(value) if value.isdigit() else value
 
 
 def _leave_or_cancel(jobs: list[str]) -> None:
@@ -260,5 +289,6 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
             name="slurm",
             create=SlurmExecutor,
             description="cells as SLURM job arrays, via submitit (dlbench[slurm])",
+            params=PARAMS,
         )
     )

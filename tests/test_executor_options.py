@@ -1,0 +1,137 @@
+"""Executors declare their options as parameters: listed, given in the matrix or on the command
+line, checked against the declaration (a misspelt or foreign one is a one-line error), and a
+third-party executor gets the options it declares."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+QUICK = """\
+name: opts
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  strategy: {name: plain, epochs: 1}
+experiments:
+  e:
+    model: {name: mlp, hidden: 8, depth: [2, 3]}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""
+
+COUNTING = '''\
+import json
+from pathlib import Path
+
+import dlbench
+
+
+class Counting:
+    """Runs cells here, one after another, and writes what it was given beside the records."""
+
+    def __init__(self, *, label, repeat):
+        self.label, self.repeat = label, repeat
+
+    def run(self, cells, run_cell):
+        note = Path(run_cell.store_root) / "counting.json"
+        note.write_text(json.dumps({"label": self.label, "repeat": self.repeat}))
+        for cell in cells:
+            yield run_cell(cell)
+
+
+@dlbench.hookimpl
+def dlbench_register_executors(register):
+    register(dlbench.ExecutorSpec(
+        name="counting",
+        create=Counting,
+        description="a third-party executor with options",
+        params={
+            "label": dlbench.Param("none", str, "a name for the run"),
+            "repeat": dlbench.Param(1, int, "a number", minimum=1, maximum=5),
+        },
+    ))
+'''
+
+
+def test_executors_list_their_options(bench) -> None:
+    listing = bench("list", "executors", "--params").out
+    for name, option in (("local", "jobs"), ("ray", "address"), ("slurm", "partition")):
+        assert f"{name}:" in listing and option in listing.split(f"{name}:")[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--executor", "ray", "--jobs", "4"),
+            "--jobs 4: executor 'ray' takes no option 'jobs'; its options: address, max_retries",
+        ),
+        (
+            ("--executor-opt", "job=2"),
+            "executor 'local' takes no option 'job'; did you mean 'jobs'?",
+        ),
+        (("--executor-opt", "jobs=two"), "expected an integer between 1 and 256, got 'two'"),
+        (("--jobs", "300"), "--jobs 300: executor 'local' parameter 'jobs'"),
+        (("--executor-opt", "jobs"), "expected KEY=VALUE"),
+    ],
+)
+def test_an_option_the_executor_does_not_take_is_one_line(
+    bench, write_matrix, tmp_path, args, message
+) -> None:
+    result = bench("run", "--matrix", write_matrix(QUICK), "--out", tmp_path / "o", *args)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert result.err.count("\n") == 1 and message in result.err, result.err
+    assert not (tmp_path / "o").exists()
+
+
+def test_matrix_options_are_checked_where_they_are_written(bench, write_matrix) -> None:
+    text = QUICK.replace("name: opts\n", "name: opts\nexecutor: {name: local, jbos: 2}\n")
+    result = bench("run", "--matrix", write_matrix(text), "--dry-run")
+    assert result.code == 2
+    assert ":2: executor.jbos: unknown parameter 'jbos' for executor 'local'" in result.err
+    assert "did you mean 'jobs'?" in result.err
+
+
+def test_a_third_party_executor_gets_the_options_it_declares(
+    bench, install, write_matrix, tmp_path
+) -> None:
+    install("counting_executor", COUNTING)
+    text = QUICK.replace("name: opts\n", "name: opts\nexecutor: {name: counting, label: lab}\n")
+    out = tmp_path / "o"
+    dry = bench("run", "--matrix", write_matrix(text), "--out", out, "--dry-run")
+    assert "executor counting (label='lab', repeat=1)" in dry.out
+    result = bench(
+        "run", "--matrix", write_matrix(text), "--out", out, "--executor-opt", "repeat=3"
+    )
+    assert result.code == 0, result.err
+    assert json.loads((out / "counting.json").read_text()) == {"label": "lab", "repeat": 3}
+    records = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
+    assert {r["environment"]["executor"] for r in records} == {"counting (label='lab', repeat=3)"}
+    wrong = bench("run", "--matrix", write_matrix(text), "--executor-opt", "repeat=9")
+    assert wrong.code == 2 and "expected an integer between 1 and 5, got 9" in wrong.err
+    assert "--executor-opt repeat=9" in wrong.err
+
+
+def test_an_executor_whose_create_does_not_take_its_options_is_refused(bench, install) -> None:
+    install(
+        "careless_executor",
+        textwrap.dedent(COUNTING)
+        .replace("def __init__(self, *, label, repeat):", "def __init__(self, *, label):")
+        .replace("self.label, self.repeat = label, repeat", "self.label = label"),
+    )
+    result = bench("list", "executors")
+    assert "executor 'counting' parameter 'repeat' is declared but create() does not take it" in (
+        result.err
+    )
+
+
+def test_the_local_executor_owns_its_threads_and_records_them(
+    bench, write_matrix, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr("dlbench.engine.device.available_cores", lambda: 2)
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "2").code == 0
+    environments = [json.loads(p.read_text())["environment"] for p in (out / "cells").glob("*")]
+    assert {(e["jobs"], e["threads"]) for e in environments} == {(2, 1)}
