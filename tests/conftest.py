@@ -13,7 +13,7 @@ from helpers import SHARED_DATA
 
 from dlbench.bench.cli import main
 from dlbench.bench.host import load_catalog
-from dlbench.registry import Catalog
+from dlbench.registry.catalog import Catalog
 
 
 @pytest.fixture

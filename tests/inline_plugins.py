@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlbench.engine.splits import SPLIT_PARAMS, make_splits
-from dlbench.registry import (
+from dlbench import (
     Cell,
     DatasetRequest,
     DatasetSpec,
@@ -19,6 +18,7 @@ from dlbench.registry import (
     TrainingResult,
     hookimpl,
 )
+from dlbench.engine.splits import SPLIT_PARAMS, make_splits
 
 #: Cell ids in the order ``fake`` ran them, so tests can see what trained.
 RUNS: list[str] = []

@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import write_cifar
 
+from dlbench import DatasetRequest, DataUnavailableError
 from dlbench.engine.augment import random_crop, random_flip
 from dlbench.engine.model_card import model_card
-from dlbench.registry import DatasetRequest, DataUnavailableError
 from dlbench.registry.params import resolve_params
 
 

@@ -6,6 +6,7 @@ import pytest
 from inline_plugins import ThreeClassDatasetPlugin, load_three_classes
 from torch import nn
 
+from dlbench import DatasetSpec, ModelSpec, Param, StrategySpec, hookimpl
 from dlbench.bench.testing import (
     ConformanceError,
     check_dataset,
@@ -14,7 +15,6 @@ from dlbench.bench.testing import (
     load_plugin,
 )
 from dlbench.engine.splits import SPLIT_PARAMS
-from dlbench.registry import DatasetSpec, ModelSpec, Param, StrategySpec, hookimpl
 
 
 def test_built_in_and_inline_plugins_conform(tmp_path) -> None:

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from dlbench import ModelSpec, Param, StrategySpec, hookimpl
 from dlbench.bench.host import BUILTIN_PLUGINS
-from dlbench.registry import (
-    DuplicateNameError,
-    ModelSpec,
-    Param,
-    PluginLoadError,
-    StrategySpec,
-    UnknownNameError,
-    build_catalog,
-    build_plugin_manager,
-    hookimpl,
-    hookspecs,
-)
+from dlbench.registry import hookspecs
+from dlbench.registry.catalog import build_catalog
+from dlbench.registry.errors import DuplicateNameError, PluginLoadError, UnknownNameError
+from dlbench.registry.manager import build_plugin_manager
 from dlbench.registry.names import NameRegistry, PluginInfo
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("dlbench_"))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import write_mnist
 
-from dlbench.registry import DatasetRequest, DataUnavailableError
+from dlbench import DatasetRequest, DataUnavailableError
 from dlbench.registry.params import resolve_params
 
 

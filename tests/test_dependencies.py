@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from matrix_cases import BAD_REFERENCES
-from matrix_cases import REFERENCE_MATRIX as MATRIX
+from matrix_cases import BAD_REFERENCES, REFERENCE_MATRIX as MATRIX
 
+from dlbench import DlbenchError
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.matrix.overrides import parse_override
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import RunSummary, run_matrix
 from dlbench.bench.run.services import RunSettings
-from dlbench.registry import DlbenchError
 
 # The consumer comes first in the file: order of execution follows references, not the file.
 

@@ -9,11 +9,11 @@ import torch
 from helpers import toy_splits
 from torch import nn
 
+from dlbench import Normalization, Split
 from dlbench.engine.batches import BatchNormalizer, evaluate
 from dlbench.engine.loop import FitConfig, TrainingDiverged, fit
 from dlbench.engine.optim import TRAINING_PARAMS, make_optimizer, make_scheduler
 from dlbench.engine.splits import channel_normalization, split_off
-from dlbench.registry import Normalization, Split
 from dlbench.registry.params import resolve_params
 
 SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "cifar": (3, 32, 32), "vector": (20,)}

@@ -16,13 +16,13 @@ import torch
 from helpers import BENCH
 from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
+from dlbench import StrategySpec, hookimpl
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import run_matrix
 from dlbench.bench.run.services import RunSettings
 from dlbench.engine.optim import TRAINING_PARAMS
-from dlbench.registry import StrategySpec, hookimpl
 
 CORPUS = {
     **{f"matrix-{case}": text for case, (text, _line, _pattern) in BAD_MATRICES.items()},

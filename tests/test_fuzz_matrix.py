@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from dlbench import DlbenchError
 from dlbench.bench.matrix import DEFAULT_KEYS, TOP_KEYS, load_matrix
 from dlbench.bench.matrix.experiment import EXPERIMENT_KEYS
 from dlbench.bench.matrix.tables import LEADERBOARD_KEYS, MODEL_CARD_KEYS, TABLE_KEYS
-from dlbench.registry import DlbenchError
 
 # Every key the matrix format knows, then parameter names, plugin names, metrics and references.
 KEYS = list(

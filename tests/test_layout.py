@@ -253,3 +253,24 @@ def test_a_process_started_in_the_checkout_imports_the_whole_package_from_it() -
     )
     assert listed.returncode == 0, listed.stderr
     assert "slurm" in listed.stdout
+
+
+def test_each_public_name_is_declared_once() -> None:
+    # The stub is the one list: dlbench/__init__.py derives __all__ and its lazy loading from it,
+    # and the subpackages' __init__ files re-export nothing.
+    stub = ast.parse((REPO / "dlbench" / "__init__.pyi").read_text())
+    imports = [node for node in stub.body if isinstance(node, ast.ImportFrom)]
+    declared = [alias.asname or alias.name for node in imports for alias in node.names]
+    assert sorted(declared) == sorted(set(declared)) == sorted(dlbench.__all__)
+    init = ast.parse((REPO / "dlbench" / "__init__.py").read_text())
+    assigned = [
+        t.id
+        for n in ast.walk(init)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    ]
+    assert "__all__" not in assigned
+    for folder in ("registry", "engine", "reports", "plugins", "bench"):
+        tree = ast.parse((REPO / folder / "__init__.py").read_text())
+        assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], folder

@@ -8,9 +8,9 @@ import inline_plugins
 import pytest
 from matrix_cases import BAD_MATRICES, BASE
 
+from dlbench import DlbenchError
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.matrix.overrides import parse_override
-from dlbench.registry import DlbenchError
 
 
 def cells_of(matrix, experiment: str = "e") -> list[dict]:

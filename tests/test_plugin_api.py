@@ -13,8 +13,8 @@ from helpers import REPO, toy_splits
 from torch import nn
 
 import dlbench
+from dlbench import ConformanceError
 from dlbench.engine.loop import FitConfig, fit
-from dlbench.registry import ConformanceError
 
 MODEL_PLUGIN = """\
 from torch import nn

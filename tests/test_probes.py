@@ -10,6 +10,7 @@ import torch
 from helpers import toy_splits
 from torch import nn
 
+from dlbench import DlbenchError, Param, ProbeSpec, hookimpl
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.report_files import write_report
 from dlbench.bench.results.store import ResultStore
@@ -18,7 +19,6 @@ from dlbench.bench.run.runner import run_matrix
 from dlbench.bench.run.services import RunSettings
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.plugins.probes.grad_norms import GradientNorms
-from dlbench.registry import DlbenchError, Param, ProbeSpec, hookimpl
 
 
 class CountingProbe:

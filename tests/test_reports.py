@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from dlbench.registry import Cell, CellRecord, Component
+from dlbench import Cell, CellRecord, Component
 from dlbench.reports.formatting import format_value, format_values, human_count
 from dlbench.reports.manifest import DerivedColumn, ExperimentEntry, Manifest, TableSpec
 from dlbench.reports.markdown import render_csv, render_markdown_table, render_report

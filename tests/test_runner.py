@@ -11,12 +11,12 @@ import inline_plugins
 import pytest
 import torch
 
+from dlbench import ExecutorSpec, hookimpl
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.progress import LineProgress
 from dlbench.bench.run.runner import RunOptions, RunSummary, run_matrix
 from dlbench.bench.run.services import RunSettings
-from dlbench.registry import ExecutorSpec, hookimpl
 
 MATRIX = """
 name: runner

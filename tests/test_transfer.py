@@ -11,6 +11,7 @@ from helpers import toy_splits, write_cifar
 from torch import nn
 
 import dlbench.plugins.strategies.finetune as finetune
+from dlbench import Cell, Component, DlbenchError
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.progress import LineProgress
@@ -19,7 +20,6 @@ from dlbench.bench.run.services import RunSettings
 from dlbench.engine.loop import FitConfig, fit
 from dlbench.engine.optim import make_optimizer
 from dlbench.engine.transfer import TransferModel, detach_head
-from dlbench.registry import Cell, Component, DlbenchError
 from dlbench.registry.params import resolve_params
 
 MATRIX = """\

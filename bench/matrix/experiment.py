@@ -112,11 +112,14 @@ def load_experiment(
         metrics=metrics,
         cells=list(cells.values()),
     )
-    title = source.texts.get("title", body.get("title", name))
-    description = source.texts.get("description", body.get("description", ""))
-    for key, value in (("title", title), ("description", description)):
+    texts = {
+        key: source.texts.get(key, body.get(key, default))
+        for key, default in (("title", name), ("description", ""))
+    }
+    for key, value in texts.items():
         if not isinstance(value, str):
             raise MatrixError(source.origins.get((key, ""), (*keypath, key)), "expected a string")
+    title, description = str(texts["title"]), str(texts["description"])
     experiment = Experiment(
         name,
         title,
