@@ -7,12 +7,17 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from dlbench.registry.params import CELL_REFERENCE
 from dlbench.registry.schema import ShapeError, check_fields, check_value
 
 COMPONENT_KINDS = ("model", "dataset", "strategy")
+#: Sources of randomness a run's seed can vary: the initial weights, the batch order (and every
+#: per-batch draw), and the train/validation split (the test split never changes).
+VARY_SOURCES = ("init", "order", "split")
+#: What a seed varies unless the matrix says otherwise.
+DEFAULT_VARY = ("init", "order")
 
 
 @dataclass(frozen=True)
@@ -52,21 +57,47 @@ class Cell:
     Its identity (:attr:`id`) is a hash of this resolved content and the versions of the plugins
     that implement it, never of the matrix text or position, so the same cell reached from two
     experiments or two edits of the matrix is run once.
+
+    :param seed: the run's seed; it seeds every source of randomness the matrix varies.
+    :param vary: the sources of randomness the seed varies (:data:`VARY_SOURCES`): the initial
+        weights, the batch order (with every per-batch draw), the train/validation split; the
+        others are held fixed (seed 0, or the dataset's own ``split_seed``).
     """
 
     model: Component
     dataset: Component
     strategy: Component
     seed: int
+    vary: tuple[str, ...] = DEFAULT_VARY
 
     def to_json(self) -> dict[str, Any]:
         """The resolved configuration as a plain dictionary."""
-        return {
+        data: dict[str, Any] = {
             "model": self.model.to_json(),
             "dataset": self.dataset.to_json(),
             "strategy": self.strategy.to_json(),
             "seed": self.seed,
         }
+        if set(self.vary) != set(DEFAULT_VARY):
+            # Only when it differs from the default, so cells made before it keep their ids.
+            data["vary"] = sorted(self.vary)
+        return data
+
+    @property
+    def init_seed(self) -> int:
+        """The seed of the initial weights (0 where the matrix holds them fixed)."""
+        return self.seed if "init" in self.vary else 0
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the batch order and per-batch draws (0 where held fixed)."""
+        return self.seed if "order" in self.vary else 0
+
+    @property
+    def split_seed(self) -> int | None:
+        """The train/validation split's seed where the seed varies it (``vary`` has
+        ``split``), else ``None``: the dataset's own ``split_seed`` parameter holds."""
+        return self.seed if "split" in self.vary else None
 
     @classmethod
     def from_json(cls, data: Any) -> Cell:
@@ -77,7 +108,7 @@ class Cell:
         """
         if not isinstance(data, Mapping):
             raise ShapeError("cell: expected a JSON object")
-        unknown = sorted(str(k) for k in set(data) - {*COMPONENT_KINDS, "seed", "id"})
+        unknown = sorted(str(k) for k in set(data) - {*COMPONENT_KINDS, "seed", "id", "vary"})
         if unknown:
             raise ShapeError(f"cell: unknown key {unknown[0][:40]!r}")
         for kind in COMPONENT_KINDS:
@@ -85,7 +116,13 @@ class Cell:
         if "seed" not in data:
             raise ShapeError("cell: missing key 'seed'")
         check_value(data["seed"], int, "cell.seed")
-        cell = cls(**{kind: Component(**data[kind]) for kind in COMPONENT_KINDS}, seed=data["seed"])
+        vary = data.get("vary", list(DEFAULT_VARY))
+        check_value(vary, list[Literal["init", "order", "split"]], "cell.vary")
+        cell = cls(
+            **{kind: Component(**data[kind]) for kind in COMPONENT_KINDS},
+            seed=data["seed"],
+            vary=tuple(vary),
+        )
         if "id" in data and data["id"] != cell.id:
             raise ShapeError(f"cell: stored id {str(data['id'])[:20]!r} does not match its content")
         return cell

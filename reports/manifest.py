@@ -13,6 +13,7 @@ from typing import Any
 from dlbench.registry.cell import Cell
 from dlbench.registry.probes import ProbePlot
 from dlbench.registry.schema import ShapeError, check_fields, check_value
+from dlbench.reports.decisions import DecideSpec
 
 #: The rows of a model card when none are named: one per distinct model.
 MODEL_ROWS = "model"
@@ -42,11 +43,24 @@ def _get(data: Any, key: str, kind: type | tuple[type, ...], where: str, default
 
 @dataclass(frozen=True)
 class DerivedColumn:
-    """A column computed from two others: ``minuend - subtrahend`` (e.g. ``Improvement``)."""
+    """A column computed from two others: ``minuend - subtrahend`` (e.g. ``Improvement``).
+
+    :param decide: how the comparison is decided, with runs added until it is (see
+        :mod:`dlbench.reports.decisions`); ``None`` for a difference over the runs there are.
+    :param p_better: add a column with P(minuend > subtrahend) over paired runs.
+    """
 
     title: str
     minuend: str
     subtrahend: str
+    decide: DecideSpec | None = None
+    p_better: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DerivedColumn:
+        """Rebuild from its (checked) JSON."""
+        decide = data.get("decide")
+        return cls(**{**data, "decide": DecideSpec(**decide) if decide else None})
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,7 @@ class TableSpec:
         except ShapeError as exc:
             raise ManifestError(str(exc)) from None
         values = dict(data)
-        values["derived"] = tuple(DerivedColumn(**d) for d in values.get("derived", ()))
+        values["derived"] = tuple(DerivedColumn.from_json(d) for d in values.get("derived", ()))
         for key in ("experiments", "metrics", "curves"):
             values[key] = tuple(values.get(key, ()))
         return cls(**values)

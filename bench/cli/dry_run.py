@@ -9,7 +9,9 @@ import torch
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.results.store import ResultStore
-from dlbench.bench.run.runner import ExecutorChoice, current_code, pending_cells, stale_cells
+from dlbench.bench.run.executors import ExecutorChoice
+from dlbench.bench.run.planners import planners
+from dlbench.bench.run.runner import current_code, pending_cells, planned_now, stale_cells
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
@@ -28,14 +30,16 @@ def dry_run(
     checked against the dataset's class count."""
     store = ResultStore(out)
     stale = stale_cells(matrix, store, current_code(matrix, catalog))
-    pending = {cell.id for cell in pending_cells(matrix, store, stale=stale)}
+    planned = planned_now(matrix, store)
+    shown = {cell.id for cell in planned}
+    pending = {cell.id for cell in pending_cells(planned, matrix, store, stale=stale)}
     problems = model_problems(matrix, catalog)
-    to_run = [c for c in matrix.unique_cells() if c.id in pending]
+    to_run = [c for c in planned if c.id in pending]
     slow, slow_reason = slow_cells(to_run, device)
     slow_ids = {cell.id for cell in slow}
     rows = []
     for experiment in matrix.experiments:
-        for cell in experiment.cells:
+        for cell in (c for c in experiment.cells if c.id in shown):
             status = "to run" if cell.id in pending else "stored"
             if cell.id in stale:
                 status = f"stale (code of plugin {', '.join(stale[cell.id])} changed)"
@@ -51,9 +55,12 @@ def dry_run(
             )
     print(render_rows(rows, ["experiment", "cell", "status", "cell"], tablefmt="simple"))
     print(
-        f"\n{len(matrix.unique_cells())} unique cell(s), {len(pending)} to run; "
+        f"\n{len(planned)} unique cell(s) planned, {len(pending)} to run; "
         f"results would go to {out}; executor {executor.describe()}"
     )
+    records = store.records(matrix.cells)
+    for line in (line for planner in planners(matrix) for line in planner.notes(records)):
+        print(f"decide {line}")
     if slow:
         print(f"{len(slow)} cell(s) run only with --allow-slow: {slow_reason}")
     return EXIT_OK

@@ -108,7 +108,7 @@ def command(args: argparse.Namespace) -> int:
     """Run the matrix ``args`` name; the exit code."""
     from dlbench.bench.matrix import load_matrix
     from dlbench.bench.matrix.overrides import parse_override
-    from dlbench.bench.run.runner import choose_executor
+    from dlbench.bench.run.executors import choose_executor
     from dlbench.engine.device import resolve_device
 
     check_threads(args.threads)
@@ -188,17 +188,18 @@ def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     else a one-line error saying how many cells would run."""
     from dlbench.bench.results.report_files import render_stored_report
     from dlbench.bench.results.store import ResultStore
-    from dlbench.bench.run.runner import current_code, pending_cells, stale_cells
+    from dlbench.bench.run.runner import current_code, pending_cells, planned_now, stale_cells
 
     store = ResultStore(out)
     code = current_code(matrix, catalog)
-    pending = pending_cells(matrix, store, stale=stale_cells(matrix, store, code))
+    planned = planned_now(matrix, store)
+    pending = pending_cells(planned, matrix, store, stale=stale_cells(matrix, store, code))
     if pending:
         raise DlbenchError(
             f"--out {out}: read-only, and {len(pending)} cell(s) would run; make it writable "
             "or choose another --out"
         )
-    report = render_stored_report(store, matrix.manifest(catalog, code))
+    report = render_stored_report(store, matrix.manifest(catalog, code, planned))
     print(report.markdown)
     print(
         f"bench: warning: --out {out} is read-only: every cell is stored; report files were "

@@ -7,14 +7,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlbench.bench.matrix.expand import (
-    ExperimentSource,
+from dlbench.bench.matrix.axes import (
     apply_exclude,
     apply_zip,
-    build_cell,
     check_size,
     combinations,
     find_axes,
+)
+from dlbench.bench.matrix.decisions import planned_runs
+from dlbench.bench.matrix.expand import (
+    ExperimentSource,
+    build_cell,
     refusal,
     size_refusal,
 )
@@ -34,6 +37,7 @@ EXPERIMENT_KEYS = (
     *COMPONENT_KINDS,
     "seeds",
     "repeats",
+    "vary",
     "probes",
     "zip",
     "exclude",
@@ -79,6 +83,9 @@ def load_experiment(
     check_keys(keypath, body, EXPERIMENT_KEYS)
     catalog = scope.catalog
     source = merge_experiment(name, body, scope)
+    runs = planned_runs(body.get("tables"))
+    if runs is not None:
+        _plan_seeds(source, keypath, runs)
     resolve_references(source, produced, catalog)
     axes = apply_zip((*keypath, "zip"), body.get("zip"), find_axes(source, catalog))
     check_size(keypath, axes)
@@ -130,6 +137,18 @@ def load_experiment(
         _resolve_probes(source, catalog),
     )
     return experiment, frozenset(source.applied)
+
+
+def _plan_seeds(source: ExperimentSource, keypath: KeyPath, runs: int) -> None:
+    """A decided comparison plans its experiment's runs: seeds ``0 .. runs - 1`` as needed."""
+    origin = source.origins[("seeds", "")]
+    if isinstance(origin, str) or (origin[:2] == keypath and len(origin) > 2):
+        raise MatrixError(
+            origin,
+            "this experiment decides a comparison, which plans its runs (min_runs to max_runs); "
+            "remove seeds or repeats here",
+        )
+    source.seeds = list(range(runs))
 
 
 def _resolve_probes(source: ExperimentSource, catalog: Catalog) -> tuple[Component, ...]:

@@ -11,7 +11,7 @@ from dlbench.bench.matrix.expand import ExperimentSource
 from dlbench.bench.matrix.overrides import Override
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, Origin
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.cell import COMPONENT_KINDS
+from dlbench.registry.cell import COMPONENT_KINDS, VARY_SOURCES
 
 #: Every matrix's seeds and repeats are bounded, so that a typo cannot ask for a billion cells.
 MAX_REPEATS = 1000
@@ -93,12 +93,30 @@ def _merge_layer(source: ExperimentSource, layer: Mapping[str, Any], base: KeyPa
     if "repeats" in layer:
         source.seeds = repeat_seeds(layer["repeats"], (*base, "repeats"))
         source.origins[("seeds", "")] = (*base, "repeats")
+    if "vary" in layer:
+        source.vary = vary_sources(layer["vary"], (*base, "vary"))
+        source.origins[("vary", "")] = (*base, "vary")
     if "probes" in layer:
         if not isinstance(layer["probes"], dict):
             raise MatrixError((*base, "probes"), "expected a mapping of probe name to parameters")
         for probe, params in layer["probes"].items():
             source.probes[str(probe)] = params
             source.origins[("probes", str(probe))] = (*base, "probes", probe)
+
+
+def vary_sources(value: Any, origin: Origin) -> tuple[str, ...]:
+    """``vary: [init, order, split]``: the sources of randomness a run's seed varies."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v in VARY_SOURCES for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise MatrixError(
+            origin,
+            f"expected a list of distinct sources among {', '.join(VARY_SOURCES)}, got {value!r}",
+        )
+    return tuple(value)
 
 
 def repeat_seeds(repeats: Any, origin: Origin) -> list[int]:
@@ -136,6 +154,10 @@ def _apply(source: ExperimentSource, override: Override, catalog: Catalog) -> bo
     if override.section == "repeats":
         source.seeds = repeat_seeds(override.value, origin)
         source.origins[("seeds", "")] = origin
+        return True
+    if override.section == "vary":
+        source.vary = vary_sources(override.value, origin)
+        source.origins[("vary", "")] = origin
         return True
     if override.section in ("title", "description"):
         source.texts[override.section] = override.value

@@ -19,11 +19,12 @@ from dlbench.registry.errors import DlbenchError
 
 ACCEPTED = (
     "model.KEY, dataset.KEY, strategy.KEY (or model.NAME.KEY for a per-name block), seeds, "
-    "repeats, probes.NAME.KEY, title, description, each optionally prefixed with defaults. or "
+    "repeats, vary, probes.NAME.KEY, title, description, each optionally prefixed with "
+    "defaults. or "
     "experiments.NAME."
 )
 #: Keys that take a value directly (no parameter inside them).
-WHOLE_KEYS = ("seeds", "repeats", "title", "description")
+WHOLE_KEYS = ("seeds", "repeats", "vary", "title", "description")
 #: The first word of every key ``--set`` accepts.
 FIRST_WORDS = (*COMPONENT_KINDS, *WHOLE_KEYS, "probes", "defaults", "experiments")
 

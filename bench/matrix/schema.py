@@ -10,7 +10,7 @@ from dlbench.bench.matrix import DEFAULT_KEYS, TOP_KEYS
 from dlbench.bench.matrix.experiment import EXPERIMENT_KEYS, MAX_NAME_LENGTH
 from dlbench.bench.matrix.tables import LEADERBOARD_KEYS, MODEL_CARD_KEYS, TABLE_KEYS, TABLE_KINDS
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.cell import COMPONENT_KINDS
+from dlbench.registry.cell import COMPONENT_KINDS, VARY_SOURCES
 from dlbench.registry.params import Param
 
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
@@ -116,6 +116,13 @@ def _layer(keys: tuple[str, ...], extra: Mapping[str, Any] = {}) -> dict[str, An
         ]
     }
     properties["repeats"] = {"type": "integer", "minimum": 1, "maximum": 1000}
+    properties["vary"] = {
+        "type": "array",
+        "items": {"enum": list(VARY_SOURCES)},
+        "minItems": 1,
+        "uniqueItems": True,
+        "description": "the sources of randomness a run's seed varies (default: init, order)",
+    }
     properties["probes"] = {"type": "object"}
     properties.update(extra)
     return {

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dlbench.bench.matrix.decisions import parse_decide
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, check_keys
 from dlbench.registry.cell import Cell, varying_keys
 from dlbench.reports.manifest import MODEL_ROWS, DerivedColumn, TableSpec
@@ -26,6 +27,7 @@ TABLE_KEYS = (
 MODEL_CARD_KEYS = ("kind", "title", "rows", "experiments", "labels", "row_label")
 LEADERBOARD_KEYS = ("kind", "title", "experiments", "metrics", "curves", "labels", "row_label")
 TABLE_KINDS = ("metric", "model_card", "leaderboard")
+DERIVED_KEYS = ("title", "diff", "decide", "p_better")
 DEFAULT_LEADERBOARD_METRICS = (
     "val_acc@best",
     "val_acc@last",
@@ -155,7 +157,9 @@ def _parse_metric_table(source: _TableSource) -> TableSpec:
     if at not in EPOCH_CHOICES:
         raise source.error("at", f"expected one of {', '.join(EPOCH_CHOICES)}")
     column_values = [str(cell.value(columns)) for cell in source.cells] if columns else []
-    derived = _parse_derived((*source.keypath, "derived"), raw.get("derived"), column_values)
+    derived = _parse_derived(
+        (*source.keypath, "derived"), raw.get("derived"), column_values, metric
+    )
     _check_unique(source.keypath, rows, columns, source.cells)
     return TableSpec(
         title=raw.get("title", ""),
@@ -211,7 +215,7 @@ def _every_cell_has(cells: Sequence[Cell], key: str) -> bool:
 
 
 def _parse_derived(
-    keypath: KeyPath, raw: Any, column_values: Sequence[str]
+    keypath: KeyPath, raw: Any, column_values: Sequence[str], metric: str
 ) -> tuple[DerivedColumn, ...]:
     if raw is None:
         return ()
@@ -220,8 +224,9 @@ def _parse_derived(
     derived = []
     for index, item in enumerate(raw):
         where = (*keypath, index)
-        if not isinstance(item, dict) or set(item) != {"title", "diff"}:
+        if not isinstance(item, dict) or not {"title", "diff"} <= set(item):
             raise MatrixError(where, "expected {title: TEXT, diff: [COLUMN, COLUMN]}")
+        check_keys(where, item, DERIVED_KEYS)
         diff = item["diff"]
         if not isinstance(diff, list) or len(diff) != 2:
             raise MatrixError((*where, "diff"), "expected two column values: [minuend, subtrahend]")
@@ -233,7 +238,19 @@ def _parse_derived(
                 raise MatrixError(
                     (*where, "diff"), f"{value!r} is not a column; columns: {accepted}"
                 )
-        derived.append(DerivedColumn(str(item["title"]), str(diff[0]), str(diff[1])))
+        p_better = item.get("p_better", False)
+        if not isinstance(p_better, bool):
+            raise MatrixError((*where, "p_better"), "expected true or false")
+        decide = item.get("decide")
+        derived.append(
+            DerivedColumn(
+                str(item["title"]),
+                str(diff[0]),
+                str(diff[1]),
+                decide=parse_decide((*where, "decide"), decide, metric) if decide else None,
+                p_better=p_better,
+            )
+        )
     return tuple(derived)
 
 

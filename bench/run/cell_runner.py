@@ -74,7 +74,7 @@ class CellRunner:
         context = CellContext(cell, self._services, on_epoch)
         try:
             self._observers.notify("dlbench_cell_start", cell=cell)
-            seed_everything(cell.seed)
+            seed_everything(cell.init_seed)
             strategy = self._services.catalog.strategies.get(cell.strategy.name)
             result = strategy.run(cell, context)
             return CellRecord(

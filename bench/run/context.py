@@ -77,12 +77,15 @@ class CellContext:
         started = time.perf_counter()
         component = self.cell.dataset
         spec = self._catalog.datasets.get(component.name)
+        params = dict(component.params)
+        if self.cell.split_seed is not None:
+            params["split_seed"] = self.cell.split_seed  # the run redraws its split
         request = DatasetRequest(
-            params=component.params,
+            params=params,
             data_root=self._settings.data_root,
             download=self._settings.download,
         )
-        key = json.dumps([component.name, component.params, str(request.data_root)], sort_keys=True)
+        key = json.dumps([component.name, params, str(request.data_root)], sort_keys=True)
 
         def load() -> DatasetSplits:
             with stage("dataset load"):
@@ -152,7 +155,7 @@ class CellContext:
             model,
             splits,
             optimizer,
-            FitConfig.from_params(params, self.cell.seed),
+            FitConfig.from_params(params, self.cell.order_seed),
             scheduler=scheduler,
             loss_fn=loss_fn or cross_entropy,
             hooks=hooks,

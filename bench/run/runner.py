@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,14 +12,15 @@ from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore
 from dlbench.bench.run.cell_job import CellJob
 from dlbench.bench.run.cell_runner import CellRunner
 from dlbench.bench.run.environment import capture_environment
+from dlbench.bench.run.executors import ExecutorChoice, choose_executor
 from dlbench.bench.run.fingerprint import CodeFingerprints
+from dlbench.bench.run.planners import planned_cells, planners
 from dlbench.bench.run.progress import Progress
 from dlbench.bench.run.services import CellPlan, RunSettings, Services
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
-from dlbench.registry.params import ParamError, resolve_params
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import Manifest
 
@@ -68,47 +68,6 @@ class RunOptions:
     threads_given: bool = False
 
 
-@dataclass(frozen=True)
-class ExecutorChoice:
-    """The executor a run uses and its options, resolved against what it declares."""
-
-    name: str
-    options: Mapping[str, Any]
-
-    def describe(self) -> str:
-        """``local (jobs=2)``."""
-        inner = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v is not None)
-        return f"{self.name} ({inner})" if inner else self.name
-
-
-def choose_executor(matrix: Matrix, catalog: Catalog, options: RunOptions) -> ExecutorChoice:
-    """The executor ``options`` name (else the matrix's), with the matrix's options for it
-    overlaid by those given on the command line, every one checked against its declaration.
-
-    :raises DlbenchError: one line naming the option, where it was given, and what is accepted.
-    """
-    name = options.executor or matrix.executor
-    spec = catalog.executors.get(name)
-    given = dict(matrix.executor_options) if name == matrix.executor else {}
-    sources = dict.fromkeys(given, "the matrix's executor:")
-    for key, (value, source) in options.executor_options.items():
-        given[key], sources[key] = value, source
-    for key in given:
-        if key not in spec.params:
-            close = difflib.get_close_matches(key, list(spec.params), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            accepted = ", ".join(sorted(spec.params)) or "none"
-            raise DlbenchError(
-                f"{sources[key]}: executor {name!r} takes no option {key!r}; {hint}its options: "
-                f"{accepted} (bench list executors --include {name})"
-            )
-    try:
-        resolved = resolve_params(spec.params, given, f"executor {name!r}")
-    except ParamError as exc:
-        raise DlbenchError(f"{sources.get(exc.key, 'executor')}: {exc}") from None
-    return ExecutorChoice(name, resolved)
-
-
 def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
     """Cell id -> plugin -> fingerprint of the code that would run it now, for every cell of
     every experiment (selected or not)."""
@@ -133,17 +92,18 @@ def stale_cells(
 
 
 def pending_cells(
+    cells: Iterable[Cell],
     matrix: Matrix,
     store: ResultStore,
     force: bool = False,
     stale: Iterable[str] = (),
 ) -> list[Cell]:
-    """The cells of ``matrix`` that must run: not stored, failed, stale, or lacking what is now
-    asked (an artifact a consumer needs, a probe the matrix adds)."""
+    """Those of ``cells`` that must run: not stored, failed, stale, or lacking what is now asked
+    (an artifact a consumer needs, a probe the matrix adds)."""
     stale = set(stale)
     return [
         cell
-        for cell in matrix.unique_cells()
+        for cell in cells
         if force
         or cell.id in stale
         or not store.is_finished(
@@ -152,6 +112,11 @@ def pending_cells(
             probes=[p.name for p in matrix.probes.get(cell.id, ())],
         )
     ]
+
+
+def planned_now(matrix: Matrix, store: ResultStore) -> list[Cell]:
+    """The cells the matrix's planners want given what is stored now."""
+    return planned_cells(matrix, planners(matrix), store.records(matrix.cells))
 
 
 def run_matrix(
@@ -176,11 +141,38 @@ def run_matrix(
     if removed:
         progress.note(f"removed {removed} temporary file(s) left by an interrupted run")
     code = current_code(matrix, catalog)
-    manifest = matrix.manifest(catalog, code)
-    store.write_manifest(manifest.to_json())
-    cells = matrix.unique_cells()
     stale = () if options.keep_stale else stale_cells(matrix, store, code)
-    pending = pending_cells(matrix, store, options.force, stale)
+    plans = planners(matrix)
+    planned = planned_cells(matrix, plans, store.records(matrix.cells))
+    store.write_manifest(matrix.manifest(catalog, code, planned).to_json())
+    summary = RunSummary()
+    job = _cell_job(matrix, store, catalog, settings, progress, options, choice)
+    executor = catalog.executors.get(choice.name).create(**choice.options)
+    attempted: set[str] = set()
+    try:
+        while True:
+            pending = [
+                cell
+                for cell in pending_cells(planned, matrix, store, options.force, stale)
+                if cell.id not in attempted
+            ]
+            if not pending:
+                break
+            _refuse_slow(pending, settings, options)
+            attempted.update(cell.id for cell in pending)
+            if summary.ran:
+                progress.note(f"undecided comparisons: {len(pending)} more cell(s)")
+            progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
+            _run_wave(executor, pending, job, store, progress, summary)
+            planned = planned_cells(matrix, plans, store.records(matrix.cells))
+    finally:
+        progress.close()
+        summary.total, summary.reused = len(planned), len(planned) - summary.ran
+        summary.manifest = matrix.manifest(catalog, code, planned)
+    return summary
+
+
+def _refuse_slow(pending: list[Cell], settings: RunSettings, options: RunOptions) -> None:
     if not options.allow_slow:
         slow, reason = slow_cells(pending, settings.device)
         if slow:
@@ -188,8 +180,38 @@ def run_matrix(
                 f"{len(slow)} cell(s) to run ask for options this device runs slowly: {reason}; "
                 "pass --allow-slow to run them anyway, or set strategy.precision=fp32"
             )
-    summary = RunSummary(total=len(cells), reused=len(cells) - len(pending), manifest=manifest)
-    executor = catalog.executors.get(choice.name).create(**choice.options)
+
+
+def _run_wave(
+    executor: Any,
+    pending: list[Cell],
+    job: CellJob,
+    store: ResultStore,
+    progress: Progress,
+    summary: RunSummary,
+) -> None:
+    """Run ``pending`` through the executor, counting outcomes as they come."""
+    for record in executor.run(pending, job):
+        summary.ran += 1
+        if record.status != "ok" and store.is_finished(record.cell_id):
+            summary.kept.append(record)
+        elif record.status == "failed":
+            summary.failed.append(record)
+        elif record.status == "skipped":
+            summary.skipped.append(record)
+        progress.cell_finished(record)
+
+
+def _cell_job(
+    matrix: Matrix,
+    store: ResultStore,
+    catalog: Catalog,
+    settings: RunSettings,
+    progress: Progress,
+    options: RunOptions,
+    choice: ExecutorChoice,
+) -> CellJob:
+    """The function that runs one cell, here or wherever the executor sends it."""
     environment = capture_environment(
         settings.device, settings.threads, matrix.source.resolve().parent, options.command
     )
@@ -200,7 +222,7 @@ def run_matrix(
         environment["plugin_problems"] = problems
     plan = CellPlan(matrix.artifacts, matrix.probes)
     runner = CellRunner(Services(catalog, settings, store, progress, plan), environment)
-    job = CellJob(
+    return CellJob(
         device=options.device,
         threads=settings.threads,
         threads_given=options.threads_given,
@@ -211,17 +233,3 @@ def run_matrix(
         probes={k: [p.to_json() for p in v] for k, v in matrix.probes.items()},
         environment=dict(environment),
     ).attach(runner)
-    progress.matrix_started(total=len(pending), reused=summary.reused)
-    try:
-        for record in executor.run(pending, job):
-            summary.ran += 1
-            if record.status != "ok" and store.is_finished(record.cell_id):
-                summary.kept.append(record)
-            elif record.status == "failed":
-                summary.failed.append(record)
-            elif record.status == "skipped":
-                summary.skipped.append(record)
-            progress.cell_finished(record)
-    finally:
-        progress.close()
-    return summary
