@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import statistics
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from scipy import stats
 
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
 from dlbench.registry.errors import DlbenchError
@@ -66,13 +70,27 @@ def baseline_cells(
             m: record.final[m] for m in metrics if isinstance(record.final.get(m), (int, float))
         }
         key = configuration_key(record.cell)
+        group = configuration_key(record.cell, with_seed=False)
+        cell = Cell.from_json(record.cell)
         cells[key] = {
-            "cell": f"{Cell.from_json(record.cell).describe()} ({key[:8]})",
-            "group": configuration_key(record.cell, with_seed=False),
+            "cell": f"{cell.describe()} ({key[:8]})",
+            "configuration": f"{cell.describe().rpartition(', seed ')[0]} ({group[:8]})",
+            "group": group,
             "metrics": values,
             "concurrency": concurrency(record.environment),
+            "machine": machine(record.environment),
         }
     return cells
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One metric of one configuration on both sides."""
+
+    label: str
+    metric: str
+    old: list[float]
+    new: list[float]
 
 
 def compare(
@@ -81,7 +99,8 @@ def compare(
     tolerance: Tolerance,
     with_time: bool = False,
 ) -> tuple[list[list[str]], int]:
-    """Rows of (cell, metric, old, new, change, verdict) and the number of regressions.
+    """Rows of (configuration, metric, baseline, now, change, verdict) and the number of
+    regressions; a configuration of the baseline missing now is one.
 
     :param current: the run's cells as :func:`baseline_cells` gives them.
     :param baseline: a baseline (``{"cells": ...}``).
@@ -89,40 +108,92 @@ def compare(
     metrics = METRICS + (TIME_METRICS if with_time else ())
     if with_time:
         _check_same_concurrency(current, baseline)
-    spread = seed_spread(baseline["cells"])
+        _check_same_machine(current, baseline)
+    old_groups, new_groups = _groups(baseline["cells"]), _groups(current)
     rows: list[list[str]] = []
     regressions = 0
-    for key, old in baseline["cells"].items():
-        new = current.get(key)
-        if new is None:
-            rows.append([old["cell"], "", "", "", "", "MISSING"])
+    for group, (label, old) in old_groups.items():
+        if group not in new_groups:
+            rows.append([label, "", "", "", "", "MISSING"])
             regressions += 1
             continue
+        new = new_groups[group][1]
         for metric in metrics:
-            if metric not in old["metrics"] or metric not in new["metrics"]:
-                continue
-            before, after = old["metrics"][metric], new["metrics"][metric]
-            noise = 2 * spread.get((old.get("group", ""), metric), 0.0)
-            verdict = _verdict(metric, before, after, tolerance, noise)
-            regressions += verdict == "REGRESSION"
-            name = metric.partition("@")[0]
-            change = after - before
-            rows.append(
-                [
-                    old["cell"],
-                    metric,
-                    format_value(name, before),
-                    format_value(name, after),
-                    format_value(name, change, signed=True),
-                    verdict,
-                ]
-            )
+            before = [cell["metrics"][metric] for cell in old if metric in cell["metrics"]]
+            after = [cell["metrics"][metric] for cell in new if metric in cell["metrics"]]
+            if before and after:
+                row = _row(Comparison(label, metric, before, after), tolerance)
+                regressions += row[-1] == "REGRESSION"
+                rows.append(row)
     return rows, regressions
+
+
+def _groups(cells: Mapping[str, Any]) -> dict[str, tuple[str, list[Mapping[str, Any]]]]:
+    """Configuration -> (its label, its runs' cells)."""
+    found: dict[str, tuple[str, list[Mapping[str, Any]]]] = {}
+    for key, cell in cells.items():
+        group = cell.get("group") or key
+        label = cell.get("configuration") or cell["cell"]
+        found.setdefault(group, (label, []))[1].append(cell)
+    return found
+
+
+def _row(comparison: Comparison, tolerance: Tolerance) -> list[str]:
+    name = comparison.metric.partition("@")[0]
+    old, new = comparison.old, comparison.new
+    change = statistics.fmean(new) - statistics.fmean(old)
+    interval = None
+    if len(old) > 1 and len(new) > 1:
+        interval = _welch_interval(old, new, change)
+    spread = statistics.stdev(old) if len(old) > 1 else 0.0
+    verdict = _verdict(
+        comparison.metric, change, interval, tolerance, 2 * spread, statistics.fmean(old)
+    )
+    change_text = format_value(name, change, signed=True)
+    if interval is not None:
+        ends = ", ".join(format_value(name, v, signed=True) for v in interval)
+        change_text += f" [{ends}]"
+    return [
+        comparison.label,
+        comparison.metric,
+        _side(name, old),
+        _side(name, new),
+        change_text,
+        verdict,
+    ]
+
+
+def _welch_interval(
+    old: list[float], new: list[float], change: float
+) -> tuple[float, float] | None:
+    """The 95% Welch interval of ``mean(new) - mean(old)``; the change itself where neither
+    side varies (identical runs: a parameter count, say)."""
+    if len(set(old)) == 1 and len(set(new)) == 1:
+        return change, change
+    with warnings.catch_warnings():
+        # scipy warns of lost precision when the runs are nearly identical; the interval is
+        # then narrow, which is what it should say.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        found = stats.ttest_ind(new, old, equal_var=False).confidence_interval(0.95)
+    if math.isfinite(found.low) and math.isfinite(found.high):
+        return float(found.low), float(found.high)
+    return None
+
+
+def _side(name: str, values: list[float]) -> str:
+    return f"{format_value(name, statistics.fmean(values))} (n={len(values)})"
 
 
 def concurrency(environment: Mapping[str, Any]) -> str:
     """How a record's cell shared the machine: ``jobs=2 threads=1``."""
     return f"jobs={environment.get('jobs', 1)} threads={environment.get('threads', '?')}"
+
+
+def machine(environment: Mapping[str, Any]) -> str:
+    """The machine a record's cell ran on: its CPU or GPU and instruction set."""
+    capability = environment.get("capability") or {}
+    device = environment.get("device", "?")
+    return f"{device} {capability.get('name', '?')} {capability.get('isa', '?')}"
 
 
 def _check_same_concurrency(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
@@ -139,6 +210,18 @@ def _check_same_concurrency(current: Mapping[str, Any], baseline: Mapping[str, A
             )
 
 
+def _check_same_machine(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
+    """Timings from two machines say nothing about the code: refuse them."""
+    old = {cell["machine"] for cell in baseline["cells"].values() if cell.get("machine")}
+    new = {cell["machine"] for cell in current.values() if cell.get("machine")}
+    if old and new and old != new:
+        raise DlbenchError(
+            f"--time: the baseline was timed on {', '.join(sorted(old))} and this run on "
+            f"{', '.join(sorted(new))}; timings compare only on the same machine (compare "
+            "without --time)"
+        )
+
+
 def seed_spread(cells: Mapping[str, Any]) -> dict[tuple[str, str], float]:
     """Standard deviation of each metric over the seeds of each configuration in a baseline."""
     by_group: dict[tuple[str, str], list[float]] = {}
@@ -149,16 +232,34 @@ def seed_spread(cells: Mapping[str, Any]) -> dict[tuple[str, str], float]:
 
 
 def _verdict(
-    metric: str, before: float, after: float, tolerance: Tolerance, noise: float = 0.0
+    metric: str,
+    change: float,
+    interval: tuple[float, float] | None,
+    tolerance: Tolerance,
+    noise: float = 0.0,
+    before: float | None = None,
 ) -> str:
-    """``noise`` (twice the baseline's spread over seeds) widens the explicit tolerance."""
+    """``REGRESSION``, ``better``, ``within noise`` or ``ok`` for a change of ``change``.
+
+    :param interval: the change's 95% interval where both sides have several runs; a change
+        whose interval holds zero is never a regression.
+    :param noise: twice the baseline's spread over its runs, which widens the tolerance when
+        there is no interval.
+    """
     name = metric.partition("@")[0]
     if is_accuracy(name):
-        worse, allowed = before - after, max(tolerance.accuracy, noise)
+        worse, allowed = -change, tolerance.accuracy
     elif name in TIME_METRICS:
-        worse, allowed = after - before, max(tolerance.time * before, noise)
+        worse, allowed = change, tolerance.time * (before or 0.0)
     else:
-        worse, allowed = after - before, max(tolerance.loss, noise)
-    if worse > allowed:
-        return "REGRESSION"
-    return "better" if worse < -allowed else "ok"
+        worse, allowed = change, tolerance.loss
+    if interval is None:
+        allowed = max(allowed, noise)
+        significant = True
+    else:
+        significant = interval[0] > 0 or interval[1] < 0
+    if abs(worse) <= allowed:
+        return "ok"
+    if not significant:
+        return "within noise"
+    return "REGRESSION" if worse > 0 else "better"

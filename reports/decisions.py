@@ -181,7 +181,7 @@ def comparisons(cells: Sequence[Cell], tables: Sequence[TableSpec]) -> list[Comp
                 a = groups.get((row, derived.minuend), [])
                 b = groups.get((row, derived.subtrahend), [])
                 if a and b:
-                    found.append(Comparison(table, derived, row, _by_seed(a), _by_seed(b)))
+                    found.append(Comparison(table, derived, row, by_seed(a), by_seed(b)))
     return found
 
 
@@ -198,5 +198,6 @@ def arm_values(
     return values
 
 
-def _by_seed(cells: Sequence[Cell]) -> tuple[Cell, ...]:
+def by_seed(cells: Sequence[Cell]) -> tuple[Cell, ...]:
+    """Cells in seed order."""
     return tuple(sorted(cells, key=lambda cell: cell.seed))

@@ -7,7 +7,6 @@ escaped, so that no value can add a column, a row, a link or markup to the repor
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 import textwrap
@@ -35,7 +34,9 @@ def md_text(value: object) -> str:
     """``value`` as markdown that renders as exactly its text, on one line (inside a line: a
     table cell, a heading, a list item)."""
     folded = " ".join(str(value).split())
-    return html.escape(_PUNCTUATION.sub(r"\\\1", folded), quote=False)
+    # `<` and `&` are all a tag or an entity can start with; a `>` inside a line is only text.
+    escaped = _PUNCTUATION.sub(r"\\\1", folded)
+    return escaped.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def md_paragraph(value: object) -> str:

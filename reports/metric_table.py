@@ -7,7 +7,15 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dlbench.registry.cell import Cell
+from dlbench.registry.cell import VARY_SOURCES, Cell
+from dlbench.reports.decided_columns import (
+    DECISION_CSV_COLUMNS,
+    comparison_for,
+    decided_caption,
+    decision_csv,
+    p_better_text,
+    verdict_text,
+)
 from dlbench.reports.formatting import (
     PER_EPOCH,
     format_value,
@@ -16,7 +24,7 @@ from dlbench.reports.formatting import (
     metric_label,
     t_half_width,
 )
-from dlbench.reports.manifest import TableSpec
+from dlbench.reports.manifest import DerivedColumn, TableSpec
 from dlbench.reports.table import (
     MISSING,
     RecordView,
@@ -48,7 +56,7 @@ def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView)
         [spec.labels.get(c, c) for c in column_values] if spec.columns else [label + epoch_note]
     )
     row_label = spec.row_label or default_row_label(spec.rows)
-    headers = [row_label, *value_headers, *(d.title for d in spec.derived)]
+    headers = [row_label, *value_headers, *(h for d in spec.derived for h in _headers(spec, d))]
     counts: set[int] = set()
     paired = False
     rows: list[list[str]] = []
@@ -76,24 +84,70 @@ def build_metric_table(spec: TableSpec, cells: Sequence[Cell], view: RecordView)
             csv_rows.append(_csv_row(row, spec.labels.get(column, column), by_seed[column], seeds))
             value_row.append(csv_rows[-1][3] if by_seed[column] else None)
         for derived in spec.derived:
-            text, differences, is_paired = _derived(
-                spec, by_seed.get(derived.minuend, {}), by_seed.get(derived.subtrahend, {})
-            )
-            paired |= is_paired
-            marked = [
-                c.id
-                for column in (derived.minuend, derived.subtrahend)
-                for c in groups.get((row, column), [])
-            ]
-            text_row.append(text + (view.mark(marked) if differences else ""))
-            csv_rows.append(_csv_row(row, derived.title, differences, seeds))
-            value_row.append(csv_rows[-1][3] if differences else None)
+            texts, csv_row, is_paired = _derived_cells(spec, derived, row, groups, by_seed, view)
+            paired |= is_paired and derived.decide is None
+            text_row += texts
+            csv_rows.append(_csv_row(row, derived.title, csv_row[0], seeds) + csv_row[1])
+            value_row += [csv_rows[-1][3] if csv_row[0] else None] + [None] * (len(texts) - 1)
         rows.append(text_row)
         sort_values.append(value_row)
     caption = _caption(spec, label, epoch_note, counts, paired)
+    if len(seeds) > 1:
+        sources = {source for cell in cells for source in cell.vary}
+        named = [VARIED[s] for s in VARY_SOURCES if s in sources]
+        caption = caption.removesuffix(".") + f"; each seed varies the {_series(named)}."
     csv_headers = [row_label, default_row_label(spec.columns) if spec.columns else "metric"]
     csv_headers += ["n", "mean", "std", *(f"seed_{seed}" for seed in seeds)]
+    if any(d.decide for d in spec.derived):
+        csv_headers += DECISION_CSV_COLUMNS
+        width = len(csv_headers)
+        csv_rows = [row + [""] * (width - len(row)) for row in csv_rows]
     return Table(spec.title, caption, headers, rows, csv_headers, csv_rows, sort_values)
+
+
+#: How each source of randomness a seed varies reads in a caption.
+VARIED = {"init": "initial weights", "order": "batch order", "split": "train/validation split"}
+
+
+def _series(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def _headers(spec: TableSpec, derived: DerivedColumn) -> list[str]:
+    """A derived column's header, and its P(A > B) column's."""
+    if not derived.p_better:
+        return [derived.title]
+    first = spec.labels.get(derived.minuend, derived.minuend)
+    second = spec.labels.get(derived.subtrahend, derived.subtrahend)
+    return [derived.title, f"P({first} > {second})"]
+
+
+def _derived_cells(
+    spec: TableSpec,
+    derived: DerivedColumn,
+    row: str,
+    groups: Mapping[tuple[str, str], list[Cell]],
+    by_seed: Mapping[str, Mapping[int, float]],
+    view: RecordView,
+) -> tuple[list[str], tuple[dict[int, float], list[Any]], bool]:
+    """A derived column's text cells (its P(A > B) too), its per-seed differences with its
+    decision's CSV values, and whether the differences were paired."""
+    first, second = by_seed.get(derived.minuend, {}), by_seed.get(derived.subtrahend, {})
+    a, b = groups.get((row, derived.minuend), []), groups.get((row, derived.subtrahend), [])
+    mark = view.mark(c.id for c in (*a, *b))
+    if derived.decide is not None and a and b:
+        decision = comparison_for(spec, derived, row, a, b).standing(view.records).decision
+        texts = [verdict_text(spec, derived, decision, spec.labels) + mark]
+        extra = decision_csv(decision, derived)
+        differences = {s: first[s] - second[s] for s in sorted(set(first) & set(second))}
+        paired = True
+    else:
+        text, differences, paired = _derived(spec, first, second)
+        texts, extra = [text + (mark if differences else "")], []
+    if derived.p_better:
+        confidence = derived.decide.confidence if derived.decide else 0.95
+        texts.append(p_better_text(list(differences.values()), confidence) if paired else MISSING)
+    return texts, (differences, extra), paired
 
 
 def _derived(
@@ -138,6 +192,11 @@ def _caption(spec: TableSpec, label: str, epoch_note: str, counts: set[int], pai
             "; differences are paired by seed, shown as mean ± 95% confidence interval, "
             "* where the interval excludes zero"
         )
+    decided = decided_caption(spec)
+    if decided:
+        caption += f"; {decided}"
+    if any(d.p_better for d in spec.derived):
+        caption += "; P(A > B) over the pairs that differ, with its Wilson interval"
     return caption + "."
 
 

@@ -28,6 +28,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--loss-tolerance", type=float, default=0.05, help="allowed loss rise (default 0.05)"
     )
     compare.add_argument(
+        "--changed",
+        action="store_true",
+        help="show only the comparisons that are not ok (regressions, improvements, changes "
+        "within noise, missing configurations)",
+    )
+    compare.add_argument(
         "--time",
         type=float,
         metavar="FRACTION",
@@ -48,6 +54,14 @@ def command(args: argparse.Namespace) -> int:
     rows, regressions = compare(
         current, load_baseline(args.baseline), tolerance, with_time=args.time is not None
     )
-    print(render_rows(rows, ["cell", "metric", "baseline", "now", "change", "verdict"]))
+    shown = [row for row in rows if row[-1] != "ok"] if args.changed else rows
+    print(
+        render_rows(
+            shown,
+            ["configuration", "metric", "baseline", "now", "change [95% interval]", "verdict"],
+        )
+    )
+    if args.time is not None and rows:
+        print("\ntimings compared: both sides ran on the same machine, with the same concurrency")
     print(f"\n{regressions} regression(s) in {len(rows)} comparison(s)")
     return EXIT_FAILED_CELLS if regressions else EXIT_OK

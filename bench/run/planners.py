@@ -24,7 +24,7 @@ from dlbench.bench.matrix.experiment import Experiment
 from dlbench.registry.cell import Cell
 from dlbench.registry.records import CellRecord
 from dlbench.reports.decisions import Comparison, comparisons
-from dlbench.reports.sequential import RUNNING
+from dlbench.reports.sequential import BETTER_A, BETTER_B, RUNNING
 
 
 class Planner(Protocol):
@@ -103,7 +103,11 @@ class DecisionPlanner:
                         f"each side planned now, up to {spec.max_runs} in waves of {spec.wave}"
                     )
                 else:
-                    lines.append(f"{head}: {decision.verdict} with {decision.n} pair(s)")
+                    verdict = {
+                        BETTER_A: f"{comparison.derived.minuend} better",
+                        BETTER_B: f"{comparison.derived.subtrahend} better",
+                    }.get(decision.verdict, decision.verdict)
+                    lines.append(f"{head}: {verdict} with {decision.n} pair(s)")
         return lines
 
 

@@ -17,7 +17,8 @@ class Progress(Protocol):
     """Receives the events of a run."""
 
     def matrix_started(self, total: int, reused: int) -> None:
-        """``total`` cells will run; ``reused`` were already stored."""
+        """``total`` cells will run; ``reused`` were already stored (called again for each
+        wave a planner adds)."""
 
     def cell_started(self, cell: Cell) -> None:
         """A cell starts."""
@@ -81,8 +82,8 @@ class LineProgress:
         print(f"bench: {text}", file=self._stream)
 
     def matrix_started(self, total: int, reused: int) -> None:
-        """Say how many cells will run."""
-        self._total, self._started = total, time.perf_counter()
+        """Say how many cells will run (again for each wave a planner adds)."""
+        self._total, self._done, self._started = total, 0, time.perf_counter()
         self._print(f"{total} cell(s) to run, {reused} already stored")
 
     def cell_started(self, cell: Cell) -> None:
@@ -132,7 +133,9 @@ class BarProgress:
         tqdm.write(f"bench: {text}", file=self._stream)
 
     def matrix_started(self, total: int, reused: int) -> None:
-        """Open the matrix bar."""
+        """Open the matrix bar (a new one for each wave a planner adds)."""
+        if self._matrix is not None:
+            self._matrix.close()
         self._matrix = tqdm(
             total=total,
             desc=f"cells ({reused} stored)",

@@ -156,13 +156,15 @@ def run_matrix(
                 for cell in pending_cells(planned, matrix, store, options.force, stale)
                 if cell.id not in attempted
             ]
-            if not pending:
+            if not pending and attempted:
                 break
             _refuse_slow(pending, settings, options)
-            attempted.update(cell.id for cell in pending)
-            if summary.ran:
+            if attempted:
                 progress.note(f"undecided comparisons: {len(pending)} more cell(s)")
+            attempted.update(cell.id for cell in pending)
             progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
+            if not pending:
+                break
             _run_wave(executor, pending, job, store, progress, summary)
             planned = planned_cells(matrix, plans, store.records(matrix.cells))
     finally:

@@ -1,0 +1,75 @@
+"""``bench compare`` by configuration: runs of one grid with other seeds compare per
+configuration, a change within seed noise is not a regression, ``--changed`` shows only what
+changed, and ``--time`` compares timings only from the same machine."""
+
+from __future__ import annotations
+
+from dlbench.reports.compare import Tolerance, compare
+
+GRID = """\
+name: grid
+defaults:
+  dataset: {name: digits, train_subset: 128}
+  strategy: {name: plain, epochs: 2, batch_size: 32}
+experiments:
+  e:
+    model: {name: mlp, hidden: 16, depth: [2, 3]}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""
+
+
+def cells(group: str, values: list[float], machine: str = "cpu X AVX2") -> dict[str, dict]:
+    return {
+        f"{group}{i}": {
+            "cell": f"m, seed {i} ({group})",
+            "configuration": f"m ({group})",
+            "group": group,
+            "metrics": {"val_acc@best": value, "train_seconds": 10.0},
+            "concurrency": "jobs=1 threads=2",
+            "machine": machine,
+        }
+        for i, value in enumerate(values)
+    }
+
+
+def test_runs_with_other_seeds_compare_per_configuration() -> None:
+    baseline = {"cells": cells("g", [0.90, 0.92, 0.88])}
+    noisy = cells("g", [0.86, 0.93, 0.85])  # 2 points lower on average, well within noise
+    rows, regressions = compare(noisy, baseline, Tolerance())
+    (row,) = rows
+    assert row[0] == "m (g)" and row[2] == "90.00% (n=3)" and row[3] == "88.00% (n=3)"
+    assert row[-1] == "within noise" and regressions == 0
+    assert "[" in row[4]  # the change's interval
+    real = cells("g", [0.80, 0.81, 0.79])
+    rows, regressions = compare(real, baseline, Tolerance())
+    assert rows[0][-1] == "REGRESSION" and regressions == 1
+
+
+def test_time_compares_only_on_the_same_machine() -> None:
+    import pytest
+
+    from dlbench.registry.errors import DlbenchError
+
+    baseline = {"cells": cells("g", [0.9, 0.9], machine="cpu X AVX2")}
+    with pytest.raises(DlbenchError, match="only on the same machine"):
+        compare(cells("g", [0.9, 0.9], machine="cuda H200 9.0"), baseline, Tolerance(), True)
+    rows, _ = compare(cells("g", [0.9, 0.9]), baseline, Tolerance(), with_time=True)
+    assert any(row[1] == "train_seconds" for row in rows)
+
+
+def test_bench_compare_two_runs_of_a_grid_with_other_seeds(bench, write_matrix, tmp_path) -> None:
+    path = write_matrix(GRID)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert bench("run", "--matrix", path, "--out", first, "--set", "seeds=[0,1,2]").code == 0
+    assert bench("run", "--matrix", path, "--out", second, "--set", "seeds=[3,4,5]").code == 0
+    result = bench("compare", second, first)
+    assert result.code == 0, result.out
+    lines = [line for line in result.out.splitlines() if "(n=3)" in line]
+    assert len(lines) == 2 * 4  # two configurations, four metrics each
+    changed = bench("compare", second, first, "--changed")
+    shown = [line for line in changed.out.splitlines() if "(n=3)" in line]
+    assert all("| ok" not in line.replace("  ", " ") for line in shown)
+    assert len(shown) <= len(lines)
+    timed = bench("compare", second, first, "--time", "10")
+    assert "timings compared: both sides ran on the same machine" in timed.out
