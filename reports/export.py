@@ -89,3 +89,53 @@ def epoch_rows(
 def columns(rows: list[dict[str, Any]]) -> list[str]:
     """Every column of ``rows``, in first-seen order."""
     return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def decision_rows(
+    manifest: Manifest, records: Mapping[str, CellRecord], source: str = ""
+) -> list[dict[str, Any]]:
+    """One row per decided comparison of ``manifest``: where it stands on ``records``."""
+    from dlbench.reports.decisions import arm_values, comparisons
+    from dlbench.reports.sequential import probability_of_better
+
+    rows = []
+    for experiment in manifest.shown:
+        for comparison in comparisons(experiment.cells, experiment.tables):
+            standing = comparison.standing(records)
+            decision, spec = standing.decision, comparison.spec
+            metric, at = comparison.table.metric, comparison.table.at
+            first = arm_values(comparison.a, records, metric, at)
+            second = arm_values(comparison.b, records, metric, at)
+            pairs = [
+                value - other
+                for seed, value in sorted(first.items())
+                if value is not None and (other := second.get(seed)) is not None
+            ]
+            better = probability_of_better(pairs, spec.confidence)
+            rows.append(
+                {
+                    "results": source,
+                    "matrix": manifest.name,
+                    "experiment": experiment.name,
+                    "table": comparison.table.title,
+                    "column": comparison.derived.title,
+                    "row": comparison.row,
+                    "metric": f"{comparison.table.metric}@{comparison.table.at}",
+                    "a": comparison.derived.minuend,
+                    "b": comparison.derived.subtrahend,
+                    "verdict": decision.verdict,
+                    "pairs": decision.n,
+                    "mean": decision.mean,
+                    "low": decision.low,
+                    "high": decision.high,
+                    "margin": spec.margin,
+                    "confidence": spec.confidence,
+                    "min_runs": spec.min_runs,
+                    "max_runs": spec.max_runs,
+                    "runs_needed": decision.needed,
+                    "p_a_better": better[0] if better else None,
+                    "p_a_better_low": better[1] if better else None,
+                    "p_a_better_high": better[2] if better else None,
+                }
+            )
+    return rows

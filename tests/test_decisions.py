@@ -276,3 +276,19 @@ def test_vary_split_needs_a_dataset_that_takes_a_split_seed(bench, write_matrix)
         "expected a list of distinct sources among init, order, split"
         in bench("run", "--matrix", write_matrix(bad), "--dry-run").err
     )
+
+
+def test_decisions_export_one_row_per_comparison(bench, decided_run) -> None:
+    import csv
+    import io
+
+    result = bench("export", decided_run, "--decisions")
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert [row["row"] for row in rows] == ["2", "6"]
+    for row in rows:
+        assert row["verdict"] in ("A better", "B better", "equivalent", "undecided", "running")
+        assert int(row["pairs"]) >= 3 and float(row["low"]) <= float(row["mean"]) <= float(
+            row["high"]
+        )
+        assert row["margin"] == "0.02" and row["a"] == "residual_mlp" and row["b"] == "mlp"

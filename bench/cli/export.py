@@ -19,7 +19,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     export.set_defaults(handler=command)
     export.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="results directories")
     export.add_argument("--format", default="csv", choices=("csv", "jsonl", "parquet"))
-    export.add_argument("--epochs", action="store_true", help="one row per cell and epoch")
+    rows = export.add_mutually_exclusive_group()
+    rows.add_argument("--epochs", action="store_true", help="one row per cell and epoch")
+    rows.add_argument(
+        "--decisions",
+        action="store_true",
+        help="one row per decided comparison: verdict, pairs, interval, margin, P(A > B)",
+    )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.add_argument(
         "--to",
@@ -45,7 +51,7 @@ def command(args: argparse.Namespace) -> int:
             f"{count} run(s) written to {args.out}; view them with: tensorboard --logdir {args.out}"
         )
         return EXIT_OK
-    found = rows(args.runs, args.epochs)
+    found = rows(args.runs, args.epochs, args.decisions)
     text = write(found, args.format, args.out, args.runs)
     if text is not None:
         sys.stdout.write(text)

@@ -15,14 +15,17 @@ from dlbench.bench.results.outputs import write_output, write_output_with
 from dlbench.bench.results.report_files import read_manifest
 from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
-from dlbench.reports.export import cell_rows, columns, epoch_rows
+from dlbench.reports.export import cell_rows, columns, decision_rows, epoch_rows
 
 FORMATS = ("csv", "jsonl", "parquet")
 PANDAS_HINT = "pip install 'dlbench[export]' (pandas and pyarrow)"
 
 
-def rows(paths: Iterable[Path | str], epochs: bool = False) -> list[dict[str, Any]]:
-    """Tidy rows of every results directory in ``paths``, in order."""
+def rows(
+    paths: Iterable[Path | str], epochs: bool = False, decisions: bool = False
+) -> list[dict[str, Any]]:
+    """Tidy rows of every results directory in ``paths``, in order: one per cell, per cell and
+    epoch (``epochs``), or per decided comparison (``decisions``)."""
     found: list[dict[str, Any]] = []
     for path in map(Path, paths):
         if not path.is_dir():
@@ -30,7 +33,7 @@ def rows(paths: Iterable[Path | str], epochs: bool = False) -> list[dict[str, An
         store = ResultStore(path)
         manifest = read_manifest(store)
         records = store.records(manifest.cell_ids())
-        build = epoch_rows if epochs else cell_rows
+        build = decision_rows if decisions else epoch_rows if epochs else cell_rows
         found += build(manifest, records, str(path))
     return found
 
