@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -19,6 +19,7 @@ from dlbench.reports.manifest import ExperimentEntry, Manifest
 from dlbench.reports.plots import FORMATS, curves_plot, figure_bytes, probe_plot
 from dlbench.reports.table import RecordView, Table
 from dlbench.reports.tables import build_table
+from dlbench.reports.tuning_report import best_so_far_plot, scatter_plot, tuning_table
 
 PLOTS = "plots"
 
@@ -174,6 +175,9 @@ def _section(
     cells = list(experiment.cells)
     for index, spec in enumerate(experiment.tables, start=1):
         table = build_table(spec, cells, view, experiments)
+        if experiment.tune is not None:
+            note = f" {experiment.tune.describe().capitalize()}; tables show the final runs only."
+            table = replace(table, caption=table.caption + note)
         stem = slug(f"{experiment.name}-{table.title or index}")
         section.tables.append((table, stem))
         if spec.curves:
@@ -185,6 +189,8 @@ def _section(
                 f"{stem}-curves",
                 formats,
             )
+    if experiment.tune is not None:
+        _add_tuning(section, experiment, view, formats)
     for probe in experiment.probes:
         plot = manifest.probe_plots.get(probe)
         if plot is not None:
@@ -192,6 +198,23 @@ def _section(
             stem = slug(f"{experiment.name}-{probe.replace('_', '-')}")
             _add(section, draw, plot.title.capitalize(), stem, formats)
     return section
+
+
+def _add_tuning(
+    section: Section,
+    experiment: ExperimentEntry,
+    view: RecordView,
+    formats: tuple[str, ...],
+) -> None:
+    """A tuned experiment's tuning table, best-so-far curves and scatter plots."""
+    stem = slug(f"{experiment.name}-tuning")
+    section.tables.append((tuning_table(experiment, view.records), stem))
+    draw = partial(best_so_far_plot, experiment, view.records)
+    _add(section, draw, "Best validation metric so far, per arm", f"{stem}-best", formats)
+    draw = partial(scatter_plot, experiment, view.records)
+    _add(
+        section, draw, "Validation metric against each tuned parameter", f"{stem}-scatter", formats
+    )
 
 
 def _add(

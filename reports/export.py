@@ -51,11 +51,14 @@ def cell_columns(record: CellRecord) -> dict[str, Any]:
 def cell_rows(
     manifest: Manifest, records: Mapping[str, CellRecord], source: str = ""
 ) -> list[dict[str, Any]]:
-    """One row per stored cell of ``manifest``: configuration, final metrics, timings."""
+    """One row per stored cell of ``manifest``: configuration, final metrics, timings, and its
+    ``role``: ``trial`` for a tuning trial, else ``run``."""
     experiments: dict[str, list[str]] = {}
+    trials = set()
     for experiment in manifest.experiments:
-        for cell in experiment.cells:
+        for cell in (*experiment.cells, *experiment.trials):
             experiments.setdefault(cell.id, []).append(experiment.name)
+        trials.update(cell.id for cell in experiment.trials)
     rows = []
     for cell_id, names in experiments.items():
         record = records.get(cell_id)
@@ -65,6 +68,7 @@ def cell_rows(
             "results": source,
             "matrix": manifest.name,
             "experiments": ",".join(names),
+            "role": "trial" if cell_id in trials else "run",
         }
         row.update(cell_columns(record))
         row.update({key: value for key, value in record.final.items()})

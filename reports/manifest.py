@@ -14,6 +14,7 @@ from dlbench.registry.cell import Cell
 from dlbench.registry.probes import ProbePlot
 from dlbench.registry.schema import ShapeError, check_fields, check_value
 from dlbench.reports.decisions import DecideSpec
+from dlbench.reports.tuning import SearchDimension, TuneSpec
 
 #: The rows of a model card when none are named: one per distinct model.
 MODEL_ROWS = "model"
@@ -134,6 +135,8 @@ class ExperimentEntry:
     :param selected: whether it was run (``--only`` may leave experiments out; leaderboards may
         still show them).
     :param probes: the probes its cells ran with.
+    :param tune: how its arms were tuned; ``cells`` are then their final runs.
+    :param trials: its tuning trials (never shown in tables: final numbers come from ``cells``).
     """
 
     name: str
@@ -144,10 +147,14 @@ class ExperimentEntry:
     skipped: tuple[SkippedCell, ...] = ()
     tables: tuple[TableSpec, ...] = ()
     probes: tuple[str, ...] = ()
+    tune: TuneSpec | None = None
+    trials: tuple[Cell, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the manifest file."""
         return {
+            "tune": asdict(self.tune) if self.tune is not None else None,
+            "trials": [{"id": cell.id, **cell.to_json()} for cell in self.trials],
             "name": self.name,
             "title": self.title,
             "description": self.description,
@@ -183,8 +190,31 @@ class ExperimentEntry:
         probes = _get(data, "probes", list, where, [])
         if not all(isinstance(p, str) for p in probes):
             raise ManifestError(f"{where}.probes: expected a list of probe names")
+        tune = _get(data, "tune", (dict, type(None)), where, None)
+        if tune is not None:
+            try:
+                check_fields(TuneSpec, tune, f"{where}.tune", ("space",))
+            except ShapeError as exc:
+                raise ManifestError(str(exc)) from None
+            tune = TuneSpec(
+                **{
+                    **tune,
+                    "space": tuple(
+                        SearchDimension(**{**d, "values": tuple(d["values"])})
+                        for d in tune["space"]
+                    ),
+                }
+            )
+        trials = []
+        for index, cell in enumerate(_get(data, "trials", list, where, [])):
+            try:
+                trials.append(Cell.from_json(cell))
+            except ValueError as exc:
+                raise ManifestError(f"{where}.trials[{index}]: not a cell ({exc})") from None
         return cls(
             name=name,
+            tune=tune,
+            trials=tuple(trials),
             title=_get(data, "title", str, where, name),
             description=_get(data, "description", str, where, ""),
             selected=_get(data, "selected", bool, where, True),
@@ -219,7 +249,7 @@ class Manifest:
 
     def cell_ids(self) -> list[str]:
         """Every cell id of every experiment, once, in order."""
-        return list(dict.fromkeys(c.id for e in self.experiments for c in e.cells))
+        return list(dict.fromkeys(c.id for e in self.experiments for c in (*e.cells, *e.trials)))
 
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for ``manifest.json``."""

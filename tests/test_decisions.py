@@ -250,7 +250,7 @@ def test_decide_blocks_are_validated_in_one_line(bench, write_matrix, change, me
     result = bench("run", "--matrix", write_matrix(text), "--dry-run")
     if message is None:
         assert result.code == 0, result.err
-        assert "decide e: Residual - plain at depth=2" in result.out
+        assert "plan e: Residual - plain at depth=2" in result.out
         return
     assert result.code == 2 and result.err.count("\n") == 1
     assert message in result.err, result.err

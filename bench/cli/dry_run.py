@@ -8,9 +8,9 @@ import torch
 
 from dlbench.bench.cli.common import EXIT_OK
 from dlbench.bench.matrix import Matrix
-from dlbench.bench.results.store import ResultStore
+from dlbench.bench.results.store import ResultStore, StoredRecords
 from dlbench.bench.run.executors import ExecutorChoice
-from dlbench.bench.run.planners import planners
+from dlbench.bench.run.plan import planned_experiments, planners
 from dlbench.bench.run.runner import current_code, pending_cells, planned_now, stale_cells
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem
@@ -29,9 +29,10 @@ def dry_run(
     """Print every cell with its status; the model of each is built once and its output shape
     checked against the dataset's class count."""
     store = ResultStore(out)
-    stale = stale_cells(matrix, store, current_code(matrix, catalog))
+    records = StoredRecords(store)
     planned = planned_now(matrix, store)
-    shown = {cell.id for cell in planned}
+    stale = stale_cells(planned, store, current_code(matrix, catalog, planned))
+    plan = planned_experiments(matrix, records)
     pending = {cell.id for cell in pending_cells(planned, matrix, store, stale=stale)}
     problems = model_problems(matrix, catalog)
     to_run = [c for c in planned if c.id in pending]
@@ -39,7 +40,8 @@ def dry_run(
     slow_ids = {cell.id for cell in slow}
     rows = []
     for experiment in matrix.experiments:
-        for cell in (c for c in experiment.cells if c.id in shown):
+        finals, trials = plan.get(experiment.name, (experiment.cells, ()))
+        for cell in (*trials, *finals):
             status = "to run" if cell.id in pending else "stored"
             if cell.id in stale:
                 status = f"stale (code of plugin {', '.join(stale[cell.id])} changed)"
@@ -48,7 +50,10 @@ def dry_run(
                 status = "slow (needs --allow-slow)"
             if problem is not None:
                 status = "will fail"
-            rows.append([experiment.name, cell.id, status, problem or cell.describe()])
+            tuned = [d.key for d in experiment.tune.space] if experiment.tune else []
+            role = "trial: " if cell in trials else ""
+            text = role + cell.describe(tuned)
+            rows.append([experiment.name, cell.id, status, problem or text])
         for skipped in experiment.skipped:
             rows.append(
                 [experiment.name, "-", "skipped", f"{skipped.description}: {skipped.reason}"]
@@ -58,9 +63,8 @@ def dry_run(
         f"\n{len(planned)} unique cell(s) planned, {len(pending)} to run; "
         f"results would go to {out}; executor {executor.describe()}"
     )
-    records = store.records(matrix.cells)
     for line in (line for planner in planners(matrix) for line in planner.notes(records)):
-        print(f"decide {line}")
+        print(f"plan {line}")
     if slow:
         print(f"{len(slow)} cell(s) run only with --allow-slow: {slow_reason}")
     return EXIT_OK

@@ -187,26 +187,30 @@ def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     """A results directory this user cannot write: its report when every cell is stored,
     else a one-line error saying how many cells would run."""
     from dlbench.bench.results.report_files import render_stored_report
-    from dlbench.bench.results.store import ResultStore
+    from dlbench.bench.results.store import ResultStore, StoredRecords
+    from dlbench.bench.run.plan import planned_experiments
     from dlbench.bench.run.runner import current_code, pending_cells, planned_now, stale_cells
 
     store = ResultStore(out)
-    code = current_code(matrix, catalog)
     planned = planned_now(matrix, store)
-    pending = pending_cells(planned, matrix, store, stale=stale_cells(matrix, store, code))
+    code = current_code(matrix, catalog, planned)
+    pending = pending_cells(planned, matrix, store, stale=stale_cells(planned, store, code))
     if pending:
         raise DlbenchError(
             f"--out {out}: read-only, and {len(pending)} cell(s) would run; make it writable "
             "or choose another --out"
         )
-    report = render_stored_report(store, matrix.manifest(catalog, code, planned))
+    records = StoredRecords(store)
+    report = render_stored_report(
+        store, matrix.manifest(catalog, code, planned_experiments(matrix, records))
+    )
     print(report.markdown)
     print(
         f"bench: warning: --out {out} is read-only: every cell is stored; report files were "
         "not rewritten",
         file=sys.stderr,
     )
-    failed = [r for r in store.records(matrix.cells).values() if r.status != "ok"]
+    failed = [r for cell in planned if (r := records.get(cell.id)) and r.status != "ok"]
     return EXIT_FAILED_CELLS if failed else EXIT_OK
 
 

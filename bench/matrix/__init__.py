@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import DlbenchError, UnknownNameError
 from dlbench.registry.params import ParamError, resolve_params
-from dlbench.reports.decisions import comparisons
 from dlbench.reports.manifest import ExperimentEntry, Manifest
 
 TOP_KEYS = ("name", "description", "executor", "defaults", "experiments")
@@ -65,16 +64,17 @@ class Matrix:
         self,
         catalog: Catalog | None = None,
         code: Mapping[str, Mapping[str, str]] | None = None,
-        planned: Iterable[Cell] | None = None,
+        plan: Mapping[str, tuple[tuple[Cell, ...], tuple[Cell, ...]]] | None = None,
     ) -> Manifest:
         """What reports need to redraw the tables without the matrix file or the plugins.
 
         :param catalog: where the probes' plot declarations come from.
         :param code: cell id -> plugin -> code fingerprint this run uses.
-        :param planned: the cells planned so far (an experiment that decides comparisons plans
-            its runs as it goes); every cell when ``None``.
+        :param plan: experiment name -> (its cells, its tuning trials) planned so far, for the
+            experiments that plan their runs (they decide comparisons, or are tuned); the others
+            show every cell.
         """
-        keep = None if planned is None else {cell.id for cell in planned}
+        plan = plan or {}
         selected = {e.name for e in self.experiments}
         probe_names = {p.name for e in self.experiments for p in e.probes}
         plots = {}
@@ -92,23 +92,18 @@ class Matrix:
                     title=e.title,
                     description=e.description,
                     selected=e.name in selected,
-                    cells=_planned(e, keep),
+                    cells=plan[e.name][0] if e.name in plan else e.cells,
                     skipped=e.skipped,
                     tables=e.tables,
                     probes=tuple(p.name for p in e.probes),
+                    tune=e.tune,
+                    trials=plan[e.name][1] if e.name in plan else (),
                 )
                 for e in (*self.experiments, *self.unselected)
             ),
             probe_plots=plots,
             code=dict(code or {}),
         )
-
-
-def _planned(experiment: Experiment, keep: set[str] | None) -> tuple[Cell, ...]:
-    """An experiment's cells; for one that decides comparisons, only those planned so far."""
-    if keep is None or not comparisons(experiment.cells, experiment.tables):
-        return experiment.cells
-    return tuple(cell for cell in experiment.cells if cell.id in keep)
 
 
 def load_matrix(

@@ -15,21 +15,18 @@ from dlbench.bench.matrix.axes import (
     find_axes,
 )
 from dlbench.bench.matrix.decisions import planned_runs
-from dlbench.bench.matrix.expand import (
-    ExperimentSource,
-    build_cell,
-    refusal,
-    size_refusal,
-)
+from dlbench.bench.matrix.expand import ExperimentSource, build_cell, refusal, size_refusal
 from dlbench.bench.matrix.merge import MatrixScope, merge_experiment
 from dlbench.bench.matrix.references import resolve_references
 from dlbench.bench.matrix.tables import parse_tables
+from dlbench.bench.matrix.tuning import parse_tune
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, check_keys
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import UnknownNameError
 from dlbench.registry.params import ParamError, resolve_params
 from dlbench.reports.manifest import SkippedCell, TableSpec
+from dlbench.reports.tuning import TuneSpec
 
 EXPERIMENT_KEYS = (
     "title",
@@ -39,6 +36,7 @@ EXPERIMENT_KEYS = (
     "repeats",
     "vary",
     "probes",
+    "tune",
     "zip",
     "exclude",
     "tables",
@@ -53,6 +51,7 @@ class Experiment:
     """One named experiment of a matrix, expanded.
 
     :param probes: the probes its cells run with (not part of their identity).
+    :param tune: how its arms (its cells) are tuned before their final runs, if they are.
     """
 
     name: str
@@ -62,6 +61,7 @@ class Experiment:
     skipped: tuple[SkippedCell, ...]
     tables: tuple[TableSpec, ...]
     probes: tuple[Component, ...] = ()
+    tune: TuneSpec | None = None
 
 
 def load_experiment(
@@ -84,13 +84,61 @@ def load_experiment(
     catalog = scope.catalog
     source = merge_experiment(name, body, scope)
     runs = planned_runs(body.get("tables"))
-    if runs is not None:
-        _plan_seeds(source, keypath, runs)
+    if "tune" in body or runs is not None:
+        # A tuned experiment's cells are its arms, at seed 0, whose trials and final runs its
+        # planner makes; a decided one's seeds are the runs its comparisons may ask for.
+        _plan_seeds(source, keypath, None if "tune" in body else runs)
     resolve_references(source, produced, catalog)
     axes = apply_zip((*keypath, "zip"), body.get("zip"), find_axes(source, catalog))
     check_size(keypath, axes)
     combos = apply_exclude((*keypath, "exclude"), body.get("exclude"), axes, combinations(axes))
     axis_keys = [key for axis in axes for key in axis.keys]
+    cells, skipped = _cells(name, keypath, source, combos, axis_keys, catalog)
+    metrics = sorted({m for c in cells for m in catalog.strategies.get(c.strategy.name).metrics})
+    tables = parse_tables(
+        (*keypath, "tables"), body.get("tables"), axes=axis_keys, metrics=metrics, cells=cells
+    )
+    tune = None
+    if "tune" in body:
+        tune = parse_tune((*keypath, "tune"), body["tune"], cells, axis_keys, metrics, catalog)
+    title, description = _texts(name, keypath, source, body)
+    experiment = Experiment(
+        name,
+        title,
+        description,
+        tuple(cells),
+        tuple(skipped),
+        tables,
+        _resolve_probes(source, catalog),
+        tune,
+    )
+    return experiment, frozenset(source.applied)
+
+
+def _plan_seeds(source: ExperimentSource, keypath: KeyPath, runs: int | None) -> None:
+    """A planned experiment takes no seeds of its own: a decided comparison plans seeds
+    ``0 .. runs - 1`` as needed; a tuned experiment's arms are at seed 0 (``runs`` is
+    ``None``)."""
+    origin = source.origins[("seeds", "")]
+    if isinstance(origin, str) or (origin[:2] == keypath and len(origin) > 2):
+        raise MatrixError(
+            origin,
+            "this experiment plans its runs (a comparison it decides, or its tuning); remove "
+            "seeds or repeats here",
+        )
+    source.seeds = 0 if runs is None else list(range(runs))
+
+
+def _cells(
+    name: str,
+    keypath: KeyPath,
+    source: ExperimentSource,
+    combos: list[dict[str, Any]],
+    axis_keys: list[str],
+    catalog: Catalog,
+) -> tuple[list[Cell], list[SkippedCell]]:
+    """The experiment's cells, and the combinations that cannot run (reached by crossing
+    plugin names; any other impossible cell is an error)."""
     name_axes = {key for key in axis_keys if key.endswith(".name")}
     cells: dict[str, Cell] = {}
     skipped: list[SkippedCell] = []
@@ -109,16 +157,13 @@ def load_experiment(
             raise MatrixError(keypath, f"impossible cell: {reason}")
     if not cells:
         raise MatrixError(keypath, f"no cell can run: {skipped[0].reason}")
-    metrics = sorted(
-        {m for c in cells.values() for m in catalog.strategies.get(c.strategy.name).metrics}
-    )
-    tables = parse_tables(
-        (*keypath, "tables"),
-        body.get("tables"),
-        axes=[key for axis in axes for key in axis.keys],
-        metrics=metrics,
-        cells=list(cells.values()),
-    )
+    return list(cells.values()), skipped
+
+
+def _texts(
+    name: str, keypath: KeyPath, source: ExperimentSource, body: Mapping[str, Any]
+) -> tuple[str, str]:
+    """The experiment's title and description (``--set`` over the file's), checked."""
     texts = {
         key: source.texts.get(key, body.get(key, default))
         for key, default in (("title", name), ("description", ""))
@@ -126,29 +171,7 @@ def load_experiment(
     for key, value in texts.items():
         if not isinstance(value, str):
             raise MatrixError(source.origins.get((key, ""), (*keypath, key)), "expected a string")
-    title, description = str(texts["title"]), str(texts["description"])
-    experiment = Experiment(
-        name,
-        title,
-        description,
-        tuple(cells.values()),
-        tuple(skipped),
-        tables,
-        _resolve_probes(source, catalog),
-    )
-    return experiment, frozenset(source.applied)
-
-
-def _plan_seeds(source: ExperimentSource, keypath: KeyPath, runs: int) -> None:
-    """A decided comparison plans its experiment's runs: seeds ``0 .. runs - 1`` as needed."""
-    origin = source.origins[("seeds", "")]
-    if isinstance(origin, str) or (origin[:2] == keypath and len(origin) > 2):
-        raise MatrixError(
-            origin,
-            "this experiment decides a comparison, which plans its runs (min_runs to max_runs); "
-            "remove seeds or repeats here",
-        )
-    source.seeds = list(range(runs))
+    return str(texts["title"]), str(texts["description"])
 
 
 def _resolve_probes(source: ExperimentSource, catalog: Catalog) -> tuple[Component, ...]:

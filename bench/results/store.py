@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,31 @@ LOCK = ".lock"
 ARTIFACTS = "artifacts"
 ATTEMPTS = "attempts"
 CACHE = f"{ARTIFACTS}/cache"
+
+
+class StoredRecords(Mapping[str, CellRecord]):
+    """The stored records of a results directory as a read-only mapping, each read when first
+    asked for (planners look up cells they make as they go: tuning trials, final runs)."""
+
+    def __init__(self, store: ResultStore) -> None:
+        self._store = store
+        self._read: dict[str, CellRecord | None] = {}
+
+    def __getitem__(self, cell_id: str) -> CellRecord:
+        if cell_id not in self._read:
+            self._read[cell_id] = self._store.get(cell_id)
+        record = self._read[cell_id]
+        if record is None:
+            raise KeyError(cell_id)
+        return record
+
+    def __iter__(self) -> Iterator[str]:
+        folder = self._store.cells_dir
+        names = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+        return iter([name for name in names if name in self])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class ResultStore:

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dlbench.bench.matrix import Matrix
 from dlbench.bench.matrix.experiment import Experiment
 from dlbench.registry.cell import Cell
 from dlbench.registry.records import CellRecord
@@ -109,25 +108,3 @@ class DecisionPlanner:
                     }.get(decision.verdict, decision.verdict)
                     lines.append(f"{head}: {verdict} with {decision.n} pair(s)")
         return lines
-
-
-def planners(matrix: Matrix) -> list[Planner]:
-    """The planners of ``matrix``'s selected experiments."""
-    deciding = [e for e in matrix.experiments if comparisons(e.cells, e.tables)]
-    static = [e for e in matrix.experiments if e not in deciding]
-    return [StaticPlanner(static), DecisionPlanner(deciding)]
-
-
-def planned_cells(
-    matrix: Matrix, planners: Sequence[Planner], records: Mapping[str, CellRecord]
-) -> list[Cell]:
-    """The cells the planners want now, with every producer they need, producers first (the
-    matrix's order)."""
-    wanted = {cell.id for planner in planners for cell in planner.wanted(records)}
-    pending = list(wanted)
-    while pending:
-        for producer in matrix.cells[pending.pop()].producers():
-            if producer not in wanted:
-                wanted.add(producer)
-                pending.append(producer)
-    return [cell for cell in matrix.unique_cells() if cell.id in wanted]

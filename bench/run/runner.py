@@ -8,13 +8,13 @@ from typing import Any
 
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.results.files import remove_dead_temporaries
-from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore
+from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore, StoredRecords
 from dlbench.bench.run.cell_job import CellJob
 from dlbench.bench.run.cell_runner import CellRunner
 from dlbench.bench.run.environment import capture_environment
 from dlbench.bench.run.executors import ExecutorChoice, choose_executor
 from dlbench.bench.run.fingerprint import CodeFingerprints
-from dlbench.bench.run.planners import planned_cells, planners
+from dlbench.bench.run.plan import planned_cells, planned_experiments, planners
 from dlbench.bench.run.progress import Progress
 from dlbench.bench.run.services import CellPlan, RunSettings, Services
 from dlbench.bench.run.slow_options import slow_cells
@@ -68,21 +68,24 @@ class RunOptions:
     threads_given: bool = False
 
 
-def current_code(matrix: Matrix, catalog: Catalog) -> dict[str, dict[str, str]]:
+def current_code(
+    matrix: Matrix, catalog: Catalog, planned: Iterable[Cell] = ()
+) -> dict[str, dict[str, str]]:
     """Cell id -> plugin -> fingerprint of the code that would run it now, for every cell of
-    every experiment (selected or not)."""
+    every experiment (selected or not) and every cell a planner made (``planned``)."""
     fingerprints = CodeFingerprints(catalog)
     cells = {c.id: c for e in (*matrix.experiments, *matrix.unselected) for c in e.cells}
     cells.update(matrix.cells)
+    cells.update((cell.id, cell) for cell in planned)
     return {cell_id: fingerprints.of_cell(cell) for cell_id, cell in cells.items()}
 
 
 def stale_cells(
-    matrix: Matrix, store: ResultStore, code: Mapping[str, Mapping[str, str]]
+    cells: Iterable[Cell], store: ResultStore, code: Mapping[str, Mapping[str, str]]
 ) -> dict[str, list[str]]:
     """Cell id -> plugins whose code changed since its stored (finished) result was made."""
     stale = {}
-    for cell in matrix.unique_cells():
+    for cell in cells:
         record = store.get(cell.id)
         if record is not None and record.status == "ok":
             changed = record.changed_code(code.get(cell.id, {}))
@@ -116,7 +119,7 @@ def pending_cells(
 
 def planned_now(matrix: Matrix, store: ResultStore) -> list[Cell]:
     """The cells the matrix's planners want given what is stored now."""
-    return planned_cells(matrix, planners(matrix), store.records(matrix.cells))
+    return planned_cells(matrix, planners(matrix), StoredRecords(store))
 
 
 def run_matrix(
@@ -140,17 +143,17 @@ def run_matrix(
     removed = remove_dead_temporaries(store.root, WRITTEN_FOLDERS)
     if removed:
         progress.note(f"removed {removed} temporary file(s) left by an interrupted run")
-    code = current_code(matrix, catalog)
-    stale = () if options.keep_stale else stale_cells(matrix, store, code)
     plans = planners(matrix)
-    planned = planned_cells(matrix, plans, store.records(matrix.cells))
-    store.write_manifest(matrix.manifest(catalog, code, planned).to_json())
+    planned = planned_cells(matrix, plans, StoredRecords(store))
+    code = current_code(matrix, catalog, planned)
+    store.write_manifest(_manifest(matrix, catalog, code, store).to_json())
     summary = RunSummary()
     job = _cell_job(matrix, store, catalog, settings, progress, options, choice)
     executor = catalog.executors.get(choice.name).create(**choice.options)
     attempted: set[str] = set()
     try:
         while True:
+            stale = {} if options.keep_stale else stale_cells(planned, store, code)
             pending = [
                 cell
                 for cell in pending_cells(planned, matrix, store, options.force, stale)
@@ -160,18 +163,26 @@ def run_matrix(
                 break
             _refuse_slow(pending, settings, options)
             if attempted:
-                progress.note(f"undecided comparisons: {len(pending)} more cell(s)")
+                progress.note(f"the planners want {len(pending)} more cell(s)")
             attempted.update(cell.id for cell in pending)
             progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
             if not pending:
                 break
             _run_wave(executor, pending, job, store, progress, summary)
-            planned = planned_cells(matrix, plans, store.records(matrix.cells))
+            planned = planned_cells(matrix, plans, StoredRecords(store))
+            code = current_code(matrix, catalog, planned)
     finally:
         progress.close()
         summary.total, summary.reused = len(planned), len(planned) - summary.ran
-        summary.manifest = matrix.manifest(catalog, code, planned)
+        summary.manifest = _manifest(matrix, catalog, code, store)
     return summary
+
+
+def _manifest(
+    matrix: Matrix, catalog: Catalog, code: Mapping[str, Mapping[str, str]], store: ResultStore
+) -> Manifest:
+    """The matrix as planned so far, for the report."""
+    return matrix.manifest(catalog, code, planned_experiments(matrix, StoredRecords(store)))
 
 
 def _refuse_slow(pending: list[Cell], settings: RunSettings, options: RunOptions) -> None:
