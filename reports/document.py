@@ -99,7 +99,7 @@ def build_document(
     :param formats: image formats for every figure.
     """
     view = RecordView(records, stale_cells(manifest, records))
-    owners = {c.id: (e.name, c) for e in manifest.shown for c in e.cells}
+    owners = {c.id: (e.name, c) for e in manifest.shown for c in (*e.cells, *e.trials)}
     planned_skips = [s for e in manifest.shown for s in e.skipped]
     statuses = [records[i].status if i in records else "pending" for i in owners]
     summary = (

@@ -186,3 +186,19 @@ def test_ray_missing_is_a_one_line_error(tmp_path, monkeypatch, capsys) -> None:
     matrix.write_text(SMALL)
     assert bench("run", "--matrix", matrix, "--out", tmp_path / "o", "--executor", "ray") == 2
     assert "pip install 'dlbench[ray]'" in capsys.readouterr().err
+
+
+def test_planned_runs_on_ray_match_the_local_ones(tmp_path) -> None:
+    """A tuned study and a decided comparison plan the same cells on Ray as locally."""
+    pytest.importorskip("optuna", reason="tuning needs Optuna (dlbench[tune])")
+    from test_decisions import DECIDE
+    from test_tuning import TUNED
+
+    for name, text in (("tuned", TUNED), ("decided", DECIDE)):
+        matrix = tmp_path / f"{name}.yaml"
+        matrix.write_text(text)
+        local, remote = tmp_path / f"{name}-local", tmp_path / f"{name}-ray"
+        assert bench("run", "--matrix", matrix, "--out", local, "--threads", "1") == 0
+        argv = ("run", "--matrix", matrix, "--out", remote, "--executor", "ray", "--threads", "1")
+        assert bench(*argv) == 0
+        assert set(results(remote)) == set(results(local)), name

@@ -9,9 +9,11 @@ from typing import Any
 from dlbench.bench.matrix import DEFAULT_KEYS, TOP_KEYS
 from dlbench.bench.matrix.experiment import EXPERIMENT_KEYS, MAX_NAME_LENGTH
 from dlbench.bench.matrix.tables import LEADERBOARD_KEYS, MODEL_CARD_KEYS, TABLE_KEYS, TABLE_KINDS
+from dlbench.bench.matrix.tuning import TUNE_PARAMS
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, VARY_SOURCES
 from dlbench.registry.params import Param
+from dlbench.reports.tuning import DISTRIBUTIONS
 
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 REFERENCE = {
@@ -146,6 +148,24 @@ def matrix_schema(catalog: Catalog) -> dict[str, Any]:
         "zip": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
         "exclude": {"type": "array", "items": {"type": "object"}},
         "tables": {"type": "array", "items": table},
+        "tune": {
+            "type": "object",
+            "required": ["space"],
+            "properties": {
+                "space": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "propertyNames": {"enum": list(DISTRIBUTIONS)},
+                    },
+                },
+                **{key: _value(param) for key, param in TUNE_PARAMS.items()},
+            },
+            "additionalProperties": False,
+            "description": "tune every arm with the same budget of trials before its final runs",
+        },
     }
     experiment_name = f"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_NAME_LENGTH - 1}}}$"
     return {
