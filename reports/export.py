@@ -54,7 +54,7 @@ def cell_rows(
     """One row per stored cell of ``manifest``: configuration, final metrics, timings, and its
     ``role``: ``trial`` for a tuning trial, else ``run``."""
     experiments: dict[str, list[str]] = {}
-    trials = set()
+    trials: set[str] = set()
     for experiment in manifest.experiments:
         for cell in (*experiment.cells, *experiment.trials):
             experiments.setdefault(cell.id, []).append(experiment.name)

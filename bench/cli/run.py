@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shlex
 import sys
@@ -132,38 +131,20 @@ def command(args: argparse.Namespace) -> int:
 
 def run(matrix: Matrix, catalog: Catalog, out: Path, args: argparse.Namespace) -> int:
     """Run what is not stored yet under the directory's lock, then write the report."""
-    from dlbench.bench.results.report_files import REPORT, write_report
-    from dlbench.bench.results.store import ResultStore
+    from dlbench.bench.results.report_files import REPORT
     from dlbench.bench.run.progress import make_progress
-    from dlbench.bench.run.runner import run_matrix
-    from dlbench.bench.run.services import RunSettings
-    from dlbench.engine.device import available_cores, resolve_device, set_threads
+    from dlbench.bench.run.session import run_into, settings_for, stopped_message
 
-    store = ResultStore.open(out, matrix.name)
-    settings = RunSettings(
-        device=resolve_device(args.device),
-        data_root=data_root(args),
-        download=args.download,
-        threads=set_threads(args.threads or available_cores()),
-    )
-    with store.lock():
-        try:
-            summary = run_matrix(
-                matrix, store, catalog, settings, make_progress(), args.run_options
-            )
-        except KeyboardInterrupt as stop:
-            # Pressed again, or the disk is full: the stored records are what matters.
-            with contextlib.suppress(KeyboardInterrupt, DlbenchError, OSError):
-                write_report(store)
-            reason = str(stop) or "interrupted"
-            print(
-                f"bench: stopped ({reason}); finished cells are stored in {out}. "
-                "Run the same command again to resume.",
-                file=sys.stderr,
-            )
-            stop.reported = True  # type: ignore[attr-defined]
-            raise
-        print(write_report(store, manifest=summary.manifest))
+    settings = settings_for(args.device, data_root(args), args.download, args.threads)
+    try:
+        summary, markdown = run_into(
+            matrix, catalog, out, settings, args.run_options, make_progress()
+        )
+    except KeyboardInterrupt as stop:
+        print(stopped_message(str(stop) or "interrupted", out), file=sys.stderr)
+        stop.reported = True  # type: ignore[attr-defined]
+        raise
+    print(markdown)
     if args.debug:
         for record in (*summary.failed, *summary.kept):
             print(
