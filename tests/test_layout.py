@@ -62,7 +62,12 @@ def allowed(source: str, target: str, module: str) -> bool:
         # The public API re-exports the contract and the toolkit (the kit is loaded lazily);
         # ``python -m dlbench`` starts the command line.
         return target in ("dlbench", "registry", "engine") or module.startswith(
-            ("dlbench.bench.testing", "dlbench.bench.console", "dlbench.bench.results.export")
+            (
+                "dlbench.bench.testing",
+                "dlbench.bench.console",
+                "dlbench.bench.results.export",
+                "dlbench.bench.api",
+            )
         )
     if source == "plugins":
         return target in ("dlbench", "registry", "engine")

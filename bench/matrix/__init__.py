@@ -19,13 +19,15 @@ from dlbench.bench.matrix.merge import MatrixScope
 from dlbench.bench.matrix.overrides import Override
 from dlbench.bench.matrix.plan import plan_cells, probes_by_cell, required_artifacts
 from dlbench.bench.matrix.references import experiment_order, references_in
-from dlbench.bench.matrix.yamlfile import MatrixError, check_keys, load_yaml
+from dlbench.bench.matrix.yamlfile import MatrixError, check_keys, document_of, load_yaml
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
 from dlbench.registry.errors import DlbenchError, UnknownNameError
 from dlbench.registry.params import ParamError, resolve_params
 from dlbench.reports.manifest import ExperimentEntry, Manifest
 
+#: What a matrix given as data is called where a file's name would be.
+DATA_SOURCE = "<matrix given as data>"
 TOP_KEYS = ("name", "description", "executor", "defaults", "experiments")
 DEFAULT_KEYS = (*COMPONENT_KINDS, "seeds", "repeats", "vary", "probes")
 MAX_MATRIX_NAME = 100
@@ -107,18 +109,23 @@ class Matrix:
 
 
 def load_matrix(
-    path: Path,
+    path: Path | Mapping[str, Any],
     catalog: Catalog,
     overrides: Sequence[Override] = (),
     only: Sequence[str] = (),
 ) -> Matrix:
-    """Read, validate and expand the matrix at ``path``.
+    """Read, validate and expand the matrix at ``path`` (or given as data: a mapping, whose
+    relative paths resolve against the working directory).
 
     :param overrides: ``--set`` values, applied after defaults.
     :param only: globs of experiment names to keep (all when empty).
     :raises DlbenchError: a one-line error naming file, line and key for anything invalid.
     """
-    document = load_yaml(path)
+    if isinstance(path, Path):
+        document = load_yaml(path)
+    else:
+        document = document_of(path)
+        path = Path.cwd() / DATA_SOURCE
     try:
         return _read(path, document.data, catalog, tuple(overrides), only)
     except MatrixError as exc:

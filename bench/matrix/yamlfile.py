@@ -106,7 +106,28 @@ def load_yaml(path: Path) -> YamlDocument:
     """Read ``path`` with PyYAML's safe loader within :data:`MAX_BYTES`, :data:`MAX_DEPTH` and
     :data:`MAX_NODES` (aliases counted as often as they are used); duplicate keys, syntax errors
     and exceeded bounds are one-line errors."""
-    text = read_text(path)
+    return parse_yaml(read_text(path), path)
+
+
+def document_of(data: Any, name: str = "matrix") -> YamlDocument:
+    """A matrix given as Python data (``dlbench.run({...})``), held to the same bounds as a
+    file: written as YAML and read back with the same loader; errors name ``name`` and the key."""
+    try:
+        text = yaml.safe_dump(data, sort_keys=False)
+    except (yaml.YAMLError, RecursionError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DlbenchError(
+            f"{name}: not plain data (mappings, lists, text, numbers): {problem}"
+        ) from None
+    if len(text.encode()) > MAX_BYTES:
+        raise DlbenchError(f"{name}: larger than {MAX_BYTES // 1024} KiB as YAML")
+    parsed = parse_yaml(text, Path(name))
+    # Lines of the YAML written here would mislead: errors name the key alone.
+    return YamlDocument(path=Path(name), data=parsed.data)
+
+
+def parse_yaml(text: str, path: Path) -> YamlDocument:
+    """Parse ``text`` (read from ``path``) within the bounds :func:`load_yaml` keeps."""
     if SafeLoader is yaml.SafeLoader:
         _check_flow_depth(path, text)
     loader: Any = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dlbench.bench.results.files import write_atomic
 from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
+from dlbench.reports.document import Document, build_document
 from dlbench.reports.manifest import Manifest, ManifestError
 from dlbench.reports.markdown import Report, render_report
 
@@ -23,6 +24,13 @@ def read_manifest(store: ResultStore) -> Manifest:
             f"{store.root / 'manifest.json'}: damaged manifest: {exc}; "
             "run `bench run` with the matrix again to rewrite it"
         ) from None
+
+
+def stored_document(store: ResultStore) -> Document:
+    """The content of ``store``'s report (its tables, figures and notes), from its records."""
+    manifest = read_manifest(store)
+    ids = manifest.cell_ids()
+    return build_document(manifest, store.records(ids), store.failed_attempts(ids))
 
 
 def render_stored_report(

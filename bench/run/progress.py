@@ -37,9 +37,11 @@ class Progress(Protocol):
 
 
 def make_progress(stream: TextIO | None = None) -> Progress:
-    """Bars when ``stream`` (default stderr) is a terminal, plain lines otherwise."""
+    """Bars when ``stream`` (default stderr) is a terminal or a Jupyter notebook's output, plain
+    lines otherwise (logs, pipes)."""
     stream = stream or sys.stderr
-    return BarProgress(stream) if stream.isatty() else LineProgress(stream)
+    notebook = type(stream).__module__.startswith("ipykernel")
+    return BarProgress(stream) if stream.isatty() or notebook else LineProgress(stream)
 
 
 def _epochs(cell: Cell) -> int | None:
