@@ -17,6 +17,7 @@ from dlbench.registry.records import CellRecord
 from dlbench.reports.leaderboard import leaderboard_rows
 from dlbench.reports.manifest import ExperimentEntry, Manifest
 from dlbench.reports.plots import FORMATS, curves_plot, figure_bytes, probe_plot
+from dlbench.reports.summary import gathered_environment, outcomes, source_runs
 from dlbench.reports.table import RecordView, Table
 from dlbench.reports.tables import build_table
 from dlbench.reports.tuning_report import best_so_far_plot, scatter_plot, tuning_table
@@ -61,7 +62,13 @@ class Section:
 
 @dataclass(frozen=True)
 class Document:
-    """Everything a report says."""
+    """Everything a report says.
+
+    :param outcomes: one line per decided comparison: where it stands.
+    :param folded: one line per experiment with no table or plot of its own (its cells still
+        count, and other experiments' tables may show them).
+    :param sources: for a merged report, each source run and a line of its environment.
+    """
 
     name: str
     description: str
@@ -69,6 +76,9 @@ class Document:
     sections: list[Section]
     notes: dict[str, list[Note]]
     environment: Mapping[str, Any]
+    outcomes: list[str] = field(default_factory=list)
+    folded: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)
 
 
 def stale_cells(manifest: Manifest, records: Mapping[str, CellRecord]) -> dict[str, str]:
@@ -140,28 +150,24 @@ def build_document(
         ],
     }
     shown = [records[i] for i in owners if i in records]
-    environment = _environment(shown or list(records.values()))
-    return Document(manifest.name, manifest.description, summary, sections, notes, environment)
-
-
-#: Lists in records' environments that a report gathers from every record, not only the first:
-#: plugins left out of the run and observers that failed in it.
-GATHERED = ("plugin_problems", "observer_failures")
-
-
-def _environment(records: list[CellRecord]) -> dict[str, Any]:
-    """The first record's environment, with :data:`GATHERED` lists merged over every record."""
-    environment = dict(next((r.environment for r in records if r.environment), {}))
-    for key in GATHERED:
-        merged = [
-            str(line)
-            for record in records
-            for line in record.environment.get(key) or ()
-            if isinstance(record.environment.get(key), list)
-        ]
-        if merged:
-            environment[key] = list(dict.fromkeys(merged))
-    return environment
+    environment = gathered_environment(shown or list(records.values()))
+    folded = [
+        f"{section.title} ({section.name}): {len(by_name[section.name].cells)} cell(s), "
+        "no table of its own"
+        for section in sections
+        if not section.tables and not section.figures
+    ]
+    return Document(
+        manifest.name,
+        manifest.description,
+        summary,
+        [section for section in sections if section.tables or section.figures],
+        notes,
+        environment,
+        outcomes=outcomes(manifest, records),
+        folded=folded,
+        sources=source_runs(shown),
+    )
 
 
 def _section(

@@ -121,6 +121,7 @@ def render_document(document: Document, source: str, image_format: str = "png") 
     if document.description:
         lines += [md_paragraph(document.description), ""]
     lines += [f"Matrix {md_code(source)}: {md_text(document.summary)}.", ""]
+    lines += _overview(document)
     for section in document.sections:
         heading = f"## {md_text(section.title)}"
         if section.title != section.name:
@@ -152,6 +153,37 @@ def render_document(document: Document, source: str, image_format: str = "png") 
         lines += ["## Plugins left out or failing", ""]
         lines += [f"- {md_text(line)}" for line in problems] + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _overview(document: Document) -> list[str]:
+    """Contents, each decided comparison's outcome, what has no table, the source runs."""
+    entries = [_heading_text(s.title, s.name) for s in document.sections]
+    entries += [heading for heading, notes in document.notes.items() if notes]
+    lines = []
+    if len(entries) > 1:
+        links = " · ".join(f"[{md_text(text)}](#{github_slug(text)})" for text in entries)
+        lines += [f"**Contents:** {links}", ""]
+    if document.outcomes:
+        lines += ["**Outcomes:**", ""] + [f"- {md_text(line)}" for line in document.outcomes] + [""]
+    if document.folded:
+        lines += [
+            "**Run for other experiments' tables:** " + md_text("; ".join(document.folded)),
+            "",
+        ]
+    if document.sources:
+        lines += ["**Merged from:**", ""]
+        lines += [f"- {md_code(path)}: {md_text(line)}" for path, line in document.sources] + [""]
+    return lines
+
+
+def _heading_text(title: str, name: str) -> str:
+    return title if title == name else f"{title} ({name})"
+
+
+def github_slug(text: str) -> str:
+    """The anchor GitHub (and most markdown renderers) give a heading of this text."""
+    kept = re.sub(r"[^\w\- ]", "", " ".join(text.split()).lower())
+    return kept.replace(" ", "-")
 
 
 def render_report(

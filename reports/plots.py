@@ -11,6 +11,7 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from dlbench.registry.cell import Cell, varying_keys
 from dlbench.registry.probes import ProbePlot
@@ -79,7 +80,7 @@ def probe_plot(
         axis.set_xlabel(plot.x_label)
         axis.set_ylabel(plot.y_label)
         axis.grid(True, which="both", alpha=0.3)
-    _legend_below(figure, axes[0])
+    _legend_below(figure, axes)
     return figure
 
 
@@ -90,7 +91,9 @@ def curves_plot(
     title: str,
 ) -> Figure | None:
     """One panel per per-epoch metric, one line per row: the mean over its finished seeds, with
-    a band of ± one standard deviation where there are several."""
+    a band of ± one standard deviation where there are several. A training objective is drawn
+    per strategy when rows train with different ones (a distillation loss is not on the
+    cross-entropy axis); epochs are whole numbers."""
     series = []
     for label, cells in rows:
         runs = [
@@ -99,25 +102,48 @@ def curves_plot(
             if (record := records.get(cell.id)) is not None and record.status == "ok"
         ]
         if runs:
-            series.append((label, runs))
+            series.append((label, cells[0].strategy.name, runs))
     if not series:
         return None
-    figure = Figure(figsize=(max(6.5, 4.5 * len(metrics)), 4.0), layout="constrained")
-    seeds = max(len(runs) for _, runs in series)
+    panels = _panels_of(metrics, [strategy for _, strategy, _ in series])
+    figure = Figure(figsize=(max(6.5, 4.5 * len(panels)), 4.0), layout="constrained")
+    seeds = max(len(runs) for _, _, runs in series)
     note = f" (mean over up to {seeds} seeds, band ± one standard deviation)" if seeds > 1 else ""
     if title or note:
         figure.suptitle(f"{title}{note}", wrap=True, parse_math=False)
-    axes = figure.subplots(1, len(metrics), squeeze=False)[0]
-    colours = _colours(len(series))
-    for axis, metric in zip(axes, metrics, strict=True):
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    colours = dict(zip([label for label, _, _ in series], _colours(len(series)), strict=True))
+    for axis, (metric, strategy) in zip(axes, panels, strict=True):
         scale = 100.0 if is_accuracy(metric) else 1.0
-        for (label, runs), colour in zip(series, colours, strict=True):
-            _mean_with_band(axis, runs, metric, scale, label, colour)
+        for label, own, runs in series:
+            if strategy is None or own == strategy:
+                _mean_with_band(axis, runs, metric, scale, label, colours[label])
         axis.set_xlabel("epoch")
-        axis.set_ylabel(metric_label(metric) + (" (%)" if scale != 1.0 else ""))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        unit = " (%)" if scale != 1.0 else ""
+        axis.set_ylabel(metric_label(metric) + unit)
+        if strategy is not None:
+            axis.set_title(f"{metric_label(metric)}: {strategy}", parse_math=False)
         axis.grid(True, alpha=0.3)
-    _legend_below(figure, axes[0])
+    _legend_below(figure, axes)
     return figure
+
+
+#: Per-epoch metrics that are a strategy's training objective: not comparable across strategies.
+OBJECTIVES = ("train_loss",)
+
+
+def _panels_of(metrics: Sequence[str], strategies: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(metric, strategy or None for every row) per panel: a training objective gets a panel per
+    strategy when the rows train with several."""
+    distinct = list(dict.fromkeys(strategies))
+    panels: list[tuple[str, str | None]] = []
+    for metric in metrics:
+        if metric in OBJECTIVES and len(distinct) > 1:
+            panels += [(metric, strategy) for strategy in distinct]
+        else:
+            panels.append((metric, None))
+    return panels
 
 
 def _mean_with_band(
@@ -154,8 +180,13 @@ def _colours(count: int) -> list[Any]:
     return [colormaps["turbo"](i / max(count - 1, 1)) for i in range(count)]
 
 
-def _legend_below(figure: Figure, axis: Any) -> None:
-    handles, labels = axis.get_legend_handles_labels()
+def _legend_below(figure: Figure, axes: Any) -> None:
+    """One legend below the panels, for every line any panel draws."""
+    found: dict[str, Any] = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
+    handles, labels = list(found.values()), list(found)
     if handles:
         # As many columns as fit the figure's width at the longest label.
         width = figure.get_figwidth() * 72 / 6  # characters of small text across the figure

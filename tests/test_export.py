@@ -117,6 +117,14 @@ def test_a_run_split_over_two_directories_merges_into_the_tables_of_one(
     whole = (runs["whole"] / "report.md").read_text()
     assert table_rows(result.out) == table_rows(whole)
     assert "n = 4 seeds" in result.out
+    # The merged report names its source runs, each with its environment.
+    sources = result.out.split("**Merged from:**")[1].split("\n\n")[1].splitlines()
+    assert [line.split("`")[1] for line in sources] == sorted(
+        [str(runs["first"]), str(runs["second"])]
+    )
+    assert all("command bench run" in line or "command " in line for line in sources)
+    page = (tmp_path / "merged" / "report.html").read_text()
+    assert "Merged from" in page and str(runs["first"]) in page
 
 
 def test_conflicting_records_are_reported_never_picked(bench, runs, tmp_path) -> None:

@@ -403,7 +403,7 @@ def test_a_run_removes_the_temporary_files_dead_runs_left(bench, small_run) -> N
     assert not dead.exists() and fresh.exists()
 
 
-# -- the editor's schema carries ranges; the README's plugin recipe installs --------------------
+# -- the editor's schema carries ranges; the documented plugin recipe installs -----------------
 
 
 def test_the_schema_carries_each_parameters_range(bench) -> None:
@@ -424,17 +424,17 @@ def test_the_schema_carries_each_parameters_range(bench) -> None:
 
 
 def _readme_block(language: str, after: str) -> str:
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "plugins.md").read_text()
     section = readme.split(after, 1)[1]
     return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_readme_plugin_recipe_builds_after_a_matrix_ran_in_its_folder(tmp_path) -> None:
+def test_the_documented_plugin_recipe_builds_after_a_matrix_ran_in_its_folder(tmp_path) -> None:
     pytest.importorskip("setuptools", reason="building the recipe's wheel needs setuptools")
     folder = tmp_path / "tiny"
     folder.mkdir()
-    (folder / "tiny_model.py").write_text(_readme_block("python", "## Writing a plugin"))
-    (folder / "pyproject.toml").write_text(_readme_block("toml", "## Writing a plugin"))
+    (folder / "tiny_model.py").write_text(_readme_block("python", "# Writing plugins"))
+    (folder / "pyproject.toml").write_text(_readme_block("toml", "# Writing plugins"))
     (folder / "runs" / "tiny" / "cells").mkdir(parents=True)  # what `bench run` leaves there
     (folder / "runs" / "tiny" / "cells" / "x.json").write_text("{}")
     subprocess.run(

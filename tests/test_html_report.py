@@ -20,7 +20,6 @@ description: A small matrix for the HTML report.
 defaults:
   dataset: {name: digits, train_subset: 400}
   strategy: {name: plain, epochs: 8, batch_size: 32}
-  seeds: [0, 1]
 experiments:
   depth:
     title: Depth and residual connections
@@ -31,11 +30,16 @@ experiments:
         columns: model.name
         metric: val_acc
         derived:
-          - {title: Improvement, diff: [residual_mlp, mlp]}
+          - title: Improvement
+            diff: [residual_mlp, mlp]
+            decide: {margin: 0.05, min_runs: 2, max_runs: 4, wave: 2}
       - kind: leaderboard
         title: Leaderboard
         experiments: [depth]
         curves: [train_loss, val_acc]
+  extra:
+    title: Run for nothing but its cells
+    model: {name: mlp, hidden: 8}
 """
 
 
@@ -95,7 +99,7 @@ def test_the_report_in_a_real_browser(results: Path, browser, tmp_path: Path) ->
     table = browser.find_element(By.CSS_SELECTOR, "table.sortable")
     headers = [th.text for th in table.find_elements(By.TAG_NAME, "th")]
     assert headers == ["Depth", "mlp", "residual_mlp", "Improvement"]
-    markdown = (results / "report.md").read_text()
+    markdown = re.sub(r"\\(.)", r"\1", (results / "report.md").read_text())  # unescaped
     rows = [
         [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
         for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")
@@ -117,6 +121,13 @@ def test_the_report_in_a_real_browser(results: Path, browser, tmp_path: Path) ->
     for svg in browser.find_elements(By.CSS_SELECTOR, "figure svg"):
         assert svg.is_displayed() and svg.size["width"] > 200 and svg.size["height"] > 100
     assert browser.find_element(By.TAG_NAME, "dl").is_displayed()  # the environment
+    # The page opens with its contents, each comparison's outcome, and what has no table.
+    outcomes = browser.find_elements(By.CSS_SELECTOR, "section.outcomes li")
+    assert len(outcomes) == 3 and all("n=" in item.text for item in outcomes)
+    assert "Run for nothing but its cells (extra)" in browser.find_element(By.TAG_NAME, "body").text
+    assert not browser.find_elements(By.ID, "extra")  # no empty section
+    links = browser.find_elements(By.CSS_SELECTOR, "nav.contents a")
+    assert [link.text for link in links][:1] == ["Depth and residual connections"]
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
     shot = tmp_path / "report.png"
@@ -124,3 +135,5 @@ def test_the_report_in_a_real_browser(results: Path, browser, tmp_path: Path) ->
     assert shot.read_bytes()[:4] == b"\x89PNG"
     if os.environ.get("DLBENCH_SCREENSHOT"):  # how the README's picture is made
         shutil.copy(shot, os.environ["DLBENCH_SCREENSHOT"])
+    links[-1].click()
+    assert browser.current_url.endswith("#environment")

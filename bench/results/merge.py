@@ -97,7 +97,9 @@ def merge_records(
         for cell_id, record in records.items():
             known = merged.get(cell_id)
             if known is None or (known.status != "ok" and record.status == "ok"):
-                merged[cell_id], origin[cell_id] = record, path
+                # Each record says which run it came from: the report names the source runs.
+                source = {**record.environment, "merged_from": str(path)}
+                merged[cell_id], origin[cell_id] = replace(record, environment=source), path
             elif known.status == record.status == "ok" and _result(known) != _result(record):
                 reason = (
                     f"conflicting results for this cell in {origin[cell_id]} and {path} "
