@@ -1,0 +1,82 @@
+"""What the documentation shows is what dlbench does: every matrix it holds passes a dry run, its
+Python snippets run, its links lead somewhere, and the README stays a front door."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+DOCS = REPO / "docs"
+PAGES = sorted(DOCS.rglob("*.md"))
+MATRICES = sorted(
+    [*DOCS.rglob("*.yaml"), *(REPO / "examples").glob("*.yaml"), REPO / "exercises.yaml"]
+)
+#: Most lines the README may have: a front door, not a manual.
+README_LINES = 250
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL)
+
+
+@pytest.mark.parametrize("matrix", MATRICES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_documented_matrix_passes_a_dry_run(bench, matrix: Path, tmp_path) -> None:
+    pytest.importorskip("optuna", reason="examples/tuned.yaml needs Optuna (dlbench[tune])")
+    result = bench("run", "--matrix", matrix, "--out", tmp_path / "o", "--dry-run")
+    assert result.code == 0, result.err
+    assert "planned" in result.out
+
+
+#: Pages with Python, each run as one script: a page's snippets build on each other, in order.
+SNIPPET_PAGES = [page for page in [*PAGES, REPO / "README.md"] if python_blocks(page)]
+
+
+@pytest.mark.parametrize("page", SNIPPET_PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_python_snippet_runs(page: Path, tmp_path) -> None:
+    # Run where a reader would: a fresh folder with the repository's examples beside it.
+    (tmp_path / "examples").symlink_to(REPO / "examples")
+    script = tmp_path / "snippets.py"
+    script.write_text("\n\n".join(textwrap.dedent(code) for code in python_blocks(page)))
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=900
+    )
+    assert run.returncode == 0, f"{page.name}:\n{run.stderr[-3000:]}"
+
+
+def _links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+def _anchors(path: Path) -> set[str]:
+    from dlbench.reports.markdown import github_slug
+
+    headings = re.findall(r"(?m)^#+ (.+)$", re.sub(r"```.*?```", "", path.read_text(), flags=re.S))
+    return {github_slug(re.sub(r"[`*]", "", heading)) for heading in headings}
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", *PAGES], ids=lambda p: p.name)
+def test_no_internal_link_is_broken(page: Path) -> None:
+    broken = []
+    for link in _links(page):
+        if re.match(r"[a-z]+:", link):
+            continue  # a web address: not ours to check offline
+        target, _, anchor = link.partition("#")
+        destination = (page.parent / target).resolve() if target else page
+        missing_anchor = anchor and destination.suffix == ".md"
+        if not destination.exists() or (missing_anchor and anchor not in _anchors(destination)):
+            broken.append(link)
+    assert broken == []
+
+
+def test_the_readme_is_a_front_door() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_LINES
+    assert "pip install .\nbench run --matrix examples/quick.yaml" in readme
+    assert "docs/images/report-html.png" in readme
