@@ -80,3 +80,24 @@ def test_the_readme_is_a_front_door() -> None:
     assert len(readme.splitlines()) <= README_LINES
     assert "pip install .\nbench run --matrix examples/quick.yaml" in readme
     assert "docs/images/report-html.png" in readme
+
+
+def test_notebooks_are_stored_without_outputs() -> None:
+    import json
+
+    for notebook in (REPO / "examples" / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = [cell for cell in cells if cell["cell_type"] == "code"]
+        assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
+
+
+def test_the_cpu_only_torch_wheels_satisfy_the_dependency_ranges() -> None:
+    # torch's CPU-only index names its wheels with a local version (2.14.1+cpu); the documented
+    # CPU-only set-up works only if the project's ranges admit them.
+    import tomllib
+    from packaging.requirements import Requirement
+
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    ranges = {Requirement(d).name: Requirement(d).specifier for d in dependencies}
+    assert ranges["torch"].contains("2.14.1+cpu") and ranges["torchvision"].contains("0.29.1+cpu")
+    assert "--index-url https://download.pytorch.org/whl/cpu" in (DOCS / "index.md").read_text()
