@@ -44,7 +44,11 @@ from .registry.errors import (
     DataUnavailableError as DataUnavailableError,
     DlbenchError as DlbenchError,
 )
-from .registry.execution import CellFunction as CellFunction, Executor as Executor
+from .registry.execution import (
+    CellFunction as CellFunction,
+    Executor as Executor,
+    Footprint as Footprint,
+)
 from .registry.hookspecs import Register as Register, hookimpl as hookimpl
 from .registry.params import Param as Param
 from .registry.probes import Probe as Probe, ProbePlot as ProbePlot

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from dlbench.registry.cell import Cell
     from dlbench.registry.records import CellRecord
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What running one cell takes, estimated before it runs.
+
+    :param parameters: its model's parameters (0 where unknown).
+    :param memory_bytes: the memory a process running it holds: the process itself (Python,
+        torch, the plugins), the model's training state (weights, gradients, optimizer moments)
+        and the dataset held in memory.
+    """
+
+    parameters: int
+    memory_bytes: int
 
 
 class CellFunction(Protocol):
@@ -33,9 +48,14 @@ class CellFunction(Protocol):
     threads_given: bool
     store_root: str
 
-    def for_workers(self, workers: int, threads: int) -> CellFunction:
+    def for_workers(self, workers: int, threads: int, why: str = "") -> CellFunction:
         """A copy for ``workers`` processes that run cells at once on one machine, each cell
-        with ``threads`` CPU threads; both are recorded with every result."""
+        with ``threads`` CPU threads; both, and ``why`` they were chosen, are recorded with
+        every result. With one worker the cells run in this process."""
+        ...
+
+    def footprint(self, cell: Cell) -> Footprint:
+        """What running ``cell`` takes (for an executor sharing a machine between cells)."""
         ...
 
     def __call__(self, cell: Cell) -> CellRecord:

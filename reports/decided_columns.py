@@ -26,10 +26,11 @@ DECISION_CSV_COLUMNS = ("verdict", "pairs", "low", "high", "margin", "confidence
 
 def interval_text(metric: str, mean: float, low: float, high: float) -> str:
     """``+1.20 [+0.31, +2.09]%`` (accuracies in points)."""
-    scale = 100.0 if is_accuracy(metric) else 1.0
     if is_accuracy(metric):
-        ends = ", ".join(f"{v * scale:+.2f}" if math.isfinite(v) else "∞" for v in (low, high))
-        return f"{mean * scale:+.2f} [{ends}]%"
+        ends = ", ".join(
+            format_value(metric, v, signed=True).removesuffix("%") for v in (low, high)
+        )
+        return f"{format_value(metric, mean, signed=True).removesuffix('%')} [{ends}]%"
     ends = ", ".join(format_value(metric, v, signed=True) for v in (low, high))
     return f"{format_value(metric, mean, signed=True)} [{ends}]"
 

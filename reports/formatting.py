@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -37,6 +38,8 @@ def is_accuracy(metric: str) -> bool:
 def format_value(metric: str, value: float, signed: bool = False) -> str:
     """One value of ``metric`` as text; ``signed`` for differences (``+0.23%``)."""
     sign = "+" if signed else ""
+    if math.isinf(value):  # an interval's end before there are enough runs to bound it
+        return ("-∞" if value < 0 else f"{sign}∞") + ("%" if is_accuracy(metric) else "")
     if is_accuracy(metric):
         return f"{value * 100:{sign}.2f}%"
     if metric in ("parameters", "trainable_parameters"):

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from dlbench.bench.results.report_files import read_manifest
+from dlbench.bench.results.store import ResultStore
 from dlbench.reports.decisions import DecideSpec, evaluate
 from dlbench.reports.sequential import (
     BETTER_A,
@@ -215,6 +217,8 @@ def test_a_half_finished_decision_continues_where_it_stopped(decided_run, tmp_pa
     assert code == 130 and len(waves) == 2
     first_wave = {k: r["finished_at"] for k, r in stored(out).items()}
     assert len(first_wave) == 12  # 3 seeds of 4 configurations
+    # The manifest a report is drawn from already lists the second wave's runs.
+    assert len(read_manifest(ResultStore(out)).cell_ids()) > 12
     assert main(["run", "--matrix", matrix, "--out", str(out), "--threads", "1"]) == 0
     after = stored(out)
     assert all(after[k]["finished_at"] == t for k, t in first_wave.items())

@@ -72,7 +72,10 @@ def test_executors_list_their_options(bench) -> None:
             ("--executor-opt", "job=2"),
             "executor 'local' takes no option 'job'; did you mean 'jobs'?",
         ),
-        (("--executor-opt", "jobs=two"), "expected an integer between 1 and 256, got 'two'"),
+        (
+            ("--executor-opt", "jobs=two"),
+            "expected an integer between 1 and 256, or 'auto', got 'two'",
+        ),
         (("--jobs", "300"), "--jobs 300: executor 'local' parameter 'jobs'"),
         (("--executor-opt", "jobs"), "expected KEY=VALUE"),
     ],
@@ -130,8 +133,72 @@ def test_an_executor_whose_create_does_not_take_its_options_is_refused(bench, in
 def test_the_local_executor_owns_its_threads_and_records_them(
     bench, write_matrix, tmp_path, monkeypatch
 ) -> None:
-    monkeypatch.setattr("dlbench.engine.device.available_cores", lambda: 2)
+    from dlbench.plugins.executors import local
+
+    monkeypatch.setattr(local, "_machine", lambda: local.Machine(cores=2, memory=2**35))
     out = tmp_path / "o"
-    assert bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "2").code == 0
+    result = bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "2")
+    assert result.code == 0, result.err
     environments = [json.loads(p.read_text())["environment"] for p in (out / "cells").glob("*")]
     assert {(e["jobs"], e["threads"]) for e in environments} == {(2, 1)}
+    assert {e["jobs_choice"] for e in environments} == {
+        next(line for line in result.err.splitlines() if "worker(s)" in line).removeprefix(
+            "bench: "
+        )
+    }
+
+
+# -- jobs auto: workers chosen from cores, memory and cells ---------------------------------------
+
+
+class _Run:
+    """A cell function whose footprint the test sets."""
+
+    threads, threads_given, device, store_root = 8, False, "cpu", "/nonexistent"
+
+    def __init__(self, parameters: int, memory: int) -> None:
+        from dlbench import Footprint
+
+        self.print = Footprint(parameters, memory)
+
+    def footprint(self, cell):
+        return self.print
+
+
+@pytest.mark.parametrize(
+    ("jobs", "cells", "parameters", "cores", "memory_gib", "workers", "capped"),
+    [
+        ("auto", 24, 2_000_000, 8, 64, 8, ""),  # small cells: a worker per core
+        ("auto", 3, 2_000_000, 8, 64, 3, "cells"),  # no more workers than cells
+        ("auto", 24, 11_000_000, 8, 64, 1, ""),  # big cells take every core
+        ("auto", 1, 2_000_000, 8, 64, 1, ""),  # one cell
+        ("auto", 24, 2_000_000, 8, 2, 3, "memory"),  # 80% of 2 GiB holds three workers
+        (256, 24, 2_000_000, 2, 64, 2, "cores"),  # --jobs 256 on 2 cores
+        (256, 300, 2_000_000, 64, 4, 6, "memory"),  # ... on a big machine with little memory
+        (2, 24, 11_000_000, 8, 64, 2, ""),  # a number is taken as asked
+    ],
+)
+def test_jobs_auto_and_caps_on_a_mocked_machine(
+    jobs, cells, parameters, cores, memory_gib, workers, capped
+) -> None:
+    from dlbench.plugins.executors.local import Machine, choose
+
+    gib = 2**30
+    run = _Run(parameters, gib // 2)  # half a GiB a worker; 80% of the memory is planned
+    chosen, threads, why = choose(jobs, [object()] * cells, run, Machine(cores, memory_gib * gib))
+    assert chosen == workers and threads == max(1, cores // workers)
+    assert chosen <= cores and chosen * gib // 2 <= memory_gib * gib
+    assert (f"capped by {capped}" in why) if capped else "capped" not in why
+    assert f"{chosen} worker(s) of {threads} thread(s)" in why
+
+
+def test_jobs_256_on_this_machine_runs_with_a_notice(bench, write_matrix, tmp_path) -> None:
+    out = tmp_path / "o"
+    result = bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "256")
+    assert result.code == 0, result.err
+    notice = [line for line in result.err.splitlines() if "jobs 256:" in line]
+    assert len(notice) == 1 and "capped by" in notice[0]
+    import os
+
+    workers = int(notice[0].split(": ")[2].split()[0])
+    assert workers <= len(os.sched_getaffinity(0))

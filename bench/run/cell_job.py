@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from dataclasses import dataclass, field, replace
@@ -10,10 +11,13 @@ from typing import Any
 
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.cell_runner import CellRunner
+from dlbench.bench.run.footprint import DATA_ALLOWANCE, model_parameters, process_memory
 from dlbench.bench.run.progress import SilentProgress
 from dlbench.bench.run.services import CellPlan, RunSettings, Services
 from dlbench.engine.device import resolve_device, set_threads
+from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell, Component
+from dlbench.registry.execution import Footprint
 from dlbench.registry.records import CellRecord
 
 
@@ -35,6 +39,7 @@ class CellJob:
     :param probes: cell id -> probe components (``Component.to_json()``).
     :param environment: the driver's environment, completed where the cell runs.
     :param workers: processes running cells at once on one machine (see :meth:`for_workers`).
+    :param choice: why the executor chose them (recorded with every result).
     """
 
     device: str
@@ -47,22 +52,49 @@ class CellJob:
     environment: dict[str, Any]
     threads_given: bool = False
     workers: int = 1
+    choice: str = ""
     _runner: CellRunner | None = field(default=None, repr=False, compare=False)
+    _own_catalog: Catalog | None = field(default=None, repr=False, compare=False)
+    _parameters: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # The runner holds this process's catalog and progress display; elsewhere a new one is
         # built from the plain data.
-        return {**self.__dict__, "_runner": None}
+        return {**self.__dict__, "_runner": None, "_own_catalog": None}
 
     def attach(self, runner: CellRunner) -> CellJob:
         """Use ``runner`` (this process's catalog and progress) when called here."""
         self._runner = runner
         return self
 
-    def for_workers(self, workers: int, threads: int) -> CellJob:
+    def for_workers(self, workers: int, threads: int, why: str = "") -> CellJob:
         """A copy for ``workers`` processes running cells at once, each cell with ``threads``
-        threads (it builds its own runner where it is called)."""
-        return replace(self, workers=workers, threads=threads, _runner=None)
+        threads (it builds its own runner where it is called); with one worker, this job, its
+        cells run here with ``threads``."""
+        if workers == 1 and self._runner is not None:
+            self.threads, self.choice = set_threads(threads), why
+            self._runner.note_environment(threads=self.threads, jobs=1, jobs_choice=why)
+            return self
+        return replace(self, workers=workers, threads=threads, choice=why, _runner=None)
+
+    def footprint(self, cell: Cell) -> Footprint:
+        """What running ``cell`` takes: this process's memory (a worker imports what it did),
+        the model's training state (weights, gradients, two optimizer moments: 16 bytes a
+        parameter) and an allowance for the dataset."""
+        key = json.dumps([cell.model.to_json(), cell.dataset.name], sort_keys=True)
+        if key not in self._parameters:
+            self._parameters[key] = model_parameters(cell, self._catalog())
+        parameters = self._parameters[key]
+        return Footprint(parameters, process_memory() + 16 * parameters + DATA_ALLOWANCE)
+
+    def _catalog(self) -> Catalog:
+        if self._runner is not None:
+            return self._runner.catalog
+        if self._own_catalog is None:
+            from dlbench.bench.host import load_catalog
+
+            self._own_catalog = load_catalog()
+        return self._own_catalog
 
     def store(self, record: CellRecord) -> None:
         """Store a record made outside a cell's run (a cell whose worker process died)."""
@@ -95,6 +127,7 @@ class CellJob:
             "device": str(settings.device),
             "threads": settings.threads,
             "jobs": self.workers,
+            "jobs_choice": self.choice,
             "host": platform.node(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         }

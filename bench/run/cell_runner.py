@@ -35,6 +35,15 @@ class CellRunner:
         self._observers = Observers(services.catalog.host, services.store.root.resolve())
         self._fingerprints = CodeFingerprints(services.catalog)
 
+    @property
+    def catalog(self) -> Any:
+        """The plugins this runner runs cells with."""
+        return self._services.catalog
+
+    def note_environment(self, **values: Any) -> None:
+        """Add ``values`` to the environment every record of this runner carries."""
+        self._environment.update(values)
+
     def __call__(self, cell: Cell) -> CellRecord:
         """Train ``cell``, store its record (a failure beside an earlier finished record, never
         over it), tell the observers, and return the record."""

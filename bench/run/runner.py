@@ -171,6 +171,9 @@ def run_matrix(
             _run_wave(executor, pending, job, store, progress, summary)
             planned = planned_cells(matrix, plans, StoredRecords(store))
             code = current_code(matrix, catalog, planned)
+            # A report drawn before the run ends (or after it is stopped) shows every run
+            # planned so far, not only the first wave's.
+            store.write_manifest(_manifest(matrix, catalog, code, store).to_json())
     finally:
         progress.close()
         summary.total, summary.reused = len(planned), len(planned) - summary.ran

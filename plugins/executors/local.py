@@ -1,6 +1,7 @@
-"""The default executor: cells run in this process one after another, or with ``jobs`` above 1
-in that many worker processes (started with spawn, never fork: torch's threads would not
-survive it), producers before their consumers.
+"""The default executor: cells run in this process one after another, or in worker processes
+(started with spawn, never fork: torch's threads would not survive it), producers before their
+consumers. How many workers, and how many threads each, it chooses from the machine and the
+cells (``jobs: auto``) or takes from ``--jobs`` within the machine's bounds.
 
 Each worker gets the cell function (it pickles), builds the plugin catalog once and keeps its
 datasets loaded between cells; it stores each record itself. Workers ignore Ctrl-C; the run
@@ -14,10 +15,13 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Param, Register, hookimpl
@@ -26,30 +30,113 @@ from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Param, Registe
 RETRIES = 2
 #: More worker processes than this is a typo, not a machine.
 MAX_JOBS = 256
+AUTO = "auto"
+#: Models with this many parameters or more train well on every core of one process.
+BIG_MODEL = 5_000_000
+#: Workers are planned to use at most this share of the memory available.
+MEMORY_SHARE = 0.8
+#: Cells whose footprint is estimated to plan the workers (the first of a long list).
+MAX_ESTIMATED = 200
 
 
 class LocalExecutor:
-    """Runs cells on this machine: in this process, or in ``jobs`` worker processes.
+    """Runs cells on this machine: in this process, or in worker processes.
 
-    The executor shares the machine between its workers: each cell gets the threads the user
-    gave (``--threads``) or the cores divided by the workers, and each worker a GPU of its own
-    where several are visible and cells may use them.
+    The executor shares the machine: with ``jobs: auto`` (the default) it chooses the workers
+    and the threads of each from the cores this process may use, the memory available and the
+    cells (see :func:`choose`); a number asks for that many, capped by cores and memory with a
+    notice. Each cell gets the threads the user gave (``--threads``), else the cores divided by
+    the workers, and each worker a GPU of its own where several are visible.
 
-    :param jobs: worker processes; 1 runs every cell in this process.
+    :param jobs: ``auto``, or the worker processes (1 runs every cell in this process).
     """
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int | str = AUTO) -> None:
         self.jobs = jobs
 
     def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Yield each cell's record as soon as it finishes."""
-        if self.jobs <= 1:
-            for cell in cells:
-                yield run_cell(cell)
+        if not cells:
             return
-        threads = run_cell.threads if run_cell.threads_given else run_cell.threads // self.jobs
-        shared = run_cell.for_workers(self.jobs, max(1, threads))
-        yield from _Workers(self.jobs, _gpus(run_cell.device), shared).run(cells)
+        gpus = _gpus(run_cell.device)
+        workers, threads, why = choose(self.jobs, cells, run_cell, _machine(), len(gpus))
+        print(f"bench: {why}", file=sys.stderr)
+        shared = run_cell.for_workers(workers, threads, why)
+        if workers == 1:
+            for cell in cells:
+                yield shared(cell)
+            return
+        yield from _Workers(workers, gpus, shared).run(cells)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What this process may use: its cores and the memory available now (bytes)."""
+
+    cores: int
+    memory: int
+
+
+def _machine() -> Machine:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return Machine(cores, _available_memory())
+
+
+def _available_memory() -> int:
+    """Memory available without swapping (``MemAvailable``), else the machine's whole memory."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 2**40
+
+
+def choose(
+    jobs: int | str, cells: Sequence[Cell], run_cell: CellFunction, machine: Machine, gpus: int = 0
+) -> tuple[int, int, str]:
+    """Workers, threads per cell, and one line saying why.
+
+    ``auto``: one worker per core for small cells (their small products use threads poorly, so
+    two workers of one thread each beat one of two), one worker with every core for cells whose
+    models are big (:data:`BIG_MODEL` parameters and up: their products use the cores well, and a
+    second copy would only cost memory) or when there is a single cell, a worker per GPU on a GPU;
+    never more workers than cells, or than the memory available holds at the largest cell's
+    footprint. A number is taken as asked, within those same bounds, with a notice if capped.
+    """
+    found = [run_cell.footprint(cell) for cell in list(cells)[:MAX_ESTIMATED]]
+    footprint = max(one.memory_bytes for one in found)
+    biggest = max(one.parameters for one in found)
+    by_memory = max(1, int(machine.memory * MEMORY_SHARE) // max(footprint, 1))
+    bounds = {"memory": by_memory, "cells": len(cells)}
+    if not gpus:
+        bounds["cores"] = machine.cores
+    if jobs == AUTO:
+        if gpus:
+            wanted, reason = gpus, f"a worker per GPU ({gpus})"
+        elif biggest >= BIG_MODEL or len(cells) == 1:
+            wanted, reason = 1, "big cells take every core" if len(cells) > 1 else "one cell"
+        else:
+            wanted, reason = machine.cores, "small cells: a worker per core"
+    else:
+        wanted, reason = int(jobs), f"--jobs {jobs}"
+    workers = max(1, min(wanted, *bounds.values()))
+    threads = run_cell.threads if run_cell.threads_given else max(1, machine.cores // workers)
+    limits = [name for name, bound in bounds.items() if bound == workers and bound < wanted]
+    capped = f", capped by {' and '.join(limits)}" if limits else ""
+    why = (
+        f"jobs {jobs}: {workers} worker(s) of {threads} thread(s) ({reason}{capped}; "
+        f"{machine.cores} core(s), {machine.memory / 2**30:.1f} GiB available, about "
+        f"{footprint / 2**30:.1f} GiB a worker, {len(cells)} cell(s))"
+    )
+    return workers, threads, why
 
 
 def _gpus(device: str) -> tuple[int, ...]:
@@ -176,11 +263,13 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
             description="run cells on this machine: in this process, or in --jobs worker processes",
             params={
                 "jobs": Param(
-                    1,
+                    AUTO,
                     int,
-                    "cells run at once, in worker processes (1: in this process)",
+                    "cells run at once, in worker processes (1: in this process); auto "
+                    "chooses from the cores, the memory available and the cells",
                     minimum=1,
                     maximum=MAX_JOBS,
+                    keywords=(AUTO,),
                 ),
             },
         )
