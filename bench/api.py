@@ -146,7 +146,7 @@ def run(
     :param out: the results directory (default ``runs/<matrix name>``); a rerun resumes it.
     :param overrides: ``--set`` values: ``["strategy.epochs=1"]`` or ``{"strategy.epochs": 1}``.
     :param only: globs of the experiments to run.
-    :param jobs: the local executor's workers (``--jobs``).
+    :param jobs: the local executor's workers (``--jobs``): ``"auto"`` (the default) or a number.
     :param executor: ``local``, ``ray``, ``slurm`` or a plugin's.
     :param executor_options: the executor's options (``--executor-opt``).
     :param device: ``auto``, ``cpu`` or ``cuda``.

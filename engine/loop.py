@@ -266,10 +266,15 @@ def _final_metrics(
         final["test_loss@last"], final["test_acc@last"] = evaluate(
             model, splits.test, normalize, config.eval_batch_size
         )
-    model.load_state_dict(best_state)
+    if best_epoch < config.epochs:
+        model.load_state_dict(best_state)
     if splits.test is not None:
-        final["test_loss@best"], final["test_acc@best"] = evaluate(
-            model, splits.test, normalize, config.eval_batch_size
-        )
+        if best_epoch < config.epochs:
+            final["test_loss@best"], final["test_acc@best"] = evaluate(
+                model, splits.test, normalize, config.eval_batch_size
+            )
+        else:  # the best weights are the last ones: the same metrics without a second pass
+            final["test_loss@best"] = final["test_loss@last"]
+            final["test_acc@best"] = final["test_acc@last"]
     final["parameters"] = sum(p.numel() for p in model.parameters())
     return final

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pickle
 import signal
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from dlbench import DatasetSplits, Normalization, Split, make_splits
+from dlbench.bench.perf.lab_grid import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
 #: The installed ``bench`` console script, for tests that run it as a separate process (started
@@ -43,13 +43,6 @@ def _as_a_foreground_job() -> None:
 
 
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` (uint8) in the IDX format MNIST ships in."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    header += b"".join(struct.pack(">I", size) for size in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def write_mnist(root: Path, train: int = 50, test: int = 20) -> Path:

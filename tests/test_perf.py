@@ -111,7 +111,8 @@ def test_perf_accuracy_without_mnist_is_a_one_line_error(bench, tmp_path) -> Non
 def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
     from dlbench.bench.perf import matrix_section
 
-    monkeypatch.setattr(matrix_section, "GRID_IMAGES", 480)
+    monkeypatch.setattr(matrix_section, "grid_images", lambda catalog, budget, device: 300)
+    monkeypatch.setattr(matrix_section, "GRID_EPOCHS", 1)
     monkeypatch.setattr(
         matrix_section,
         "DIGITS_GRID",
@@ -132,5 +133,21 @@ def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
         "1",
     )
     assert result.code == 0, result.err
-    assert "| --jobs 1 | --jobs 2 |" in result.out.replace("  ", " ").replace("  ", " ")
-    assert "dlbench, 3 seeds one at a time" in result.out
+    table = [line for line in result.out.splitlines() if line.startswith("| digits")]
+    assert len(table) == 1
+    cells = [cell.strip() for cell in table[0].strip("|").split("|")]
+    # --jobs 1, --jobs 2, default: seconds; the default's results equal --jobs 1's.
+    assert all(float(value) > 0 for value in cells[1:4]) and cells[5] == "yes"
+    assert "worker(s) of" in cells[6]
+    for seeds in (3, 5):
+        assert re.search(
+            rf"bench run, {seeds} seeds \(jobs auto\): +[0-9.]+ s \([0-9.]+x\)", result.out
+        )
+    assert re.search(r"lab-style loop, 1 seed: +[0-9.]+ s", result.out)
+
+
+def test_perf_matrix_option_needs_the_matrix_section(bench, tmp_path) -> None:
+    result = bench("perf", "--matrix", tmp_path / "m.yaml")
+    assert result.code == 2 and "--matrix: times a matrix only with --matrix-section" in result.err
+    result = bench("perf", "--matrix-section", "--matrix", tmp_path / "missing.yaml")
+    assert result.code == 2 and "no such file" in result.err

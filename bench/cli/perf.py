@@ -4,6 +4,7 @@ accuracy on real MNIST."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from dlbench.bench.cli.common import (
@@ -16,6 +17,7 @@ from dlbench.bench.cli.common import (
     require_at_least,
     require_number,
 )
+from dlbench.registry.errors import DlbenchError
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -64,8 +66,17 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     perf.add_argument(
         "--matrix-section",
         action="store_true",
-        help="also time a matrix: --jobs 2 against 1, and "
-        "the lab's MNIST grid with 3 seeds against the lab-style loop with 1 (a few minutes)",
+        help="also time matrices end to end: --jobs 1, --jobs 2 and the default (auto) on the "
+        "digits lab grid and each --matrix; the lab's MNIST grid with 3 and 5 seeds against the "
+        "lab-style loop with 1, sized to --budget (several minutes)",
+    )
+    perf.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="with --matrix-section: also time this matrix (repeatable)",
     )
     perf.add_argument(
         "--accuracy",
@@ -93,6 +104,11 @@ def command(args: argparse.Namespace) -> int:
     # The accuracy check's interval needs two seeds a side.
     require_at_least("--seeds", args.seeds, 2, 100)
     check_threads(args.threads)
+    for matrix in args.matrix:
+        if not args.matrix_section:
+            raise DlbenchError("--matrix: times a matrix only with --matrix-section")
+        if not matrix.is_file():
+            raise DlbenchError(f"--matrix {matrix}: no such file")
     threads = set_threads(args.threads)
     catalog = load_catalog()
     if args.accuracy:
@@ -112,6 +128,5 @@ def command(args: argparse.Namespace) -> int:
         if args.matrix_section:
             from dlbench.bench.perf.matrix_section import matrix_section
 
-            images = max(256, int(3200 * (args.scale or 1.0)))
-            matrix_section(catalog, images, threads, options.device)
+            matrix_section(catalog, args.budget, threads, options.device, args.rounds, args.matrix)
     return EXIT_OK

@@ -97,9 +97,10 @@ def add_execution_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--jobs",
-        metavar="N",
+        metavar="N|auto",
         help="the local executor's jobs option: cells run at once in worker processes, each "
-        "with its share of the cores and a GPU of its own where several are visible",
+        "with its share of the cores and a GPU of its own where several are visible; auto (the "
+        "default) chooses from the cores, the memory available and the cells; 1: in this process",
     )
 
 

@@ -1,31 +1,36 @@
-"""``bench perf --matrix-section``: the throughput of a matrix rather than a cell: cells in worker
-processes against one after another, and the lab's MNIST grid with three seeds against the
-lab-style loop with one."""
+"""``bench perf --matrix-section``: matrices timed end to end, each run a separate ``bench run``
+process in a fresh results directory, wall clock from start to exit.
+
+Two comparisons:
+
+* ``--jobs 1``, ``--jobs 2`` and the default (``--jobs auto``) on the digits version of the lab's
+  grid (and any ``--matrix`` given), with the default's results checked against ``--jobs 1``'s.
+* The lab's MNIST grid (Exercises 1.1 and 1.2) on MNIST-shaped data: the lab-style loop with one
+  seed (:mod:`~dlbench.bench.perf.lab_grid`) against ``bench run`` with 3 and 5 seeds under the
+  default ``--jobs auto``; the same epochs and images on every side, sized to the budget.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dlbench.bench.perf.cases import builder, mlp_case, synthetic
-from dlbench.bench.perf.measure import as_splits, engine_speed
+from dlbench.bench.perf.lab_grid import GRID, MATRIX, write_mnist
 from dlbench.bench.perf.reference import reference_speed
 from dlbench.bench.perf.tables import markdown
 from dlbench.registry.catalog import Catalog
+from dlbench.registry.errors import DlbenchError
 
-#: The lab's MNIST grid (Exercises 1.1 and 1.2): model, depth; 48,000 images, 10 epochs each.
-GRID = (
-    *(("mlp", depth) for depth in (2, 4, 6, 8, 10)),
-    *(("residual_mlp", depth) for depth in (6, 8, 10)),
-)
-GRID_IMAGES = 48_000 * 10
-
-
-#: Exercises 1.1 and 1.2 on the embedded digits with three seeds: the matrix ``--jobs`` is timed on.
+#: Exercises 1.1 and 1.2 on the embedded digits with three seeds.
 DIGITS_GRID = """
 name: perf_jobs
 defaults:
@@ -38,74 +43,224 @@ experiments:
   ex1_2_residual_mlp:
     model: {name: residual_mlp, hidden: 512, depth: [6, 8, 10]}
 """
+#: Epochs of every side of the lab grid's timing (the lab trains 10; the ratio is per epoch).
+GRID_EPOCHS = 2
+#: Training images of the lab grid's MNIST-shaped data: at least (fixed costs would dominate),
+#: at most (MNIST's own size).
+GRID_IMAGES = (6_000, 60_000)
+#: Metrics whose values must agree between ``--jobs`` settings.
+COMPARED = ("val_acc@best", "val_acc@last", "test_acc@best", "val_loss@last", "train_loss@last")
+#: Largest difference of those metrics still counted equal: different thread counts may sum in
+#: a different order, which moves a loss in its last digits.
+TOLERANCE = 1e-4
 
 
-def jobs_rows(threads: int, device: str) -> list[list[str]]:
-    """Wall time of :data:`DIGITS_GRID` with ``--jobs 1`` and ``--jobs 2`` (``threads`` in all,
-    split between the workers), each in a fresh results directory."""
-    seconds = {}
+@dataclass
+class TimedRun:
+    """One ``bench run``: its wall seconds, its records' metrics and the executor's choice."""
+
+    seconds: float
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    choice: str = ""
+    #: Threads each cell trained with (a cell's results depend on them: float sums are added
+    #: in another order with other threads).
+    threads: frozenset[int] = frozenset()
+
+
+def bench_run(
+    matrix: Path, out: Path, options: Sequence[str], env: dict[str, str] | None = None
+) -> TimedRun:
+    """Time ``bench run --matrix matrix --out out *options`` in a new process."""
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from dlbench.bench.cli import main; sys.exit(main(sys.argv[1:]))",
+        "run",
+        "--matrix",
+        str(matrix),
+        "--out",
+        str(out),
+        *options,
+    ]
+    started = time.perf_counter()
+    # Run from the results' folder: a checkout's dlbench/ folder in the working directory would
+    # shadow the installed package.
+    finished = subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=out.parent, env=env
+    )
+    seconds = time.perf_counter() - started
+    if finished.returncode != 0:
+        last = finished.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise DlbenchError(f"bench perf: bench run {' '.join(options)} failed: {last[0]}")
+    choice = next(
+        (
+            line.removeprefix("bench: ")
+            for line in finished.stderr.splitlines()
+            if "worker(s)" in line
+        ),
+        "",
+    )
+    metrics, threads = {}, set()
+    for path in (out / "cells").glob("*.json"):
+        record = json.loads(path.read_text())
+        final = record["final"]
+        metrics[record["cell_id"]] = {key: final[key] for key in COMPARED if key in final}
+        threads.add(int(record["environment"]["threads"]))
+    return TimedRun(seconds, metrics, choice, frozenset(threads))
+
+
+def largest_difference(run: TimedRun, reference: TimedRun) -> float:
+    """The largest difference of any compared metric between two runs of the same matrix;
+    infinite when they hold different cells."""
+    if set(run.metrics) != set(reference.metrics):
+        return math.inf
+    return max(
+        (
+            abs(value - reference.metrics[cell][key])
+            for cell, values in run.metrics.items()
+            for key, value in values.items()
+        ),
+        default=0.0,
+    )
+
+
+def jobs_rows(
+    matrices: Sequence[tuple[str, Path]], threads: int, device: str, rounds: int
+) -> list[list[str]]:
+    """For each ``(label, matrix file)``: median wall seconds of ``--jobs 1`` (``threads``
+    threads), ``--jobs 2`` (half each) and the default, over ``rounds`` rounds that alternate
+    the settings, and whether the default's results equal those of ``--jobs 1`` with the same
+    threads per cell."""
+    settings = {
+        "--jobs 1": ["--jobs", "1", "--threads", str(threads)],
+        "--jobs 2": ["--jobs", "2", "--threads", str(max(1, threads // 2))],
+        "default": [],
+    }
+    rows = []
     with tempfile.TemporaryDirectory(prefix="perf-jobs-") as folder:
-        matrix = Path(folder) / "grid.yaml"
-        matrix.write_text(DIGITS_GRID)
-        for jobs in (1, 2):
-            command = [
-                sys.executable,
-                "-c",
-                "import sys; from dlbench.bench.cli import main; sys.exit(main(sys.argv[1:]))",
-                "run",
-                "--matrix",
-                str(matrix),
-                "--out",
-                str(Path(folder) / f"jobs{jobs}"),
-                "--jobs",
-                str(jobs),
-                "--threads",
-                str(max(1, threads // jobs)),
-                "--device",
-                device,
-            ]
-            started = time.perf_counter()
-            # Run from the temporary folder: a checkout's dlbench/ folder in the working
-            # directory would shadow the installed package.
-            finished = subprocess.run(
-                command, capture_output=True, text=True, check=False, cwd=folder
+        for index, (label, matrix) in enumerate(matrices):
+            runs: dict[str, list[TimedRun]] = {name: [] for name in settings}
+            for round_ in range(rounds):
+                for name, options in settings.items():
+                    out = Path(folder) / f"m{index}-{round_}-{name.replace(' ', '')}"
+                    runs[name].append(bench_run(matrix, out, [*options, "--device", device]))
+            seconds = {
+                name: statistics.median(r.seconds for r in found) for name, found in runs.items()
+            }
+            best = min(seconds["--jobs 1"], seconds["--jobs 2"])
+            reference = _same_threads_as(runs["default"][0], runs, matrix, Path(folder), device)
+            difference = max(largest_difference(r, reference) for r in runs["default"])
+            same = "yes" if difference <= TOLERANCE else f"NO (differs by {difference:.2g})"
+            rows.append(
+                [
+                    label,
+                    f"{seconds['--jobs 1']:.1f}",
+                    f"{seconds['--jobs 2']:.1f}",
+                    f"{seconds['default']:.1f}",
+                    f"{seconds['default'] / best:.2f}x",
+                    same,
+                    _chosen(runs["default"][0]),
+                ]
             )
-            seconds[jobs] = time.perf_counter() - started
-            if finished.returncode != 0:
-                raise RuntimeError(f"bench run --jobs {jobs} failed: {finished.stderr.strip()}")
-    return [
-        [
-            "digits, Exercises 1.1 and 1.2, 3 seeds",
-            f"{seconds[1]:.1f}",
-            f"{seconds[2]:.1f}",
-            f"{seconds[1] / seconds[2]:.2f}x",
-        ]
-    ]
+    return rows
 
 
-def grid_lines(catalog: Catalog, images: int, device: str) -> list[str]:
-    """The lab's MNIST grid: three seeds with dlbench against one seed with the lab-style loop,
-    from the speeds of each configuration measured here."""
-    reference = solo = 0.0
-    for name, depth in GRID:
-        case = replace(
-            mlp_case(catalog, depth, images),
-            build=builder(catalog, name, (1, 28, 28), depth=depth, hidden=512),
-            device=device,
+def _same_threads_as(
+    default: TimedRun, runs: dict[str, list[TimedRun]], matrix: Path, folder: Path, device: str
+) -> TimedRun:
+    """A ``--jobs 1`` run whose cells trained with the threads the default gave each cell: the
+    timed one where those were its threads, else one made now (untimed)."""
+    if runs["--jobs 1"][0].threads == default.threads:
+        return runs["--jobs 1"][0]
+    threads = str(max(default.threads, default=1))
+    out = folder / f"{matrix.stem}-same-threads-{len(list(folder.iterdir()))}"
+    return bench_run(matrix, out, ["--jobs", "1", "--threads", threads, "--device", device])
+
+
+def _chosen(run: TimedRun) -> str:
+    """``2 worker(s) of 1 thread(s)`` from the executor's line."""
+    return run.choice.partition(" (")[0].partition(": ")[2]
+
+
+def grid_images(catalog: Catalog, budget: float, device: str) -> int:
+    """Training images for the lab grid's timing so that all three of its runs fit ``budget``
+    seconds, from the lab-style loop's speed on the grid's middle configuration measured here
+    (and a dlbench seed costing a third of a lab-style one: 1 + 3/3 + 5/3 lab-style runs)."""
+    case = replace(
+        mlp_case(catalog, 6, 1_024),
+        build=builder(catalog, "mlp", (1, 28, 28), depth=6, hidden=512),
+        device=device,
+    )
+    inputs, labels = synthetic(case, case.images)
+    speed = reference_speed(case, inputs, labels)
+    # Per lab-style run: every configuration trains 80% of the images for each epoch.
+    per_image = len(GRID) * GRID_EPOCHS * (1 - 0.2) / speed
+    images = budget / (1 + 3 / 3 + 5 / 3) / per_image
+    return int(min(max(images, GRID_IMAGES[0]), GRID_IMAGES[1]))
+
+
+def grid_lines(catalog: Catalog, budget: float, device: str) -> list[str]:
+    """The lab's MNIST grid timed end to end: the lab-style loop with one seed, ``bench run``
+    with 3 and with 5 seeds under ``--jobs auto``."""
+    images = grid_images(catalog, budget, device)
+    with tempfile.TemporaryDirectory(prefix="perf-grid-") as folder:
+        root = write_mnist(Path(folder) / "data", images, images // 6)
+        started = time.perf_counter()
+        finished = subprocess.run(
+            [sys.executable, "-m", "dlbench.bench.perf.lab_grid", str(root), str(GRID_EPOCHS)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=folder,
         )
-        inputs, labels = synthetic(case, case.images)
-        reference += GRID_IMAGES / reference_speed(case, inputs, labels)
-        solo += 3 * GRID_IMAGES / engine_speed(case, as_splits(case, inputs, labels))
+        lab = time.perf_counter() - started
+        if finished.returncode != 0:
+            last = finished.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            raise DlbenchError(f"bench perf: the lab-style grid failed: {last[0]}")
+        timed = {}
+        for seeds in (3, 5):
+            matrix = Path(folder) / f"grid{seeds}.yaml"
+            matrix.write_text(MATRIX.format(epochs=GRID_EPOCHS, seeds=list(range(seeds))))
+            options = ["--data-root", str(root), "--no-download", "--device", device]
+            timed[seeds] = bench_run(matrix, Path(folder) / f"seeds{seeds}", options)
+    choice = _chosen(timed[3])
     return [
-        "The lab's MNIST grid (Exercises 1.1 and 1.2: 8 configurations of 48,000 images, 10",
-        "epochs), estimated from the speeds of each configuration measured here:",
-        f"  lab-style loop, 1 seed:          {reference / 60:6.1f} min",
-        f"  dlbench, 3 seeds one at a time: {solo / 60:6.1f} min ({solo / reference:.2f}x)",
+        f"The lab's MNIST grid (Exercises 1.1 and 1.2: {len(GRID)} configurations), "
+        f"{GRID_EPOCHS} epochs of {images:,} MNIST-shaped images",
+        f"({int(images * 0.8):,} to train on), timed end to end, process start included:",
+        f"  lab-style loop, 1 seed:          {lab:7.1f} s",
+        *(
+            f"  bench run, {seeds} seeds (jobs auto):  {run.seconds:7.1f} s "
+            f"({run.seconds / lab:.2f}x)"
+            for seeds, run in timed.items()
+        ),
+        f"  jobs auto chose {choice}",
     ]
 
 
-def matrix_section(catalog: Catalog, images: int, threads: int, device: str) -> None:
-    """Print the three matrix-level comparisons; ``images`` per timing, ``threads`` in all."""
-    print("\nCells in worker processes (wall seconds):\n")
-    print(markdown(jobs_rows(threads, device), ["matrix", "--jobs 1", "--jobs 2", "speed-up"]))
-    print("\n" + "\n".join(grid_lines(catalog, images, device)))
+def matrix_section(
+    catalog: Catalog,
+    budget: float,
+    threads: int,
+    device: str,
+    rounds: int,
+    matrices: Sequence[Path] = (),
+) -> None:
+    """Print both comparisons: ``matrices`` timed beside the digits grid, ``budget`` seconds
+    for the lab grid's three runs."""
+    print(f"\nMatrices end to end (wall seconds, median of {rounds} round(s)):\n")
+    with tempfile.TemporaryDirectory(prefix="perf-digits-") as folder:
+        digits = Path(folder) / "digits-grid.yaml"
+        digits.write_text(DIGITS_GRID)
+        given = [(str(path), path.resolve()) for path in matrices]
+        rows = jobs_rows(
+            [("digits, Exercises 1.1 and 1.2, 3 seeds", digits), *given], threads, device, rounds
+        )
+    header = ["matrix", "--jobs 1", "--jobs 2", "default", "default / best", "same results"]
+    print(markdown(rows, [*header, "default chose"]))
+    print(
+        "\nsame results: every cell's metrics equal (within 1e-4) to those of --jobs 1 with the "
+        "threads per cell the default chose; with other threads, float sums are added in another "
+        "order and runs differ as seeds do."
+    )
+    print("\n" + "\n".join(grid_lines(catalog, budget, device)))

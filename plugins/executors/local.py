@@ -66,7 +66,19 @@ class LocalExecutor:
             for cell in cells:
                 yield shared(cell)
             return
-        yield from _Workers(workers, gpus, shared).run(cells)
+        yield from _Workers(workers, gpus, shared).run(longest_first(cells, run_cell))
+
+
+def longest_first(cells: Sequence[Cell], run_cell: CellFunction) -> list[Cell]:
+    """``cells`` with the most work first (parameters times epochs; the order of equals kept),
+    so that the last cells to finish are short ones and no worker waits long for the others.
+    Results do not depend on the order: a cell's seed fixes its run."""
+
+    def work(cell: Cell) -> float:
+        epochs = cell.strategy.params.get("epochs", 1)
+        return run_cell.footprint(cell).parameters * (epochs if isinstance(epochs, int) else 1)
+
+    return sorted(cells, key=work, reverse=True)
 
 
 @dataclass(frozen=True)
