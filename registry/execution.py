@@ -41,12 +41,15 @@ class CellFunction(Protocol):
         chooses its own share.
     :ivar store_root: the results directory, where executors that run cells elsewhere may keep
         their own files (logs, job ids) beside the records.
+    :ivar in_process_plugins: plugins handed to this process as objects rather than installed;
+        while there are any, cells can run only in this process (elsewhere they fail, saying so).
     """
 
     device: str
     threads: int
     threads_given: bool
     store_root: str
+    in_process_plugins: tuple[str, ...]
 
     def for_workers(self, workers: int, threads: int, why: str = "") -> CellFunction:
         """A copy for ``workers`` processes that run cells at once on one machine, each cell

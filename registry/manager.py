@@ -103,7 +103,8 @@ def build_plugin_manager(
                 _register_entry_point(host, entry_point)
     for name, plugin in (plugins or {}).items():
         if not manager.is_blocked(name):
-            _register_external(host, name, plugin, PluginInfo(name, name, "0", builtin=False))
+            info = PluginInfo(name, name, "0", builtin=False, in_process=True)
+            _register_external(host, name, plugin, info)
     return host
 
 

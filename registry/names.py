@@ -36,12 +36,15 @@ class PluginInfo:
     :param distribution: the installed distribution that ships it.
     :param version: that distribution's version.
     :param builtin: whether it ships with dlbench.
+    :param in_process: whether it was handed to this process as an object rather than installed:
+        another process (a worker, a cluster node) cannot load it.
     """
 
     name: str
     distribution: str
     version: str
     builtin: bool
+    in_process: bool = False
 
     @property
     def provenance(self) -> str:

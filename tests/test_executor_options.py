@@ -134,8 +134,9 @@ def test_the_local_executor_owns_its_threads_and_records_them(
     bench, write_matrix, tmp_path, monkeypatch
 ) -> None:
     from dlbench.plugins.executors import local
+    from dlbench.plugins.executors.local_choice import Machine
 
-    monkeypatch.setattr(local, "_machine", lambda: local.Machine(cores=2, memory=2**35))
+    monkeypatch.setattr(local, "this_machine", lambda: Machine(cores=2, memory=2**35))
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "2")
     assert result.code == 0, result.err
@@ -155,6 +156,7 @@ class _Run:
     """A cell function whose footprint the test sets."""
 
     threads, threads_given, device, store_root = 8, False, "cpu", "/nonexistent"
+    in_process_plugins: tuple[str, ...] = ()
 
     def __init__(self, parameters: int, memory: int) -> None:
         from dlbench import Footprint
@@ -181,7 +183,7 @@ class _Run:
 def test_jobs_auto_and_caps_on_a_mocked_machine(
     jobs, cells, parameters, cores, memory_gib, workers, capped
 ) -> None:
-    from dlbench.plugins.executors.local import Machine, choose
+    from dlbench.plugins.executors.local_choice import Machine, choose
 
     gib = 2**30
     run = _Run(parameters, gib // 2)  # half a GiB a worker; 80% of the memory is planned
@@ -202,3 +204,106 @@ def test_jobs_256_on_this_machine_runs_with_a_notice(bench, write_matrix, tmp_pa
 
     workers = int(notice[0].split(": ")[2].split()[0])
     assert workers <= len(os.sched_getaffinity(0))
+
+
+def test_plugins_of_this_process_only_keep_cells_here() -> None:
+    from dlbench.plugins.executors.local_choice import Machine, choose
+
+    run = _Run(2_000_000, 2**29)
+    run.in_process_plugins = ("fake",)
+    for jobs in ("auto", 4):
+        chosen, _, why = choose(jobs, [object()] * 24, run, Machine(8, 64 * 2**30))
+        assert chosen == 1 and "capped by plugins of this process only (fake)" in why
+
+
+class _Timed(_Run):
+    """A cell function whose every cell takes ``seconds`` on a clock the test moves."""
+
+    def __init__(self, seconds: float, clock: list[float]) -> None:
+        super().__init__(1000, 2**29)
+        self.seconds, self.clock, self.ran = seconds, clock, []
+
+    def __call__(self, cell):
+        self.clock[0] += self.seconds
+        self.ran.append(cell)
+        return cell
+
+
+class _Cell:
+    def __init__(self, index: int) -> None:
+        self.id, self.strategy = f"c{index}", type("S", (), {"params": {"epochs": 1}})()
+
+    def producers(self):
+        return []
+
+
+@pytest.mark.parametrize(("seconds", "here"), [(0.1, 20), (0.4, 20), (0.6, 1), (1.0, 1)])
+def test_auto_starts_workers_only_when_the_work_left_repays_them(
+    monkeypatch, seconds, here
+) -> None:
+    """20 equal cells, 2 workers: after n cells here, workers would save seconds x (20 - n) / 2,
+    and starting them costs WORKER_START_S (5 s): 0.6 s cells pay after the first cell
+    (5.7 s), 0.4 s cells never do (3.8 s at most)."""
+    from dlbench.plugins.executors import local
+
+    assert local.WORKER_START_S == 5.0
+    clock = [0.0]
+    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
+    run = _Timed(seconds, clock)
+    cells = [_Cell(i) for i in range(20)]
+    runner = local._run_here_while_small(cells, run, 2)
+    records = []
+    try:
+        while True:
+            records.append(next(runner))
+    except StopIteration as stop:
+        left = stop.value
+    assert len(records) == len(run.ran) == here
+    assert len(left) == 20 - here and not set(left) & set(run.ran)
+
+
+def test_tiny_cells_run_here_without_workers(bench, write_matrix, tmp_path) -> None:
+    out = tmp_path / "o"
+    result = bench("run", "--matrix", write_matrix(QUICK), "--out", out)
+    assert result.code == 0, result.err
+    assert "cells run here until workers would pay" in result.err
+    assert "starting" not in result.err
+    records = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
+    assert records and all(
+        "ran in the starting process" in r["environment"]["jobs_choice"] for r in records
+    )
+
+
+def test_a_plugin_a_worker_cannot_load_fails_its_cells_with_the_reason(
+    install, write_matrix, tmp_path
+) -> None:
+    """An installed-looking plugin that worker processes cannot import (entry points patched
+    in this process only): each cell's record says why, and nothing is silently different."""
+    from dlbench.bench.cli import main
+
+    install(
+        "only_here",
+        """
+        import dlbench
+
+        @dlbench.hookimpl
+        def dlbench_register_models(register):
+            register(dlbench.ModelSpec(
+                name="only_here_mlp",
+                build=lambda shape, classes: __import__("torch").nn.Sequential(
+                    __import__("torch").nn.Flatten(),
+                    __import__("torch").nn.LazyLinear(classes)),
+                description="a model this process alone can load",
+            ))
+        """,
+    )
+    text = QUICK.replace("{name: mlp, hidden: 8, depth: [2, 3]}", "only_here_mlp")
+    text = text.replace("epochs: 1}", "epochs: 1, lr: [0.01, 0.02]}").replace(
+        "model.depth", "strategy.lr"
+    )
+    matrix = write_matrix(text)
+    out = tmp_path / "o"
+    assert main(["run", "--matrix", str(matrix), "--out", str(out), "--jobs", "2"]) == 1
+    records = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
+    assert records and all(r["status"] == "failed" for r in records)
+    assert all("only_here" in r["error"] and "--jobs 1" in r["error"] for r in records)

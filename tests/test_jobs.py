@@ -61,7 +61,7 @@ def test_jobs_give_the_results_of_a_serial_run(bench, write_matrix, tmp_path) ->
 def test_a_bad_number_of_jobs_is_one_line(bench, write_matrix) -> None:
     result = bench("run", "--matrix", write_matrix(MATRIX), "--jobs", "0")
     assert result.code == 2 and "--jobs 0: executor 'local' parameter 'jobs'" in result.err
-    assert "expected an integer between 1 and 256, got 0" in result.err
+    assert "expected an integer between 1 and 256, or 'auto', got 0" in result.err
 
 
 def children(pid: int) -> list[int]:

@@ -46,7 +46,12 @@ def run(catalog, matrix_path: Path, out: Path, force: bool = False, **plugins) -
     store = ResultStore.open(out, matrix.name)
     settings = RunSettings(torch.device("cpu"), out / "data", download=False, threads=1)
     return run_matrix(
-        matrix, store, catalog, settings, LineProgress(io.StringIO()), RunOptions(force=force)
+        matrix,
+        store,
+        catalog,
+        settings,
+        LineProgress(io.StringIO()),
+        RunOptions(force=force, threads_given=True),
     )
 
 

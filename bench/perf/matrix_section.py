@@ -92,14 +92,10 @@ def bench_run(
     if finished.returncode != 0:
         last = finished.stderr.strip().splitlines()[-1:] or ["(no output)"]
         raise DlbenchError(f"bench perf: bench run {' '.join(options)} failed: {last[0]}")
-    choice = next(
-        (
-            line.removeprefix("bench: ")
-            for line in finished.stderr.splitlines()
-            if "worker(s)" in line
-        ),
-        "",
-    )
+    lines = finished.stderr.splitlines()
+    choice = next((line.removeprefix("bench: ") for line in lines if "worker(s)" in line), "")
+    if "cells run here until" in choice and not any("starting" in line for line in lines):
+        choice += " (no worker started)"
     metrics, threads = {}, set()
     for path in (out / "cells").glob("*.json"):
         record = json.loads(path.read_text())
@@ -178,8 +174,12 @@ def _same_threads_as(
 
 
 def _chosen(run: TimedRun) -> str:
-    """``2 worker(s) of 1 thread(s)`` from the executor's line."""
-    return run.choice.partition(" (")[0].partition(": ")[2]
+    """``2 worker(s) of 1 thread(s)`` from the executor's line, or ``this process, 1 thread(s)``
+    where ``auto`` found the work too small to start workers."""
+    chosen = run.choice.partition(" (")[0].partition(": ")[2]
+    if run.choice.endswith("(no worker started)"):
+        return "this process, " + chosen.partition(" of ")[2]
+    return chosen
 
 
 def grid_images(catalog: Catalog, budget: float, device: str) -> int:

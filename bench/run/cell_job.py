@@ -40,6 +40,9 @@ class CellJob:
     :param environment: the driver's environment, completed where the cell runs.
     :param workers: processes running cells at once on one machine (see :meth:`for_workers`).
     :param choice: why the executor chose them (recorded with every result).
+    :param plugins: the plugins of the process that started the run: a cell run elsewhere fails
+        with the reason when one of them cannot be loaded there.
+    :param in_process_plugins: those of them handed to that process as objects, not installed.
     """
 
     device: str
@@ -53,6 +56,8 @@ class CellJob:
     threads_given: bool = False
     workers: int = 1
     choice: str = ""
+    plugins: tuple[str, ...] = ()
+    in_process_plugins: tuple[str, ...] = ()
     _runner: CellRunner | None = field(default=None, repr=False, compare=False)
     _own_catalog: Catalog | None = field(default=None, repr=False, compare=False)
     _parameters: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -104,6 +109,16 @@ class CellJob:
         """Run ``cell``, store its record and return it."""
         if self._runner is None:
             self._runner = self._remote_runner()
+        missing = sorted(set(self.plugins) - set(self._runner.catalog.host.plugins))
+        if missing:
+            record = CellRecord.failure(
+                cell,
+                f"plugin(s) {', '.join(missing)} of the starting process cannot be loaded where "
+                "the cell ran (another process loads installed plugins only): install them "
+                "there, or run the cells in the starting process (--jobs 1)",
+            )
+            self.store(record)
+            return record
         return self._runner(cell)
 
     def _remote_runner(self) -> CellRunner:

@@ -248,4 +248,6 @@ def _cell_job(
         artifacts={k: sorted(v) for k, v in matrix.artifacts.items()},
         probes={k: [p.to_json() for p in v] for k, v in matrix.probes.items()},
         environment=dict(environment),
+        plugins=tuple(catalog.host.plugins),
+        in_process_plugins=tuple(n for n, i in catalog.host.plugins.items() if i.in_process),
     ).attach(runner)

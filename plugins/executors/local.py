@@ -1,7 +1,8 @@
 """The default executor: cells run in this process one after another, or in worker processes
 (started with spawn, never fork: torch's threads would not survive it), producers before their
 consumers. How many workers, and how many threads each, it chooses from the machine and the
-cells (``jobs: auto``) or takes from ``--jobs`` within the machine's bounds.
+cells (``jobs: auto``) or takes from ``--jobs`` within the machine's bounds. ``auto`` runs the
+first cells in this process and starts workers only once the work left would repay their start.
 
 Each worker gets the cell function (it pickles), builds the plugin catalog once and keeps its
 datasets loaded between cells; it stores each record itself. Workers ignore Ctrl-C; the run
@@ -17,26 +18,28 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Param, Register, hookimpl
+from dlbench.plugins.executors.local_choice import (
+    AUTO,
+    choose,
+    longest_first,
+    this_machine,
+    work,
+)
 
 #: Runs of a cell whose worker died, before it counts as failed.
 RETRIES = 2
 #: More worker processes than this is a typo, not a machine.
 MAX_JOBS = 256
-AUTO = "auto"
-#: Models with this many parameters or more train well on every core of one process.
-BIG_MODEL = 5_000_000
-#: Workers are planned to use at most this share of the memory available.
-MEMORY_SHARE = 0.8
-#: Cells whose footprint is estimated to plan the workers (the first of a long list).
-MAX_ESTIMATED = 200
+#: Seconds that starting workers costs (each imports torch and the plugins; about 4 s on a
+#: 2-core machine): ``auto`` starts them only when the work left would save more.
+WORKER_START_S = 5.0
 
 
 class LocalExecutor:
@@ -44,9 +47,10 @@ class LocalExecutor:
 
     The executor shares the machine: with ``jobs: auto`` (the default) it chooses the workers
     and the threads of each from the cores this process may use, the memory available and the
-    cells (see :func:`choose`); a number asks for that many, capped by cores and memory with a
-    notice. Each cell gets the threads the user gave (``--threads``), else the cores divided by
-    the workers, and each worker a GPU of its own where several are visible.
+    cells (see :func:`~dlbench.plugins.executors.local_choice.choose`); a number asks for that
+    many, capped by cores and memory with a notice. Each cell gets the threads the user gave
+    (``--threads``), else the cores divided by the workers, and each worker a GPU of its own
+    where several are visible.
 
     :param jobs: ``auto``, or the worker processes (1 runs every cell in this process).
     """
@@ -59,96 +63,55 @@ class LocalExecutor:
         if not cells:
             return
         gpus = _gpus(run_cell.device)
-        workers, threads, why = choose(self.jobs, cells, run_cell, _machine(), len(gpus))
-        print(f"bench: {why}", file=sys.stderr)
+        workers, threads, why = choose(self.jobs, cells, run_cell, this_machine(), len(gpus))
+        ordered = longest_first(cells, run_cell)
+        if workers > 1 and self.jobs == AUTO and not gpus:
+            # Starting workers costs seconds (each imports torch and the plugins): cells run
+            # here, at a worker's threads, until the work left is worth starting them.
+            print(f"bench: {why}; cells run here until workers would pay", file=sys.stderr)
+            here = run_cell.for_workers(1, threads, why + "; ran in the starting process")
+            ordered = yield from _run_here_while_small(ordered, here, workers)
+            if not ordered:
+                return
+            print(
+                f"bench: jobs auto: starting {workers} workers for {len(ordered)} cell(s)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"bench: {why}", file=sys.stderr)
         shared = run_cell.for_workers(workers, threads, why)
         if workers == 1:
             for cell in cells:
                 yield shared(cell)
             return
-        yield from _Workers(workers, gpus, shared).run(longest_first(cells, run_cell))
+        yield from _Workers(workers, gpus, shared).run(ordered)
 
 
-def longest_first(cells: Sequence[Cell], run_cell: CellFunction) -> list[Cell]:
-    """``cells`` with the most work first (parameters times epochs; the order of equals kept),
-    so that the last cells to finish are short ones and no worker waits long for the others.
-    Results do not depend on the order: a cell's seed fixes its run."""
-
-    def work(cell: Cell) -> float:
-        epochs = cell.strategy.params.get("epochs", 1)
-        return run_cell.footprint(cell).parameters * (epochs if isinstance(epochs, int) else 1)
-
-    return sorted(cells, key=work, reverse=True)
-
-
-@dataclass(frozen=True)
-class Machine:
-    """What this process may use: its cores and the memory available now (bytes)."""
-
-    cores: int
-    memory: int
-
-
-def _machine() -> Machine:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return Machine(cores, _available_memory())
-
-
-def _available_memory() -> int:
-    """Memory available without swapping (``MemAvailable``), else the machine's whole memory."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return 2**40
-
-
-def choose(
-    jobs: int | str, cells: Sequence[Cell], run_cell: CellFunction, machine: Machine, gpus: int = 0
-) -> tuple[int, int, str]:
-    """Workers, threads per cell, and one line saying why.
-
-    ``auto``: one worker per core for small cells (their small products use threads poorly, so
-    two workers of one thread each beat one of two), one worker with every core for cells whose
-    models are big (:data:`BIG_MODEL` parameters and up: their products use the cores well, and a
-    second copy would only cost memory) or when there is a single cell, a worker per GPU on a GPU;
-    never more workers than cells, or than the memory available holds at the largest cell's
-    footprint. A number is taken as asked, within those same bounds, with a notice if capped.
-    """
-    found = [run_cell.footprint(cell) for cell in list(cells)[:MAX_ESTIMATED]]
-    footprint = max(one.memory_bytes for one in found)
-    biggest = max(one.parameters for one in found)
-    by_memory = max(1, int(machine.memory * MEMORY_SHARE) // max(footprint, 1))
-    bounds = {"memory": by_memory, "cells": len(cells)}
-    if not gpus:
-        bounds["cores"] = machine.cores
-    if jobs == AUTO:
-        if gpus:
-            wanted, reason = gpus, f"a worker per GPU ({gpus})"
-        elif biggest >= BIG_MODEL or len(cells) == 1:
-            wanted, reason = 1, "big cells take every core" if len(cells) > 1 else "one cell"
-        else:
-            wanted, reason = machine.cores, "small cells: a worker per core"
-    else:
-        wanted, reason = int(jobs), f"--jobs {jobs}"
-    workers = max(1, min(wanted, *bounds.values()))
-    threads = run_cell.threads if run_cell.threads_given else max(1, machine.cores // workers)
-    limits = [name for name, bound in bounds.items() if bound == workers and bound < wanted]
-    capped = f", capped by {' and '.join(limits)}" if limits else ""
-    why = (
-        f"jobs {jobs}: {workers} worker(s) of {threads} thread(s) ({reason}{capped}; "
-        f"{machine.cores} core(s), {machine.memory / 2**30:.1f} GiB available, about "
-        f"{footprint / 2**30:.1f} GiB a worker, {len(cells)} cell(s))"
-    )
-    return workers, threads, why
+def _run_here_while_small(
+    cells: list[Cell], run_cell: CellFunction, workers: int
+) -> Generator[CellRecord, None, list[Cell]]:
+    """Run ``cells`` here, each after its producers, while the time the work left would save
+    on ``workers`` workers (estimated from the cells run so far, by :func:`work`) is under
+    :data:`WORKER_START_S`; return the cells left for workers."""
+    left = list(cells)
+    done: set[str] = set()
+    planned = {cell.id for cell in cells}
+    seconds = units = 0.0
+    while left:
+        if (
+            units
+            and seconds / units * sum(work(c, run_cell) for c in left) * (1 - 1 / workers)
+            > WORKER_START_S
+        ):
+            return left
+        cell = next(c for c in left if _ready(c, planned, done))
+        left.remove(cell)
+        started = time.perf_counter()
+        yield run_cell(cell)
+        seconds += time.perf_counter() - started
+        units += work(cell, run_cell)
+        done.add(cell.id)
+    return left
 
 
 def _gpus(device: str) -> tuple[int, ...]:
