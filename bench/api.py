@@ -171,14 +171,13 @@ def run(
     from dlbench.bench.run.session import run_into, settings_for, stopped_message
     from dlbench.engine.device import resolve_device
 
-    texts = _override_texts(overrides)
     catalog = load_catalog()
     source = matrix if isinstance(matrix, Mapping) else Path(matrix)
-    loaded = load_matrix(source, catalog, [parse_override(t) for t in texts], list(only))
+    changes = [parse_override(t) for t in _override_texts(overrides)]
+    loaded = load_matrix(source, catalog, changes, list(only))
     directory = Path(out) if out is not None else Path("runs") / loaded.name
     given = {k: (v, f"executor option {k}") for k, v in (executor_options or {}).items()}
-    if jobs is not None:
-        given["jobs"] = (jobs, f"jobs={jobs!r}")
+    given.update({"jobs": (jobs, f"jobs={jobs!r}")} if jobs is not None else {})
     options = RunOptions(
         force=force,
         keep_stale=keep_stale,
