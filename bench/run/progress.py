@@ -77,11 +77,14 @@ class LineProgress:
         self._cell: Cell | None = None
 
     def _print(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
+        # One write per line: a signal between a line and its newline would glue the next
+        # message (``bench: stopped ...``) to it.
+        self._stream.write(text + "\n")
+        self._stream.flush()
 
     def note(self, text: str) -> None:
         """Print ``text`` as a line."""
-        print(f"bench: {text}", file=self._stream)
+        self._print(f"bench: {text}")
 
     def matrix_started(self, total: int, reused: int) -> None:
         """Say how many cells will run (again for each wave a planner adds)."""

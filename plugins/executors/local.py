@@ -64,17 +64,17 @@ class LocalExecutor:
             return
         gpus = _gpus(run_cell.device)
         workers, threads, why = choose(self.jobs, cells, run_cell, this_machine(), len(gpus))
-        ordered = longest_first(cells, run_cell)
+        left = list(cells)
         if workers > 1 and self.jobs == AUTO and not gpus:
             # Starting workers costs seconds (each imports torch and the plugins): cells run
             # here, at a worker's threads, until the work left is worth starting them.
             print(f"bench: {why}; cells run here until workers would pay", file=sys.stderr)
             here = run_cell.for_workers(1, threads, why + "; ran in the starting process")
-            ordered = yield from _run_here_while_small(ordered, here, workers)
-            if not ordered:
+            left = yield from _run_here_while_small(left, here, workers)
+            if not left:
                 return
             print(
-                f"bench: jobs auto: starting {workers} workers for {len(ordered)} cell(s)",
+                f"bench: jobs auto: starting {workers} workers for {len(left)} cell(s)",
                 file=sys.stderr,
             )
         else:
@@ -84,13 +84,13 @@ class LocalExecutor:
             for cell in cells:
                 yield shared(cell)
             return
-        yield from _Workers(workers, gpus, shared).run(ordered)
+        yield from _Workers(workers, gpus, shared).run(longest_first(left, run_cell))
 
 
 def _run_here_while_small(
     cells: list[Cell], run_cell: CellFunction, workers: int
 ) -> Generator[CellRecord, None, list[Cell]]:
-    """Run ``cells`` here, each after its producers, while the time the work left would save
+    """Run ``cells`` here in their order (producers first), while the time the work left would save
     on ``workers`` workers (estimated from the cells run so far, by :func:`work`) is under
     :data:`WORKER_START_S`; return the cells left for workers."""
     left = list(cells)
