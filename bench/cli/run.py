@@ -100,7 +100,8 @@ def add_execution_options(run: argparse.ArgumentParser) -> None:
         metavar="N|auto",
         help="the local executor's jobs option: cells run at once in worker processes, each "
         "with its share of the cores and a GPU of its own where several are visible; auto (the "
-        "default) chooses from the cores, the memory available and the cells; 1: in this process",
+        "default) chooses from the cores, the memory available and the cells, and starts "
+        "workers only once the work left repays their start; 1: in this process",
     )
 
 
