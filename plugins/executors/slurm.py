@@ -131,6 +131,11 @@ class SlurmExecutor:
     def _executor(self, logs: Path, run_cell: CellFunction) -> Any:
         executor = self._submitit.SlurmExecutor(folder=str(logs / "%j"))
         options: dict[str, Any] = {"cpus_per_task": run_cell.threads, **self.resources}
+        if isinstance(self.resources.get("time"), int):
+            # SLURM warns a job this many seconds before its time limit (submitit's default is
+            # 90): with a limit of a minute or two, a warning that early would arrive before the
+            # job's Python had started to listen for it, and kill it without a word.
+            options["signal_delay_s"] = min(90, self.resources["time"] * 15)
         if self.extra:
             options["additional_parameters"] = self.extra
         options["array_parallelism"] = self.max_in_flight
