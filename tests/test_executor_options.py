@@ -262,6 +262,17 @@ def test_auto_starts_workers_only_when_the_work_left_repays_them(
     assert len(left) == 20 - here and not set(left) & set(run.ran)
 
 
+def test_auto_never_starts_workers_for_one_cell_left(monkeypatch) -> None:
+    """Two long cells: after the first, one is left, and a worker would save nothing."""
+    from dlbench.plugins.executors import local
+
+    clock = [0.0]
+    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
+    run = _Timed(600.0, clock)
+    runner = local._run_here_while_small([_Cell(0), _Cell(1)], run, 2)
+    assert len(list(runner)) == 2 and len(run.ran) == 2
+
+
 def test_tiny_cells_run_here_without_workers(bench, write_matrix, tmp_path) -> None:
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(QUICK), "--out", out)

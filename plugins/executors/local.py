@@ -98,11 +98,10 @@ def _run_here_while_small(
     planned = {cell.id for cell in cells}
     seconds = units = 0.0
     while left:
-        if (
-            units
-            and seconds / units * sum(work(c, run_cell) for c in left) * (1 - 1 / workers)
-            > WORKER_START_S
-        ):
+        # Workers save (1 - 1/k) of the work left, k the workers that would have a cell each.
+        share = 1 - 1 / min(workers, len(left))
+        saved = seconds / units * sum(work(c, run_cell) for c in left) * share if units else 0.0
+        if saved > WORKER_START_S:
             return left
         cell = next(c for c in left if _ready(c, planned, done))
         left.remove(cell)
