@@ -164,7 +164,6 @@ def run(
     """
     from dlbench.bench.cli.common import default_data_root, load_catalog
     from dlbench.bench.matrix import load_matrix
-    from dlbench.bench.matrix.overrides import parse_override
     from dlbench.bench.run.executors import choose_executor
     from dlbench.bench.run.progress import make_progress
     from dlbench.bench.run.runner import RunOptions
@@ -173,11 +172,11 @@ def run(
 
     catalog = load_catalog()
     source = matrix if isinstance(matrix, Mapping) else Path(matrix)
-    changes = [parse_override(t) for t in _override_texts(overrides)]
-    loaded = load_matrix(source, catalog, changes, list(only))
+    loaded = load_matrix(source, catalog, _overrides(overrides), list(only))
     directory = Path(out) if out is not None else Path("runs") / loaded.name
     given = {k: (v, f"executor option {k}") for k, v in (executor_options or {}).items()}
-    given.update({"jobs": (jobs, f"jobs={jobs!r}")} if jobs is not None else {})
+    if jobs is not None:
+        given["jobs"] = (jobs, f"jobs={jobs!r}")
     options = RunOptions(
         force=force,
         keep_stale=keep_stale,
@@ -202,6 +201,13 @@ def run(
         print(stopped_message("interrupted", directory, "call"), file=sys.stderr)
         raise
     return Results(directory, summary)
+
+
+def _overrides(overrides: Sequence[str] | Mapping[str, Any]) -> list[Any]:
+    """The parsed ``--set`` values of a list of texts or a mapping of key to value."""
+    from dlbench.bench.matrix.overrides import parse_override
+
+    return [parse_override(text) for text in _override_texts(overrides)]
 
 
 def _override_texts(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:

@@ -92,16 +92,16 @@ def bench_run(
     if finished.returncode != 0:
         last = finished.stderr.strip().splitlines()[-1:] or ["(no output)"]
         raise DlbenchError(f"bench perf: bench run {' '.join(options)} failed: {last[0]}")
-    lines = finished.stderr.splitlines()
-    choice = next((line.removeprefix("bench: ") for line in lines if "worker(s)" in line), "")
-    if "cells run here until" in choice and not any("starting" in line for line in lines):
-        choice += " (no worker started)"
-    metrics, threads = {}, set()
+    metrics, threads, choice, workers = {}, set(), "", 1
     for path in (out / "cells").glob("*.json"):
         record = json.loads(path.read_text())
-        final = record["final"]
+        final, environment = record["final"], record["environment"]
         metrics[record["cell_id"]] = {key: final[key] for key in COMPARED if key in final}
-        threads.add(int(record["environment"]["threads"]))
+        threads.add(int(environment["threads"]))
+        workers = max(workers, int(environment.get("jobs", 1)))
+        choice = choice or environment.get("jobs_choice", "")
+    if workers == 1 and "worker(s)" in choice:
+        choice += " (no worker started)"
     return TimedRun(seconds, metrics, choice, frozenset(threads))
 
 
@@ -174,7 +174,7 @@ def _same_threads_as(
 
 
 def _chosen(run: TimedRun) -> str:
-    """``2 worker(s) of 1 thread(s)`` from the executor's line, or ``this process, 1 thread(s)``
+    """``2 worker(s) of 1 thread(s)`` from the recorded choice, or ``this process, 1 thread(s)``
     where ``auto`` found the work too small to start workers."""
     chosen = run.choice.partition(" (")[0].partition(": ")[2]
     if run.choice.endswith("(no worker started)"):

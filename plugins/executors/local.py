@@ -96,11 +96,12 @@ def _run_here_while_small(
     left = list(cells)
     done: set[str] = set()
     planned = {cell.id for cell in cells}
+    works = {cell.id: work(cell, run_cell) for cell in cells}
     seconds = units = 0.0
     while left:
         # Workers save (1 - 1/k) of the work left, k the workers that would have a cell each.
         share = 1 - 1 / min(workers, len(left))
-        saved = seconds / units * sum(work(c, run_cell) for c in left) * share if units else 0.0
+        saved = seconds / units * sum(works[c.id] for c in left) * share if units else 0.0
         if saved > WORKER_START_S:
             return left
         cell = next(c for c in left if _ready(c, planned, done))
@@ -108,7 +109,7 @@ def _run_here_while_small(
         started = time.perf_counter()
         yield run_cell(cell)
         seconds += time.perf_counter() - started
-        units += work(cell, run_cell)
+        units += works[cell.id]
         done.add(cell.id)
     return left
 
