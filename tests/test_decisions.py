@@ -1,126 +1,18 @@
-"""Comparisons that decide: the stopping rule keeps its stated error rate under repeated looks
-(and the naive rule does not), real differences are decided with the documented power, the
-planner resumes from the store, and a decision does not depend on how the cells were run."""
+"""Comparisons that decide, through ``bench run``: the planner adds runs in waves, resumes from
+the store, stores each comparison's design at its first look and refuses a changed one, and a
+decision does not depend on how the cells were run. (The rules' error rates are simulated in
+test_stats.py.)"""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-import numpy as np
 import pytest
-from scipy import stats
 
 from dlbench.bench.results.report_files import read_manifest
 from dlbench.bench.results.store import ResultStore
-from dlbench.reports.decisions import DecideSpec, evaluate
-from dlbench.reports.sequential import (
-    BETTER_A,
-    BETTER_B,
-    EQUIVALENT,
-    RUNNING,
-    UNDECIDED,
-    boundaries,
-)
-
-SIMULATIONS = 2_000
-SPEC = DecideSpec(confidence=0.95, margin=0.0, min_runs=3, max_runs=20, wave=2)
-
-
-def slack(rate: float, n: int = SIMULATIONS) -> float:
-    """Three Monte Carlo standard errors of a rate estimated from ``n`` simulations."""
-    return 3 * math.sqrt(rate * (1 - rate) / n)
-
-
-def simulate(spec: DecideSpec, delta: float, seed: int, rule=None) -> dict[str, float]:
-    """Run ``SIMULATIONS`` comparisons of two arms whose paired differences are N(delta, 1),
-    adding runs wave by wave exactly as the planner does; the share of each final verdict."""
-    rng = np.random.default_rng(seed)
-    outcomes: dict[str, int] = {}
-    for _ in range(SIMULATIONS):
-        differences = rng.normal(delta, 1.0, spec.max_runs)
-        a: dict[int, float | None] = {}
-        b: dict[int, float | None] = {}
-        while True:
-            standing = (rule or evaluate)(spec, a, b)
-            if standing.decision.verdict != RUNNING:
-                break
-            for seed_index in range(len(a), standing.wanted):
-                a[seed_index], b[seed_index] = float(differences[seed_index]), 0.0
-        outcomes[standing.decision.verdict] = outcomes.get(standing.decision.verdict, 0) + 1
-    return {verdict: count / SIMULATIONS for verdict, count in outcomes.items()}
-
-
-def naive(spec: DecideSpec, a, b):
-    """The rule that keeps adding runs and stops once an unadjusted 95% t interval excludes zero."""
-    from dlbench.reports.decisions import Standing
-    from dlbench.reports.sequential import Decision
-
-    n = len(a)
-    if n >= spec.min_runs:
-        values = np.array([a[s] - b[s] for s in range(n)])
-        half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n)
-        mean = float(values.mean())
-        if abs(mean) > half:
-            return Standing(Decision(BETTER_A if mean > 0 else BETTER_B, n, mean, 0, 0), n)
-        if n >= spec.max_runs:
-            return Standing(Decision(UNDECIDED, n, mean, 0, 0), n)
-    wanted = spec.min_runs if n < spec.min_runs else min(n + spec.wave, spec.max_runs)
-    return Standing(Decision(RUNNING, n, 0, 0, 0), wanted)
-
-
-def test_identical_arms_are_called_different_at_most_at_the_stated_rate() -> None:
-    rates = simulate(SPEC, 0.0, seed=1)
-    false_better = rates.get(BETTER_A, 0) + rates.get(BETTER_B, 0)
-    assert false_better <= 0.05 + slack(0.05), rates
-
-
-def test_the_naive_rule_of_looking_after_every_wave_fails_that_same_check() -> None:
-    rates = simulate(SPEC, 0.0, seed=1, rule=naive)
-    false_better = rates.get(BETTER_A, 0) + rates.get(BETTER_B, 0)
-    assert false_better > 0.05 + slack(0.05), rates  # about 0.2: the check can fail
-
-
-def test_a_real_difference_is_decided_with_the_documented_power() -> None:
-    # Documented: a true mean difference of one standard deviation of the paired differences is
-    # decided "A better" in at least 95% of comparisons (3 to 20 runs, waves of 2, 95%).
-    rates = simulate(SPEC, 1.0, seed=2)
-    assert rates.get(BETTER_A, 0) >= 0.95, rates
-    assert rates.get(BETTER_B, 0) == 0
-
-
-def test_a_difference_at_the_margin_is_called_equivalent_at_most_at_the_stated_rate() -> None:
-    spec = DecideSpec(confidence=0.95, margin=0.5, min_runs=3, max_runs=20, wave=2)
-    rates = simulate(spec, 0.5, seed=3)
-    assert rates.get(EQUIVALENT, 0) <= 0.05 + slack(0.05), rates
-
-
-def test_identical_arms_end_equivalent_when_a_margin_is_given() -> None:
-    spec = DecideSpec(confidence=0.95, margin=1.0, min_runs=3, max_runs=20, wave=2)
-    rates = simulate(spec, 0.0, seed=4)
-    assert rates.get(EQUIVALENT, 0) >= 0.9, rates
-
-
-def test_boundaries_are_deterministic_and_shrink_as_runs_come_in() -> None:
-    looks = (3, 5, 7, 9, 11, 13, 15, 17, 19, 20)
-    first = boundaries(looks, 20, 0.95)
-    boundaries.cache_clear()
-    assert boundaries(looks, 20, 0.95) == first
-    finite = [b for b in first if math.isfinite(b)]
-    assert finite == sorted(finite, reverse=True)
-    # At the last look the bound is wider than a single t test's (2.09 at 19 df): the price of
-    # the looks before it.
-    assert stats.t.ppf(0.975, 19) < first[-1] < 3.0
-
-
-def test_failed_runs_leave_their_pair_out_and_the_decision_goes_on() -> None:
-    a = {0: 0.9, 1: 0.91, 2: None, 3: 0.92}
-    b = {0: 0.8, 1: 0.81, 2: 0.8, 3: 0.82}
-    standing = evaluate(DecideSpec(min_runs=4, max_runs=10), a, b)
-    assert standing.decision.n == 3
-    assert standing.wanted in (4, 6)
-
+from dlbench.stats.records import VERDICTS
 
 # -- the planner, through bench run ------------------------------------------------------------
 
@@ -291,8 +183,39 @@ def test_decisions_export_one_row_per_comparison(bench, decided_run) -> None:
     rows = list(csv.DictReader(io.StringIO(result.out)))
     assert [row["row"] for row in rows] == ["2", "6"]
     for row in rows:
-        assert row["verdict"] in ("A better", "B better", "equivalent", "undecided", "running")
-        assert int(row["pairs"]) >= 3 and float(row["low"]) <= float(row["mean"]) <= float(
-            row["high"]
-        )
+        assert row["verdict"] in VERDICTS
+        assert int(row["pairs"]) >= 3 and float(row["low"] or "-inf") <= float(
+            row["estimate"]
+        ) <= float(row["high"] or "inf")
+        assert row["rule"] == "sign" and row["estimand"] == "the median of A - B"
         assert row["margin"] == "0.02" and row["a"] == "residual_mlp" and row["b"] == "mlp"
+
+
+def test_a_design_is_stored_at_the_first_look_and_a_changed_one_refused(
+    bench, decided_run, tmp_path
+) -> None:
+    import shutil
+
+    designs = json.loads((decided_run / "designs.json").read_text())
+    assert len(designs) == 2
+    stored_design = next(iter(designs.values()))["design"]
+    assert stored_design == {
+        "rule": "sign", "confidence": 0.95, "margin": 0.02, "min_runs": 3, "max_runs": 7,
+        "wave": 2, "higher_is_better": True, "family": "comparison",
+    }  # fmt: skip
+    out = tmp_path / "edited"
+    shutil.copytree(decided_run, out)
+    before = sorted(p.name for p in (out / "cells").iterdir())
+    matrix = tmp_path / "m.yaml"
+    for change in ("max_runs: 9", "rule: mean, max_runs: 7"):
+        matrix.write_text(DECIDE.replace("max_runs: 7", change))
+        for extra in ([], ["--dry-run"]):
+            result = bench("run", "--matrix", matrix, "--out", out, *extra)
+            assert result.code == 2 and result.err.count("\n") == 1, result.err
+            assert "its design was stored at its first look" in result.err
+            assert "max_runs 7" in result.err and "designs.json" in result.err
+    assert sorted(p.name for p in (out / "cells").iterdir()) == before
+    matrix.write_text(DECIDE.replace("margin: 0.02", "margin: 0.03"))
+    assert "margin 0.02 -> 0.03" in bench("run", "--matrix", matrix, "--out", out).err
+    # A new results directory decides anew.
+    assert bench("run", "--matrix", matrix, "--out", tmp_path / "new", "--dry-run").code == 0

@@ -559,7 +559,7 @@ def test_files_follow_the_users_umask(write_matrix, tmp_path, umask, mode) -> No
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,  # not the checkout, whose dlbench/ folder would shadow the package
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
     for path in [*(out / "cells").glob("*.json"), out / "report.md", out / "manifest.json"]:

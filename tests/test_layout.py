@@ -1,5 +1,6 @@
-"""The package's shape: one installed name, three floors with no import back up, plugins and
-examples on the public API only, small modules and functions."""
+"""The package's shape: one real tree under src/ that is the import tree, one installed name,
+floors and wings with no import back up, plugins and examples on the public API only, small
+modules and functions."""
 
 from __future__ import annotations
 
@@ -16,24 +17,45 @@ from helpers import REPO
 
 import dlbench
 
-#: Repository folder -> the floor it stands on. A module imports only from floors below its
-#: own, and from its own folder; ``dlbench/`` (the public API) stands above everything.
-FLOORS = {"registry": 1, "engine": 2, "reports": 2, "plugins": 3, "bench": 3}
+PACKAGE = REPO / "src" / "dlbench"
+#: Room of the package -> the floor it stands on. A module imports only from floors below its
+#: own, and from its own room; ``dlbench/`` (the public API) stands above everything.
+FLOORS = {"registry": 1, "stats": 1.5, "engine": 2, "reports": 2, "plugins": 3, "bench": 3}
 ROOMS = (*FLOORS, "dlbench")
+#: Wing (folder, or top-level module) of ``bench/`` -> its rank, bottom up: a wing imports only
+#: wings of a lower rank. The store and the matrix language stand on the host's catalog; the
+#: runner on them; ``bench perf`` and the conformance kit on the runner; the command line and
+#: the Python API on all of those, side by side; the console script starts the command line.
+WINGS = {
+    "signals": 0,
+    "machine": 0,
+    "host": 0,
+    "results": 1,
+    "matrix": 1,
+    "run": 2,
+    "perf": 3,
+    "testing": 3,
+    "cli": 4,
+    "api": 4,
+    "console": 5,
+}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 80
 #: The marker that lets a module or function be longer, with its reason on the same line.
 LONG_MARK = "# long:"
 
 
-def package_files(*folders: str) -> list[Path]:
-    """The Python files of ``folders``, each once: not again through ``dlbench/``'s links."""
-    return sorted(
-        p
-        for folder in folders
-        for p in (REPO / folder).rglob("*.py")
-        if p.resolve().is_relative_to((REPO / folder).resolve())
-    )
+def package_files(*rooms: str) -> list[Path]:
+    """The Python files of the package's ``rooms`` (``dlbench``: the files at its top)."""
+    found: list[Path] = []
+    for room in rooms:
+        found += PACKAGE.glob("*.py") if room == "dlbench" else (PACKAGE / room).rglob("*.py")
+    return sorted(found)
+
+
+def example_files() -> list[Path]:
+    """The Python files of ``examples/``."""
+    return sorted((REPO / "examples").rglob("*.py"))
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -61,7 +83,7 @@ def allowed(source: str, target: str, module: str) -> bool:
     if source == "dlbench":
         # The public API re-exports the contract and the toolkit (the kit is loaded lazily);
         # ``python -m dlbench`` starts the command line.
-        return target in ("dlbench", "registry", "engine") or module.startswith(
+        return target in ("dlbench", "registry", "engine", "stats") or module.startswith(
             (
                 "dlbench.bench.testing",
                 "dlbench.bench.console",
@@ -77,8 +99,11 @@ def allowed(source: str, target: str, module: str) -> bool:
 
 
 def own_package(path: Path) -> str:
-    """``plugins/executors/local.py`` -> ``dlbench.plugins.executors.`` (modules beside it)."""
-    return ".".join(["dlbench", *path.relative_to(REPO).parent.parts, ""])
+    """``src/dlbench/plugins/executors/local.py`` -> ``dlbench.plugins.executors.`` (the modules
+    beside it)."""
+    if not path.is_relative_to(PACKAGE):
+        return "dlbench."  # outside the package (examples/): nothing but the public API
+    return ".".join(["dlbench", *path.relative_to(PACKAGE).parent.parts, ""])
 
 
 def test_no_import_runs_from_a_lower_floor_to_a_higher_one() -> None:
@@ -99,7 +124,7 @@ def test_no_import_runs_from_a_lower_floor_to_a_higher_one() -> None:
 def test_examples_and_plugins_use_only_the_public_api() -> None:
     public = set(dlbench.__all__)
     wrong = []
-    for path in [*package_files("examples"), *package_files("plugins")]:
+    for path in [*example_files(), *package_files("plugins")]:
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module == "dlbench":
@@ -114,10 +139,12 @@ def test_examples_and_plugins_use_only_the_public_api() -> None:
                 and node.attr not in public
             ):
                 wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: dlbench.{node.attr}")
-        if path.is_relative_to(REPO / "examples"):
-            for line, module in imported_modules(path):
-                if module.startswith("dlbench.") and room_of(module) != "dlbench":
-                    wrong.append(f"{path.relative_to(REPO)}:{line}: {module}")
+        for line, module in imported_modules(path):
+            # A built-in plugin may import a helper module beside it, as any plugin package may.
+            own = own_package(path)
+            inside = module.startswith("dlbench.") and module.split(".")[1] not in public
+            if inside and (own == "dlbench." or not module.startswith(own)):
+                wrong.append(f"{path.relative_to(REPO)}:{line}: {module}")
     assert wrong == []
 
 
@@ -151,14 +178,19 @@ def test_modules_and_functions_are_small_or_say_why_not() -> None:
     assert found == []
 
 
-def test_dlbench_links_every_top_level_folder_as_its_subpackage() -> None:
-    for name in FLOORS:
-        link = REPO / "dlbench" / name
-        assert link.is_symlink() and os.readlink(link) == f"../{name}", name
-    # The build finds the subpackages itself: no hand-kept list, no folder mapping.
+def test_the_file_tree_is_the_import_tree() -> None:
+    # No links anywhere in the repository, and no folder mapping: setuptools finds the package
+    # under src/ by itself.
+    listed = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if listed.returncode == 0:
+        assert [line for line in listed.stdout.splitlines() if line.startswith("120000")] == []
+    assert [p for p in REPO.rglob("*") if p.is_symlink() and ".tox" not in p.parts] == []
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert config["packages"] == {"find": {"include": ["dlbench", "dlbench.*"]}}
+    assert config["packages"] == {"find": {"where": ["src"]}}
     assert "package-dir" not in config
+    assert not [name for name in FLOORS if (REPO / name).exists()]
 
 
 def test_the_installed_package_holds_every_subpackage() -> None:
@@ -169,32 +201,49 @@ def test_the_installed_package_holds_every_subpackage() -> None:
         pytest.skip("an editable install lists no files; tox installs the wheel")
     installed = {str(f) for f in dist.files or ()}
     missing = [
-        f"dlbench/{init.relative_to(REPO)}"
-        for name in FLOORS
-        for init in (REPO / name).rglob("__init__.py")
-        if f"dlbench/{init.relative_to(REPO)}" not in installed
+        f"dlbench/{init.relative_to(PACKAGE)}"
+        for init in PACKAGE.rglob("__init__.py")
+        if f"dlbench/{init.relative_to(PACKAGE)}" not in installed
     ]
     assert missing == []
     assert "dlbench/reports/templates/report.html.j2" in installed
 
 
-def test_bench_is_in_wings_and_results_never_import_run() -> None:
-    top = sorted(p.name for p in (REPO / "bench").glob("*.py"))
-    assert len(top) <= 8, top
-    wrong = [
-        f"{path.relative_to(REPO)}:{line}: {module}"
-        for path in package_files("bench/results")
-        for line, module in imported_modules(path)
-        if module.startswith("dlbench.bench.run")
-    ]
+def wing_of(module: str) -> str | None:
+    """``dlbench.bench.run.runner`` -> ``run``; ``dlbench.bench.api`` -> ``api``."""
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["dlbench", "bench"] and len(parts) > 2 else None
+
+
+def test_every_module_of_bench_is_in_a_ranked_wing() -> None:
+    wings = {p.stem for p in (PACKAGE / "bench").glob("*.py")} - {"__init__"}
+    wings |= {p.name for p in (PACKAGE / "bench").iterdir() if (p / "__init__.py").exists()}
+    assert wings == set(WINGS)
+
+
+def test_no_wing_of_bench_imports_a_wing_at_or_above_its_rank() -> None:
+    wrong = []
+    for path in package_files("bench"):
+        source = wing_of(".".join(["dlbench", *path.relative_to(PACKAGE).with_suffix("").parts]))
+        for line, module in imported_modules(path):
+            target = wing_of(module)
+            ranked = source in WINGS and target in WINGS and target != source
+            if ranked and WINGS[target] >= WINGS[source]:
+                wrong.append(f"{path.relative_to(REPO)}:{line}: {source} imports {module}")
     assert wrong == []
+
+
+def test_the_wing_order_check_can_fail() -> None:
+    # The check above means something only if it reads the imports it is meant to refuse.
+    assert wing_of("dlbench.bench.run.runner") == "run"
+    assert WINGS["matrix"] <= WINGS["run"] and WINGS["api"] > WINGS["run"]
 
 
 def test_the_only_installed_top_level_name_is_dlbench() -> None:
     assert distribution("dlbench").read_text("top_level.txt").split() == ["dlbench"]
 
 
-SHADOWS = ("registry", "reports", "plugins", "bench", "engine")
+SHADOWS = ("registry", "reports", "plugins", "bench", "engine", "stats")
 SMALL = """\
 name: shadowed
 defaults: {dataset: {name: digits, train_subset: 64}, strategy: {name: plain, epochs: 1}}
@@ -244,24 +293,28 @@ def test_shadow_modules_really_break_an_import_of_that_name(tmp_path: Path, name
     assert "shadow" in run.stderr
 
 
-def test_a_process_started_in_the_checkout_imports_the_whole_package_from_it() -> None:
-    # Its working directory comes first on sys.path, so the checkout's dlbench/ folder is
-    # imported: a whole package through its links, with no import machinery of its own.
+def test_the_source_tree_imports_as_the_whole_package() -> None:
+    # src/ on the path is the whole package: no links, no import machinery of its own; and the
+    # checkout's top holds no dlbench/ folder that could shadow an installed package.
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     code = (
         "import sys, dlbench.bench.cli, dlbench; "
         "print(dlbench.bench.__file__, dlbench.Param); "
         "print([type(f).__module__ for f in sys.meta_path])"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=environment
+    )
     assert run.returncode == 0, run.stderr
     first, finders = run.stdout.splitlines()
-    assert Path(first.split()[0]).resolve() == REPO / "bench" / "__init__.py"
+    assert Path(first.split()[0]).resolve() == PACKAGE / "bench" / "__init__.py"
     assert "dlbench" not in finders
     listed = subprocess.run(
         [sys.executable, "-m", "dlbench", "list", "executors"],
         cwd=REPO,
         capture_output=True,
         text=True,
+        env=environment,
     )
     assert listed.returncode == 0, listed.stderr
     assert "slurm" in listed.stdout
@@ -270,11 +323,11 @@ def test_a_process_started_in_the_checkout_imports_the_whole_package_from_it() -
 def test_each_public_name_is_declared_once() -> None:
     # The stub is the one list: dlbench/__init__.py derives __all__ and its lazy loading from it,
     # and the subpackages' __init__ files re-export nothing.
-    stub = ast.parse((REPO / "dlbench" / "__init__.pyi").read_text())
+    stub = ast.parse((PACKAGE / "__init__.pyi").read_text())
     imports = [node for node in stub.body if isinstance(node, ast.ImportFrom)]
     declared = [alias.asname or alias.name for node in imports for alias in node.names]
     assert sorted(declared) == sorted(set(declared)) == sorted(dlbench.__all__)
-    init = ast.parse((REPO / "dlbench" / "__init__.py").read_text())
+    init = ast.parse((PACKAGE / "__init__.py").read_text())
     assigned = [
         t.id
         for n in ast.walk(init)
@@ -283,6 +336,6 @@ def test_each_public_name_is_declared_once() -> None:
         if isinstance(t, ast.Name)
     ]
     assert "__all__" not in assigned
-    for folder in ("registry", "engine", "reports", "plugins", "bench"):
-        tree = ast.parse((REPO / folder / "__init__.py").read_text())
+    for folder in FLOORS:
+        tree = ast.parse((PACKAGE / folder / "__init__.py").read_text())
         assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], folder

@@ -15,8 +15,8 @@ from dlbench import ExecutorSpec, hookimpl
 from dlbench.bench.matrix import load_matrix
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.progress import LineProgress
-from dlbench.bench.run.runner import RunOptions, RunSummary, run_matrix
-from dlbench.bench.run.services import RunSettings
+from dlbench.bench.run.runner import RunSummary, run_matrix
+from dlbench.bench.run.services import RunOptions, RunSettings
 
 MATRIX = """
 name: runner

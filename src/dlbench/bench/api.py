@@ -1,0 +1,235 @@
+"""dlbench from Python (a notebook, a script): :func:`run` does what ``bench run`` does, with the
+same options, store, resume and errors, and returns :class:`Results`: cells and epochs as pandas
+DataFrames, each table as a DataFrame and as markdown, the report, and an HTML view for
+Jupyter."""
+
+from __future__ import annotations
+
+import html
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlbench.registry.errors import DlbenchError
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """One table of a report: where it is, and its text.
+
+    :param experiment: the experiment's title.
+    :param title: the table's title (empty for an experiment's only table).
+    :param headers: the column headers; ``rows`` the cells as the report shows them.
+    :param caption: what the table shows and how it was computed.
+    :param markdown: the table as report.md has it.
+    """
+
+    experiment: str
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str
+    markdown: str
+
+    def to_frame(self) -> Any:
+        """The table as a pandas DataFrame (its text, as shown)."""
+        return _pandas().DataFrame(self.rows, columns=self.headers)
+
+
+class Results:
+    """A results directory, as :func:`run` left it (or any results directory).
+
+    :param path: the results directory.
+    :param summary: what the run did (``None`` for a directory opened without running).
+    """
+
+    def __init__(self, path: Path | str, summary: Any = None) -> None:
+        self.path = Path(path)
+        self.summary = summary
+
+    def cells(self) -> Any:
+        """One row per cell (``bench export``'s columns) as a pandas DataFrame."""
+        from dlbench.bench.results.export import load_results
+
+        return load_results(self.path)
+
+    def epochs(self) -> Any:
+        """One row per cell and epoch as a pandas DataFrame."""
+        from dlbench.bench.results.export import load_results
+
+        return load_results(self.path, epochs=True)
+
+    def decisions(self) -> Any:
+        """One row per decided comparison as a pandas DataFrame."""
+        from dlbench.bench.results.export import columns, rows
+
+        found = rows([self.path], decisions=True)
+        return _pandas().DataFrame(found, columns=columns(found))
+
+    def tables(self) -> list[ResultTable]:
+        """Every table of the report, in order."""
+        from dlbench.reports.markdown import render_markdown_table
+
+        found = []
+        for section in self._document().sections:
+            for table, _ in section.tables:
+                found.append(
+                    ResultTable(
+                        section.title,
+                        table.title,
+                        table.headers,
+                        table.rows,
+                        table.caption,
+                        render_markdown_table(table),
+                    )
+                )
+        return found
+
+    def report(self) -> str:
+        """The report as markdown (what ``report.md`` holds)."""
+        from dlbench.bench.results.report_files import render_stored_report
+
+        return render_stored_report(self._store()).markdown
+
+    def _store(self) -> Any:
+        from dlbench.bench.results.store import ResultStore
+
+        if not self.path.is_dir():
+            raise DlbenchError(f"{self.path}: not a results directory")
+        return ResultStore(self.path)
+
+    def _document(self) -> Any:
+        from dlbench.bench.results.report_files import stored_document
+
+        return stored_document(self._store())
+
+    def _repr_html_(self) -> str:
+        """The report's summary and tables, for Jupyter."""
+        document = self._document()
+        parts = [f"<p><b>{html.escape(document.name)}</b>: {html.escape(document.summary)}</p>"]
+        for section in document.sections:
+            for table, _ in section.tables:
+                heading = " - ".join(t for t in (section.title, table.title) if t)
+                frame = _pandas().DataFrame(table.rows, columns=table.headers)
+                parts.append(f"<h4>{html.escape(heading)}</h4>")
+                parts.append(frame.to_html(index=False, escape=True))
+                parts.append(f"<p><i>{html.escape(table.caption)}</i></p>")
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Results({str(self.path)!r})"
+
+
+def run(
+    matrix: Path | str | Mapping[str, Any],
+    *,
+    out: Path | str | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    only: Sequence[str] = (),
+    jobs: int | str | None = None,
+    executor: str | None = None,
+    executor_options: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    data_root: Path | str | None = None,
+    download: bool = True,
+    force: bool = False,
+    keep_stale: bool = False,
+    allow_slow: bool = False,
+    dry_run: bool = False,
+) -> Any:
+    """Run a matrix as ``bench run`` does, in this process, and return its :class:`Results`.
+
+    :param matrix: a matrix file, or the matrix as data (a mapping of the same keys).
+    :param out: the results directory (default ``runs/<matrix name>``); a rerun resumes it.
+    :param overrides: ``--set`` values: ``["strategy.epochs=1"]`` or ``{"strategy.epochs": 1}``.
+    :param only: globs of the experiments to run.
+    :param jobs: the local executor's workers (``--jobs``): ``"auto"`` (the default) or a number.
+    :param executor: ``local``, ``ray``, ``slurm`` or a plugin's.
+    :param executor_options: the executor's options (``--executor-opt``).
+    :param device: ``auto``, ``cpu`` or ``cuda``.
+    :param threads: torch threads per cell (default: every core this process may use).
+    :param data_root: where datasets live (default ``$DLBENCH_DATA``, else a user cache folder).
+    :param download: whether missing datasets may be downloaded.
+    :param force: rerun cells already stored.
+    :param keep_stale: reuse results whose plugin code changed since (marked stale).
+    :param allow_slow: run options this device runs slowly (bf16 without native support).
+    :param dry_run: train nothing; return the plan as a DataFrame (experiment, cell, status,
+        description) instead of the results.
+    :raises DlbenchError: with the same one-line message ``bench run`` prints.
+    :raises KeyboardInterrupt: when interrupted (Ctrl-C, or the notebook's stop button), after
+        the report of the finished cells is written; run it again to resume.
+    """
+    from dlbench.bench.host import default_data_root, load_catalog_reporting
+    from dlbench.bench.matrix import load_matrix
+    from dlbench.bench.run.executors import choose_executor
+    from dlbench.bench.run.progress import make_progress
+    from dlbench.bench.run.services import RunOptions
+    from dlbench.bench.run.session import run_into, settings_for, stopped_message
+    from dlbench.engine.device import resolve_device
+
+    catalog = load_catalog_reporting()
+    source = matrix if isinstance(matrix, Mapping) else Path(matrix)
+    loaded = load_matrix(source, catalog, _overrides(overrides), list(only))
+    directory = Path(out) if out is not None else Path("runs") / loaded.name
+    given = {k: (v, f"executor option {k}") for k, v in (executor_options or {}).items()}
+    if jobs is not None:
+        given["jobs"] = (jobs, f"jobs={jobs!r}")
+    options = RunOptions(
+        force=force,
+        keep_stale=keep_stale,
+        executor=executor,
+        executor_options=given,
+        device=device,
+        allow_slow=allow_slow,
+        command="dlbench.run({...})" if isinstance(source, Mapping) else f"dlbench.run({matrix!r})",
+        threads_given=threads is not None,
+    )
+    choose_executor(loaded, catalog, options)  # bad options, before anything else
+    if dry_run:
+        from dlbench.bench.run.preview import COLUMNS, preview
+
+        found = preview(loaded, catalog, directory, resolve_device(device))
+        return _pandas().DataFrame(found.rows, columns=list(COLUMNS))
+    root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
+    settings = settings_for(device, root, download, threads)
+    try:
+        summary, _ = run_into(loaded, catalog, directory, settings, options, make_progress())
+    except KeyboardInterrupt:
+        print(stopped_message("interrupted", directory, "call"), file=sys.stderr)
+        raise
+    return Results(directory, summary)
+
+
+def _overrides(overrides: Sequence[str] | Mapping[str, Any]) -> list[Any]:
+    """The parsed ``--set`` values of a list of texts or a mapping of key to value."""
+    from dlbench.bench.matrix.overrides import parse_override
+
+    return [parse_override(text) for text in _override_texts(overrides)]
+
+
+def _override_texts(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """``--set`` texts from a list of them, or from a mapping of key to value."""
+    if isinstance(overrides, Mapping):
+        import json
+
+        try:
+            # JSON is YAML: each value reads back as what it is.
+            return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+        except (TypeError, ValueError) as exc:
+            raise DlbenchError(f"overrides: a value is not plain data: {exc}") from None
+    if isinstance(overrides, str):
+        raise DlbenchError("overrides: expected a list of KEY=VALUE texts or a mapping, got text")
+    return list(overrides)
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise DlbenchError(
+            "results as DataFrames need pandas: pip install 'dlbench[export]'"
+        ) from None
+    return pandas

@@ -1,0 +1,265 @@
+"""``bench perf --matrix-section``: matrices timed end to end, each run a separate ``bench run``
+process in a fresh results directory, wall clock from start to exit.
+
+Two comparisons:
+
+* ``--jobs 1``, ``--jobs 2`` and the default (``--jobs auto``) on the digits version of the lab's
+  grid (and any ``--matrix`` given), with the default's results checked against ``--jobs 1``'s.
+* The lab's MNIST grid (Exercises 1.1 and 1.2) on MNIST-shaped data: the lab-style loop with one
+  seed (:mod:`~dlbench.bench.perf.lab_grid`) against ``bench run`` with 3 and 5 seeds under the
+  default ``--jobs auto``; the same epochs and images on every side, sized to the budget.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dlbench.bench.perf.cases import builder, mlp_case, synthetic
+from dlbench.bench.perf.lab_grid import GRID, MATRIX, write_mnist
+from dlbench.bench.perf.reference import reference_speed
+from dlbench.bench.perf.tables import markdown
+from dlbench.registry.catalog import Catalog
+from dlbench.registry.errors import DlbenchError
+
+#: Exercises 1.1 and 1.2 on the embedded digits with three seeds.
+DIGITS_GRID = """
+name: perf_jobs
+defaults:
+  dataset: {name: digits, val_fraction: 0.2, test_fraction: 0.2, split_seed: 0}
+  strategy: {name: plain, optimizer: adam, lr: 0.001, batch_size: 64, epochs: 10}
+  seeds: [0, 1, 2]
+experiments:
+  ex1_1_mlp_depth:
+    model: {name: mlp, hidden: 512, depth: [2, 4, 6, 8, 10]}
+  ex1_2_residual_mlp:
+    model: {name: residual_mlp, hidden: 512, depth: [6, 8, 10]}
+"""
+#: Epochs of every side of the lab grid's timing (the lab trains 10; the ratio is per epoch).
+GRID_EPOCHS = 2
+#: Training images of the lab grid's MNIST-shaped data: at least (fixed costs would dominate),
+#: at most (MNIST's own size).
+GRID_IMAGES = (6_000, 60_000)
+#: Metrics whose values must agree between ``--jobs`` settings.
+COMPARED = ("val_acc@best", "val_acc@last", "test_acc@best", "val_loss@last", "train_loss@last")
+#: Largest difference of those metrics still counted equal: different thread counts may sum in
+#: a different order, which moves a loss in its last digits.
+TOLERANCE = 1e-4
+
+
+@dataclass
+class TimedRun:
+    """One ``bench run``: its wall seconds, its records' metrics and the executor's choice."""
+
+    seconds: float
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    choice: str = ""
+    #: Threads each cell trained with (a cell's results depend on them: float sums are added
+    #: in another order with other threads).
+    threads: frozenset[int] = frozenset()
+
+
+def bench_run(
+    matrix: Path, out: Path, options: Sequence[str], env: dict[str, str] | None = None
+) -> TimedRun:
+    """Time ``bench run --matrix matrix --out out *options`` in a new process."""
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from dlbench.bench.cli import main; sys.exit(main(sys.argv[1:]))",
+        "run",
+        "--matrix",
+        str(matrix),
+        "--out",
+        str(out),
+        *options,
+    ]
+    started = time.perf_counter()
+    # Run from the results' folder: a user's own modules in the working folder stay out of it.
+    finished = subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=out.parent, env=env
+    )
+    seconds = time.perf_counter() - started
+    if finished.returncode != 0:
+        last = finished.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise DlbenchError(f"bench perf: bench run {' '.join(options)} failed: {last[0]}")
+    metrics, threads, choice, workers = {}, set(), "", 1
+    for path in (out / "cells").glob("*.json"):
+        record = json.loads(path.read_text())
+        final, environment = record["final"], record["environment"]
+        metrics[record["cell_id"]] = {key: final[key] for key in COMPARED if key in final}
+        threads.add(int(environment["threads"]))
+        workers = max(workers, int(environment.get("jobs", 1)))
+        choice = choice or environment.get("jobs_choice", "")
+    if workers == 1 and "worker(s)" in choice:
+        choice += " (no worker started)"
+    return TimedRun(seconds, metrics, choice, frozenset(threads))
+
+
+def largest_difference(run: TimedRun, reference: TimedRun) -> float:
+    """The largest difference of any compared metric between two runs of the same matrix;
+    infinite when they hold different cells."""
+    if set(run.metrics) != set(reference.metrics):
+        return math.inf
+    return max(
+        (
+            abs(value - reference.metrics[cell][key])
+            for cell, values in run.metrics.items()
+            for key, value in values.items()
+        ),
+        default=0.0,
+    )
+
+
+def jobs_rows(
+    matrices: Sequence[tuple[str, Path]], threads: int, device: str, rounds: int
+) -> list[list[str]]:
+    """For each ``(label, matrix file)``: median wall seconds of ``--jobs 1`` (``threads``
+    threads), ``--jobs 2`` (half each) and the default, over ``rounds`` rounds that alternate
+    the settings, and whether the default's results equal those of ``--jobs 1`` with the same
+    threads per cell."""
+    settings = {
+        "--jobs 1": ["--jobs", "1", "--threads", str(threads)],
+        "--jobs 2": ["--jobs", "2", "--threads", str(max(1, threads // 2))],
+        "default": [],
+    }
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="perf-jobs-") as folder:
+        for index, (label, matrix) in enumerate(matrices):
+            runs: dict[str, list[TimedRun]] = {name: [] for name in settings}
+            for round_ in range(rounds):
+                for name, options in settings.items():
+                    out = Path(folder) / f"m{index}-{round_}-{name.replace(' ', '')}"
+                    runs[name].append(bench_run(matrix, out, [*options, "--device", device]))
+            seconds = {
+                name: statistics.median(r.seconds for r in found) for name, found in runs.items()
+            }
+            best = min(seconds["--jobs 1"], seconds["--jobs 2"])
+            reference = _same_threads_as(runs["default"][0], runs, matrix, Path(folder), device)
+            difference = max(largest_difference(r, reference) for r in runs["default"])
+            same = "yes" if difference <= TOLERANCE else f"NO (differs by {difference:.2g})"
+            rows.append(
+                [
+                    label,
+                    f"{seconds['--jobs 1']:.1f}",
+                    f"{seconds['--jobs 2']:.1f}",
+                    f"{seconds['default']:.1f}",
+                    f"{seconds['default'] / best:.2f}x",
+                    same,
+                    _chosen(runs["default"][0]),
+                ]
+            )
+    return rows
+
+
+def _same_threads_as(
+    default: TimedRun, runs: dict[str, list[TimedRun]], matrix: Path, folder: Path, device: str
+) -> TimedRun:
+    """A ``--jobs 1`` run whose cells trained with the threads the default gave each cell: the
+    timed one where those were its threads, else one made now (untimed)."""
+    if runs["--jobs 1"][0].threads == default.threads:
+        return runs["--jobs 1"][0]
+    threads = str(max(default.threads, default=1))
+    out = folder / f"{matrix.stem}-same-threads-{len(list(folder.iterdir()))}"
+    return bench_run(matrix, out, ["--jobs", "1", "--threads", threads, "--device", device])
+
+
+def _chosen(run: TimedRun) -> str:
+    """``2 worker(s) of 1 thread(s)`` from the recorded choice, or ``this process, 1 thread(s)``
+    where ``auto`` found the work too small to start workers."""
+    chosen = run.choice.partition(" (")[0].partition(": ")[2]
+    if run.choice.endswith("(no worker started)"):
+        return "this process, " + chosen.partition(" of ")[2]
+    return chosen
+
+
+def grid_images(catalog: Catalog, budget: float, device: str) -> int:
+    """Training images for the lab grid's timing so that all three of its runs fit ``budget``
+    seconds, from the lab-style loop's speed on the grid's middle configuration measured here
+    (and a dlbench seed costing a third of a lab-style one: 1 + 3/3 + 5/3 lab-style runs)."""
+    case = replace(
+        mlp_case(catalog, 6, 1_024),
+        build=builder(catalog, "mlp", (1, 28, 28), depth=6, hidden=512),
+        device=device,
+    )
+    inputs, labels = synthetic(case, case.images)
+    speed = reference_speed(case, inputs, labels)
+    # Per lab-style run: every configuration trains 80% of the images for each epoch.
+    per_image = len(GRID) * GRID_EPOCHS * (1 - 0.2) / speed
+    images = budget / (1 + 3 / 3 + 5 / 3) / per_image
+    return int(min(max(images, GRID_IMAGES[0]), GRID_IMAGES[1]))
+
+
+def grid_lines(catalog: Catalog, budget: float, device: str) -> list[str]:
+    """The lab's MNIST grid timed end to end: the lab-style loop with one seed, ``bench run``
+    with 3 and with 5 seeds under ``--jobs auto``."""
+    images = grid_images(catalog, budget, device)
+    with tempfile.TemporaryDirectory(prefix="perf-grid-") as folder:
+        root = write_mnist(Path(folder) / "data", images, images // 6)
+        started = time.perf_counter()
+        finished = subprocess.run(
+            [sys.executable, "-m", "dlbench.bench.perf.lab_grid", str(root), str(GRID_EPOCHS)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=folder,
+        )
+        lab = time.perf_counter() - started
+        if finished.returncode != 0:
+            last = finished.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            raise DlbenchError(f"bench perf: the lab-style grid failed: {last[0]}")
+        timed = {}
+        for seeds in (3, 5):
+            matrix = Path(folder) / f"grid{seeds}.yaml"
+            matrix.write_text(MATRIX.format(epochs=GRID_EPOCHS, seeds=list(range(seeds))))
+            options = ["--data-root", str(root), "--no-download", "--device", device]
+            timed[seeds] = bench_run(matrix, Path(folder) / f"seeds{seeds}", options)
+    choice = _chosen(timed[3])
+    return [
+        f"The lab's MNIST grid (Exercises 1.1 and 1.2: {len(GRID)} configurations), "
+        f"{GRID_EPOCHS} epochs of {images:,} MNIST-shaped images",
+        f"({int(images * 0.8):,} to train on), timed end to end, process start included:",
+        f"  lab-style loop, 1 seed:          {lab:7.1f} s",
+        *(
+            f"  bench run, {seeds} seeds (jobs auto):  {run.seconds:7.1f} s "
+            f"({run.seconds / lab:.2f}x)"
+            for seeds, run in timed.items()
+        ),
+        f"  jobs auto chose {choice}",
+    ]
+
+
+def matrix_section(
+    catalog: Catalog,
+    budget: float,
+    threads: int,
+    device: str,
+    rounds: int,
+    matrices: Sequence[Path] = (),
+) -> None:
+    """Print both comparisons: ``matrices`` timed beside the digits grid, ``budget`` seconds
+    for the lab grid's three runs."""
+    print(f"\nMatrices end to end (wall seconds, median of {rounds} round(s)):\n")
+    with tempfile.TemporaryDirectory(prefix="perf-digits-") as folder:
+        digits = Path(folder) / "digits-grid.yaml"
+        digits.write_text(DIGITS_GRID)
+        given = [(str(path), path.resolve()) for path in matrices]
+        rows = jobs_rows(
+            [("digits, Exercises 1.1 and 1.2, 3 seeds", digits), *given], threads, device, rounds
+        )
+    header = ["matrix", "--jobs 1", "--jobs 2", "default", "default / best", "same results"]
+    print(markdown(rows, [*header, "default chose"]))
+    print(
+        "\nsame results: every cell's metrics equal (within 1e-4) to those of --jobs 1 with the "
+        "threads per cell the default chose; with other threads, float sums are added in another "
+        "order and runs differ as seeds do."
+    )
+    print("\n" + "\n".join(grid_lines(catalog, budget, device)))
