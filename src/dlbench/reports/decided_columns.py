@@ -113,8 +113,11 @@ def decided_caption(spec: TableSpec, family_sizes: Mapping[str, int]) -> str:
             else f"a false 'better' at most {rate} for each comparison (not for the table "
             "as a whole)"
         )
+        first = spec.labels.get(derived.minuend, derived.minuend)
+        second = spec.labels.get(derived.subtrahend, derived.subtrahend)
+        estimand = get_rule(decide.rule).estimand.replace("A - B", f"{first} - {second}")
         parts.append(
-            f"{derived.title} compares {get_rule(decide.rule).estimand} over runs paired by "
+            f"{derived.title} compares {estimand} over runs paired by "
             f"seed, added {decide.wave} at a time from {decide.min_runs} to at most "
             f"{decide.max_runs} a side (rule {decide.rule}); a side is called better when the "
             f"{decide.confidence:.0%} interval, which holds at every look, excludes zero"

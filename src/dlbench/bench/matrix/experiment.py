@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,7 @@ def load_experiment(
     tune = None
     if "tune" in body:
         tune = parse_tune((*keypath, "tune"), body["tune"], cells, axis_keys, directions, catalog)
+        _warn_selection_bias(name, tables, tune, cells)
     title, description = _texts(name, keypath, source, body)
     experiment = Experiment(
         name,
@@ -214,3 +216,21 @@ def _direction(metric: str, strategies: Sequence[StrategySpec]) -> str | None:
     declare none, or disagree."""
     found = {spec.direction(metric) for spec in strategies if metric in spec.metrics}
     return found.pop() if len(found) == 1 else None
+
+
+def _warn_selection_bias(
+    name: str, tables: Sequence[TableSpec], tune: TuneSpec, cells: Sequence[Cell]
+) -> None:
+    """A table of the metric the trials were chosen by, on a validation split the final runs
+    share with the trials, is biased upwards by the choice: say so (the test metric is not)."""
+    if any("split" in cell.vary for cell in cells):
+        return
+    for table in tables:
+        if table.metric == tune.metric:
+            warnings.warn(
+                f"experiment {name!r}: table {table.title or table.metric!r} shows {tune.metric}, "
+                "the metric the trials were chosen by, on the validation split every run "
+                "shares: it is biased upwards by the choice; show a test metric, or add split "
+                "to vary so that final runs draw their own split",
+                stacklevel=2,
+            )
