@@ -59,7 +59,7 @@ def test_a_second_run_trains_nothing_and_overrides_apply(tmp_path) -> None:
     assert (again.summary.ran, again.summary.reused) == (0, 4)
     more = dlbench.run(MATRIX, out=out, jobs=1, overrides={"seeds": [0, 1, 2]})
     assert (more.summary.ran, more.summary.reused) == (2, 4)
-    plan = dlbench.run(MATRIX, out=out, dry_run=True, overrides=["seeds=[0,1,2,3]"])
+    plan = dlbench.plan(MATRIX, out=out, overrides=["seeds=[0,1,2,3]"])
     assert sorted(plan["status"]) == ["stored"] * 6 + ["to run"] * 2
 
 

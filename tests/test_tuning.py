@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("optuna", reason="tuning needs Optuna (dlbench[tune])")
 
-from dlbench.reports.tuning import TRIAL_SEED_BASE
+from dlbench.stats.tuning import TRIAL_SEED_BASE
 
 TUNED = """\
 name: tuned

@@ -2,7 +2,7 @@
 # (its __all__), loaded on first use by dlbench/__init__.py, and what type checkers see.
 
 # -- running from Python, the conformance kit and results -------------------------------------
-from .bench.api import Results as Results, ResultTable as ResultTable, run as run
+from .bench.api import Results as Results, ResultTable as ResultTable, plan as plan, run as run
 from .bench.results.export import load_results as load_results
 from .bench.testing import (
     check_dataset as check_dataset,

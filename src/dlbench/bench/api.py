@@ -138,8 +138,7 @@ def run(
     force: bool = False,
     keep_stale: bool = False,
     allow_slow: bool = False,
-    dry_run: bool = False,
-) -> Any:
+) -> Results:
     """Run a matrix as ``bench run`` does, in this process, and return its :class:`Results`.
 
     :param matrix: a matrix file, or the matrix as data (a mapping of the same keys).
@@ -156,19 +155,73 @@ def run(
     :param force: rerun cells already stored.
     :param keep_stale: reuse results whose plugin code changed since (marked stale).
     :param allow_slow: run options this device runs slowly (bf16 without native support).
-    :param dry_run: train nothing; return the plan as a DataFrame (experiment, cell, status,
-        description) instead of the results.
     :raises DlbenchError: with the same one-line message ``bench run`` prints.
     :raises KeyboardInterrupt: when interrupted (Ctrl-C, or the notebook's stop button), after
         the report of the finished cells is written; run it again to resume.
     """
-    from dlbench.bench.host import default_data_root, load_catalog_reporting
+    from dlbench.bench.host import default_data_root
+    from dlbench.bench.run.progress import make_progress
+    from dlbench.bench.run.session import run_into, settings_for, stopped_message
+
+    loaded, catalog, directory, options = _prepare(
+        matrix, out, overrides, only, jobs, executor, executor_options, device,
+        force=force, keep_stale=keep_stale, allow_slow=allow_slow,
+        threads_given=threads is not None,
+    )  # fmt: skip
+    root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
+    settings = settings_for(device, root, download, threads)
+    try:
+        summary, _ = run_into(loaded, catalog, directory, settings, options, make_progress())
+    except KeyboardInterrupt:
+        print(stopped_message("interrupted", directory, "call"), file=sys.stderr)
+        raise
+    return Results(directory, summary)
+
+
+def plan(
+    matrix: Path | str | Mapping[str, Any],
+    *,
+    out: Path | str | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    only: Sequence[str] = (),
+    jobs: int | str | None = None,
+    executor: str | None = None,
+    executor_options: Mapping[str, Any] | None = None,
+    device: str = "auto",
+) -> Any:
+    """What :func:`run` with the same arguments would do now, training nothing (``bench run
+    --dry-run``): a pandas DataFrame with a row per planned cell (experiment, cell, status,
+    description), statuses as the dry run prints them (``stored``, ``to run``, ``stale``, ...).
+
+    :raises DlbenchError: with the same one-line message ``bench run --dry-run`` prints.
+    """
+    from dlbench.bench.run.preview import COLUMNS, preview
+    from dlbench.engine.device import resolve_device
+
+    loaded, catalog, directory, _ = _prepare(
+        matrix, out, overrides, only, jobs, executor, executor_options, device
+    )
+    found = preview(loaded, catalog, directory, resolve_device(device))
+    return _pandas().DataFrame(found.rows, columns=list(COLUMNS))
+
+
+def _prepare(
+    matrix: Path | str | Mapping[str, Any],
+    out: Path | str | None,
+    overrides: Sequence[str] | Mapping[str, Any],
+    only: Sequence[str],
+    jobs: int | str | None,
+    executor: str | None,
+    executor_options: Mapping[str, Any] | None,
+    device: str,
+    **flags: bool,
+) -> tuple[Any, Any, Path, Any]:
+    """The loaded matrix, the catalog, the results directory and the run's options, with bad
+    options refused before anything runs."""
+    from dlbench.bench.host import load_catalog_reporting
     from dlbench.bench.matrix import load_matrix
     from dlbench.bench.run.executors import choose_executor
-    from dlbench.bench.run.progress import make_progress
     from dlbench.bench.run.services import RunOptions
-    from dlbench.bench.run.session import run_into, settings_for, stopped_message
-    from dlbench.engine.device import resolve_device
 
     catalog = load_catalog_reporting()
     source = matrix if isinstance(matrix, Mapping) else Path(matrix)
@@ -178,29 +231,14 @@ def run(
     if jobs is not None:
         given["jobs"] = (jobs, f"jobs={jobs!r}")
     options = RunOptions(
-        force=force,
-        keep_stale=keep_stale,
         executor=executor,
         executor_options=given,
         device=device,
-        allow_slow=allow_slow,
         command="dlbench.run({...})" if isinstance(source, Mapping) else f"dlbench.run({matrix!r})",
-        threads_given=threads is not None,
+        **flags,
     )
     choose_executor(loaded, catalog, options)  # bad options, before anything else
-    if dry_run:
-        from dlbench.bench.run.preview import COLUMNS, preview
-
-        found = preview(loaded, catalog, directory, resolve_device(device))
-        return _pandas().DataFrame(found.rows, columns=list(COLUMNS))
-    root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
-    settings = settings_for(device, root, download, threads)
-    try:
-        summary, _ = run_into(loaded, catalog, directory, settings, options, make_progress())
-    except KeyboardInterrupt:
-        print(stopped_message("interrupted", directory, "call"), file=sys.stderr)
-        raise
-    return Results(directory, summary)
+    return loaded, catalog, directory, options
 
 
 def _overrides(overrides: Sequence[str] | Mapping[str, Any]) -> list[Any]:

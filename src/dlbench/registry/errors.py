@@ -6,6 +6,20 @@ import difflib
 from collections.abc import Iterable
 
 
+def closest(word: object, choices: Iterable[object], most: int = 1) -> list[str]:
+    """The ``most`` choices closest to ``word`` (none when nothing is close)."""
+    return difflib.get_close_matches(
+        str(word), [str(c) for c in choices], n=most, cutoff=0.5 if most > 1 else 0.6
+    )
+
+
+def did_you_mean(word: object, choices: Iterable[object], most: int = 1) -> str:
+    """``did you mean 'margin'?`` (or ``'a' or 'b'``) for the choices closest to ``word``; empty
+    when none is close. Every "unknown X" message of dlbench says it this way."""
+    close = closest(word, choices, most)
+    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
 class DlbenchError(Exception):
     """A bad input: the message says what is wrong, where, and what is accepted."""
 
@@ -17,8 +31,8 @@ class UnknownNameError(DlbenchError, KeyError):
         self.kind = kind
         self.name = name
         self.choices = sorted(choices)
-        close = difflib.get_close_matches(name, self.choices, n=3, cutoff=0.5)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        hint = did_you_mean(name, self.choices, most=3)
+        hint = f"{hint} " if hint else ""
         listed = ", ".join(self.choices) if self.choices else "none registered"
         super().__init__(f"unknown {kind} {name!r}; {hint}choices: {listed}")
 

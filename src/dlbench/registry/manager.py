@@ -7,7 +7,6 @@ error); a broken built-in fails loudly. ``DLBENCH_DISABLE_PLUGINS=a,b`` blocks p
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import re
@@ -19,7 +18,7 @@ from typing import Any
 import pluggy
 
 from dlbench.registry import hookspecs
-from dlbench.registry.errors import PluginLoadError
+from dlbench.registry.errors import PluginLoadError, did_you_mean
 from dlbench.registry.names import PluginInfo
 
 ENTRY_POINT_GROUP = "dlbench"
@@ -198,5 +197,5 @@ def _hook_suggestion(message: str) -> str:
     match = re.search(r"unknown hook '?([A-Za-z0-9_]+)'?", message)
     if match is None:
         return ""
-    close = difflib.get_close_matches(match.group(1), HOOK_NAMES, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else f"; hooks: {', '.join(HOOK_NAMES)}"
+    hint = did_you_mean(match.group(1), HOOK_NAMES)
+    return f"; {hint}" if hint else f"; hooks: {', '.join(HOOK_NAMES)}"

@@ -7,11 +7,12 @@ errors that name the accepted values.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from dlbench.registry.errors import did_you_mean
 
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
 
@@ -171,8 +172,8 @@ def resolve_params(
     for key in given:
         if key not in declared:
             accepted = ", ".join(sorted(declared)) or "none"
-            close = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(key, declared)
+            hint = f"{hint} " if hint else ""
             raise ParamError(
                 key, f"unknown parameter {key!r} for {owner}; {hint}accepted: {accepted}"
             )

@@ -112,3 +112,9 @@ class CellRecord:
         except ShapeError as exc:
             raise RecordFormatError(str(exc)) from None
         return cls(**data)
+
+
+def metric_value(record: CellRecord, metric: str, at: str) -> float | None:
+    """``metric`` from a record's final metrics, at the ``best`` or ``last`` epoch."""
+    value = record.final.get(f"{metric}@{at}", record.final.get(metric))
+    return float(value) if isinstance(value, (int, float)) else None

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dlbench.registry.cell import Cell
-from dlbench.registry.records import CellRecord
-from dlbench.reports.table import metric_value
+from dlbench.registry.records import CellRecord, metric_value
 from dlbench.stats.evaluate import Standing, evaluate, values_of
 from dlbench.stats.probability import ProbabilityOfBetter, probability_of_better
 from dlbench.stats.records import (

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dlbench.registry.cell import Cell, varying_keys
-from dlbench.registry.records import CellRecord
+from dlbench.registry.records import CellRecord, metric_value
 from dlbench.reports.formatting import format_values, metric_label
 from dlbench.reports.manifest import ExperimentEntry, TableSpec
-from dlbench.reports.table import RecordView, Table, metric_value
+from dlbench.reports.table import RecordView, Table
 
 
 def cell_label(cell: Cell, keys: Sequence[str]) -> str:

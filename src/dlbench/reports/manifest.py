@@ -13,8 +13,8 @@ from typing import Any
 from dlbench.registry.cell import Cell
 from dlbench.registry.probes import ProbePlot
 from dlbench.registry.schema import ShapeError, check_fields, check_value
-from dlbench.reports.tuning import SearchDimension, TuneSpec
 from dlbench.stats.records import DecideSpec
+from dlbench.stats.tuning import SearchDimension, TuneSpec
 
 #: The rows of a model card when none are named: one per distinct model.
 MODEL_ROWS = "model"

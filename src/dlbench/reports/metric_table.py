@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from dlbench.registry.cell import VARY_SOURCES, Cell
+from dlbench.registry.records import metric_value
 from dlbench.reports.decided_columns import (
     DECISION_CSV_COLUMNS,
     decided_caption,
@@ -32,7 +33,6 @@ from dlbench.reports.table import (
     RecordView,
     Table,
     default_row_label,
-    metric_value,
     ordered,
 )
 from dlbench.stats.probability import probability_of_better

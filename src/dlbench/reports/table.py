@@ -64,12 +64,6 @@ class RecordView:
         return STALE_MARK if any(i in self.stale for i in cell_ids) else ""
 
 
-def metric_value(record: CellRecord, metric: str, at: str) -> float | None:
-    """``metric`` from a record's final metrics, at the ``best`` or ``last`` epoch."""
-    value = record.final.get(f"{metric}@{at}", record.final.get(metric))
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def default_row_label(key: str) -> str:
     """``model.depth`` -> ``Depth``; ``model.name`` -> ``Model``."""
     section, _, param = key.partition(".")

@@ -16,7 +16,7 @@ from dlbench.registry.records import CellRecord
 from dlbench.reports.formatting import format_value, metric_label
 from dlbench.reports.manifest import ExperimentEntry
 from dlbench.reports.table import Table
-from dlbench.reports.tuning import (
+from dlbench.stats.tuning import (
     TRIAL_SEED_BASE,
     TuneSpec,
     best_so_far,

@@ -3,6 +3,7 @@
 The decided comparisons' records (:mod:`.records`), the look schedule and error spending
 (:mod:`.spending`), the named stopping rules (:mod:`.rules`, one module each, chosen by a
 ``decide`` block's ``rule:``), a comparison's replay from per-seed values (:mod:`.evaluate`),
-the probability that A beats B (:mod:`.probability`) and how many runs a decision would take
-(:mod:`.planning`). Nothing here reads files, imports torch or renders anything.
+the probability that A beats B (:mod:`.probability`), how many runs a decision would take
+(:mod:`.planning`), and tuning's records and selection of the best trial (:mod:`.tuning`).
+Nothing here reads files, imports torch or renders anything.
 """

@@ -7,7 +7,6 @@ Errors are raised with the key path (or ``--set`` text) they concern and turned 
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from dlbench.bench.matrix.references import experiment_order, references_in
 from dlbench.bench.matrix.yamlfile import MatrixError, check_keys, document_of, load_yaml
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell, Component
-from dlbench.registry.errors import DlbenchError, UnknownNameError
+from dlbench.registry.errors import DlbenchError, UnknownNameError, did_you_mean
 from dlbench.registry.params import ParamError, resolve_params
 from dlbench.reports.manifest import ExperimentEntry, Manifest
 
@@ -248,8 +247,8 @@ def _unapplied(override: Override, catalog: Catalog) -> str:
             f"applies where NAME is one of the {section} names"
         )
     known = sorted({key for entry in catalog.component(section) for key in entry.spec.params})
-    close = difflib.get_close_matches(str(override.key), known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(override.key, known)
+    hint = f"; {hint}" if hint else ""
     return f"{override.key!r} is not a parameter of {whose}{hint}"
 
 

@@ -28,7 +28,7 @@ from dlbench.registry.errors import UnknownNameError
 from dlbench.registry.params import ParamError, resolve_params
 from dlbench.registry.specs import StrategySpec
 from dlbench.reports.manifest import SkippedCell, TableSpec
-from dlbench.reports.tuning import TuneSpec
+from dlbench.stats.tuning import TuneSpec
 
 EXPERIMENT_KEYS = (
     "title",

@@ -8,14 +8,13 @@ parameter (``probes.grad_norms.every``), ``title`` and ``description``; prefixed
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from dlbench.registry.cell import COMPONENT_KINDS
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, closest
 
 ACCEPTED = (
     "model.KEY, dataset.KEY, strategy.KEY (or model.NAME.KEY for a per-name block), seeds, "
@@ -98,7 +97,7 @@ def _hint(path: str) -> str:
             "for one experiment write experiments.NAME.KEY; experiment names have no dots "
             "(letters, digits, '_' and '-'), and KEY is one of " + ACCEPTED.split(", each")[0]
         )
-    close = difflib.get_close_matches(parts[0], FIRST_WORDS, n=1, cutoff=0.6)
+    close = closest(parts[0], FIRST_WORDS)
     if close and close[0] != parts[0]:
         return f"did you mean {'.'.join([close[0], *parts[1:]])!r}? accepted: {ACCEPTED}"
     return f"accepted: {ACCEPTED}"

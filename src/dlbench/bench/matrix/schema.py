@@ -13,7 +13,7 @@ from dlbench.bench.matrix.tuning import TUNE_PARAMS
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, VARY_SOURCES
 from dlbench.registry.params import Param
-from dlbench.reports.tuning import DISTRIBUTIONS
+from dlbench.stats.tuning import DISTRIBUTIONS
 
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 REFERENCE = {

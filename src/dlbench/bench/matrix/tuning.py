@@ -1,5 +1,5 @@
 """The ``tune`` block of an experiment: every arm (one configuration of its other axes) tuned
-with the same budget of trials before its final runs (see :mod:`dlbench.reports.tuning`)::
+with the same budget of trials before its final runs (see :mod:`dlbench.stats.tuning`)::
 
     tune:
       space:
@@ -14,15 +14,15 @@ with the same budget of trials before its final runs (see :mod:`dlbench.reports.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, check_keys
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
+from dlbench.registry.errors import did_you_mean
 from dlbench.registry.params import Param, ParamError, resolve_params
-from dlbench.reports.tuning import DISTRIBUTIONS, SAMPLERS, SearchDimension, TuneSpec
+from dlbench.stats.tuning import DISTRIBUTIONS, SAMPLERS, SearchDimension, TuneSpec
 
 #: The most trials per arm, dimensions and choices a study takes.
 MAX_TRIALS = 1000
@@ -107,8 +107,8 @@ def _declared(where: KeyPath, cell: Cell, section: str, name: str, catalog: Cata
     component = getattr(cell, section)
     params = catalog.component(section).get(component.name).params
     if name not in params:
-        close = difflib.get_close_matches(name, list(params), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, params)
+        hint = f"; {hint}" if hint else ""
         raise MatrixError(where, f"{section} {component.name!r} has no parameter {name!r}{hint}")
     return params[name]
 

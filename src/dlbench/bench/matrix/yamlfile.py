@@ -3,7 +3,6 @@ that an error raised anywhere with a key path reads ``file:line: key.path: messa
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, did_you_mean
 
 KeyPath = tuple[str | int, ...]
 #: Where a value came from: a key path in the matrix file, or the text of a ``--set``.
@@ -211,8 +210,8 @@ def check_keys(keypath: KeyPath, data: Mapping[str, Any], accepted: Sequence[str
     """Every key of ``data`` is one of ``accepted``, or a located error says which are."""
     for key in data:
         if key not in accepted:
-            close = difflib.get_close_matches(str(key), accepted, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(key, accepted)
+            hint = f"{hint} " if hint else ""
             raise MatrixError(
                 (*keypath, key), f"unknown key; {hint}accepted: {', '.join(accepted)}"
             )

@@ -3,13 +3,12 @@ line, each checked against what the executor declares."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, did_you_mean
 from dlbench.registry.params import ParamError, resolve_params
 
 if TYPE_CHECKING:
@@ -44,8 +43,8 @@ def choose_executor(matrix: Matrix, catalog: Catalog, options: RunOptions) -> Ex
         given[key], sources[key] = value, source
     for key in given:
         if key not in spec.params:
-            close = difflib.get_close_matches(key, list(spec.params), n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(key, spec.params)
+            hint = f"{hint} " if hint else ""
             accepted = ", ".join(sorted(spec.params)) or "none"
             raise DlbenchError(
                 f"{sources[key]}: executor {name!r} takes no option {key!r}; {hint}its options: "

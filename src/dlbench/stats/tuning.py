@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dlbench.registry.cell import Cell
-from dlbench.registry.records import CellRecord
-from dlbench.reports.table import metric_value
+from dlbench.registry.records import CellRecord, metric_value
 
 #: Trials run with seeds from here up; final runs with seeds from 0.
 TRIAL_SEED_BASE = 1_000_000
