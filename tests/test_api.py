@@ -133,3 +133,35 @@ def test_ctrl_c_keeps_the_finished_cells_and_a_rerun_resumes(tmp_path, install) 
     assert 1 <= len(kept) < 4 and (out / "report.md").exists()
     resumed = dlbench.run(matrix, out=out, jobs=1)
     assert resumed.summary.reused == len(kept) and resumed.summary.ran == 4 - len(kept)
+
+
+@pytest.mark.parametrize("out", ["", "  ", 3, ["o"]])
+def test_an_empty_or_wrong_typed_out_is_refused(tmp_path, monkeypatch, out) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(dlbench.DlbenchError, match="out") as raised:
+        dlbench.run(MATRIX, out=out)
+    assert "\n" not in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_of_the_users_own_files_is_never_written_into(tmp_path, capsys) -> None:
+    from dlbench.bench.cli import main
+
+    own = {"report.md": "my notes", "report.html": "<p>mine</p>", "tables/t.csv": "1,2"}
+    for name, text in own.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(MATRIX))
+    assert main(["run", "--matrix", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a results directory" in err and "report.md" in err and err.count("\n") == 1
+    with pytest.raises(dlbench.DlbenchError, match="not a results directory"):
+        dlbench.run(MATRIX, out=tmp_path)
+    assert {n: (tmp_path / n).read_text() for n in own} == own
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.yaml",
+        "report.html",
+        "report.md",
+        "tables",
+    ]

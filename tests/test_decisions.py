@@ -219,3 +219,20 @@ def test_a_design_is_stored_at_the_first_look_and_a_changed_one_refused(
     assert "margin 0.02 -> 0.03" in bench("run", "--matrix", matrix, "--out", out).err
     # A new results directory decides anew.
     assert bench("run", "--matrix", matrix, "--out", tmp_path / "new", "--dry-run").code == 0
+
+
+def test_each_look_says_where_each_comparison_stands(bench, write_matrix, tmp_path) -> None:
+    result = bench(
+        "run", "--matrix", write_matrix(DECIDE), "--out", tmp_path / "o", "--threads", "1"
+    )
+    assert result.code == 0, result.err
+    lines = [line for line in result.err.splitlines() if "Residual - plain at depth=" in line]
+    first = [line for line in lines if "3 pair(s)" in line]
+    assert first, result.err
+    if "undecided so far" in first[0]:
+        assert "estimate" in first[0] and "more look(s)" in first[0] and "pace" in first[0]
+    # The last word on each comparison is its verdict.
+    finals = {line.split(": ")[2]: line for line in lines}
+    assert len(finals) == 2
+    words = ("better", "equivalent", "undecided at")
+    assert all(any(word in line for word in words) for line in finals.values()), finals

@@ -226,6 +226,8 @@ def _prepare(
     catalog = load_catalog_reporting()
     source = matrix if isinstance(matrix, Mapping) else Path(matrix)
     loaded = load_matrix(source, catalog, _overrides(overrides), list(only))
+    if out is not None and (not isinstance(out, (str, Path)) or not str(out).strip()):
+        raise DlbenchError(f"out {out!r}: expected a folder path (a non-empty str or Path)")
     directory = Path(out) if out is not None else Path("runs") / loaded.name
     given = {k: (v, f"executor option {k}") for k, v in (executor_options or {}).items()}
     if jobs is not None:

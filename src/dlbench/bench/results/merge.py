@@ -22,7 +22,7 @@ from dlbench.bench.results.artifacts import verified_artifact
 from dlbench.bench.results.files import write_atomic
 from dlbench.bench.results.outputs import refuse_inside
 from dlbench.bench.results.report_files import read_manifest
-from dlbench.bench.results.store import ResultStore
+from dlbench.bench.results.store import MERGE_MARKER, ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import ExperimentEntry, Manifest
@@ -113,7 +113,7 @@ def merge_records(
 #: The prefix of a merge's temporary folder beside ``--out`` (``.<name>.merging-XXXX``).
 MERGING = ".merging-"
 #: The file that marks a temporary folder as a merge's own.
-MARKER = ".dlbench-merge"
+MARKER = MERGE_MARKER
 
 
 def merge_runs(runs: Sequence[Path], out: Path) -> list[str]:

@@ -35,6 +35,9 @@ WRITTEN_FOLDERS = ("cells", "attempts", "artifacts", "artifacts/cache", "tables"
 DESIGNS = "designs.json"
 WRITTEN_FILES = (MANIFEST, DESIGNS, "report.md", "report.html")
 LOCK = ".lock"
+#: Files dlbench leaves in a folder before it holds a manifest (the lock, a merge in progress).
+MERGE_MARKER = ".dlbench-merge"
+OWN_MARKERS = (LOCK, MERGE_MARKER)
 ARTIFACTS = "artifacts"
 ATTEMPTS = "attempts"
 CACHE = f"{ARTIFACTS}/cache"
@@ -128,6 +131,18 @@ class ResultStore:
         """
         if root.exists() and not root.is_dir():
             raise DlbenchError(f"--out {root}: exists and is not a directory")
+        if root.is_dir() and not (root / MANIFEST).exists() and not (root / "cells").is_dir():
+            # Not a results directory: never write over a user's own files.
+            found = sorted(p.name for p in root.iterdir() if p.name not in OWN_MARKERS)
+            if found:
+                shown = ", ".join(found[:5]) + (
+                    f" and {len(found) - 5} more" if len(found) > 5 else ""
+                )
+                raise DlbenchError(
+                    f"--out {root}: not empty ({shown}) and not a results directory; a run "
+                    "writes only into an empty folder or its own results directory: choose "
+                    "another --out"
+                )
         store = cls(root)
         manifest = store.read_manifest(missing_ok=True, damaged_ok=True)
         if manifest is not None and manifest.get("name") != matrix_name:

@@ -15,6 +15,7 @@ executor or ``--jobs`` ran the cells (waves have a fixed size).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,7 +24,7 @@ from dlbench.bench.matrix.experiment import Experiment
 from dlbench.registry.cell import Cell
 from dlbench.registry.records import CellRecord
 from dlbench.reports.decisions import Comparison, comparisons
-from dlbench.stats.records import RUNNING
+from dlbench.stats.records import RUNNING, Decision
 
 #: An experiment's cells planned now: (its cells, its tuning trials).
 PlannedCells = tuple[tuple[Cell, ...], tuple[Cell, ...]]
@@ -36,8 +37,11 @@ class Planner(Protocol):
         """The cells wanted now, given ``records`` (cell id -> stored record)."""
         ...
 
-    def notes(self, records: Mapping[str, CellRecord]) -> list[str]:
-        """One line per plan it follows, saying where it stands (for ``--dry-run``)."""
+    def notes(
+        self, records: Mapping[str, CellRecord], wave_seconds: float | None = None
+    ) -> list[str]:
+        """One line per plan it follows, saying where it stands (for ``--dry-run``, and after
+        each wave of a run, ``wave_seconds`` being that wave's wall time)."""
         ...
 
     def planned(self, records: Mapping[str, CellRecord]) -> dict[str, PlannedCells]:
@@ -61,7 +65,9 @@ class StaticPlanner:
         """All of their cells."""
         return [cell for experiment in self.experiments for cell in experiment.cells]
 
-    def notes(self, records: Mapping[str, CellRecord]) -> list[str]:
+    def notes(
+        self, records: Mapping[str, CellRecord], wave_seconds: float | None = None
+    ) -> list[str]:
         """Nothing to say: the cells are the plan."""
         return []
 
@@ -105,20 +111,45 @@ class DecisionPlanner:
         wanted = {cell.id for cell in self.wanted(records)}
         return {e.name: (tuple(c for c in e.cells if c.id in wanted), ()) for e in self.experiments}
 
-    def notes(self, records: Mapping[str, CellRecord]) -> list[str]:
-        """Each comparison's standing, and what it asks for next."""
+    def notes(
+        self, records: Mapping[str, CellRecord], wave_seconds: float | None = None
+    ) -> list[str]:
+        """Each comparison's standing, and what it asks for next: pairs so far, the estimate
+        and interval, the runs still possible and, given the last wave's wall time, the most
+        time they would take."""
         lines = []
         for experiment in self.experiments:
             for comparison in self.comparisons(experiment):
                 standing = comparison.standing(records)
                 decision, spec = standing.decision, comparison.spec
-                head = f"{experiment.name}: {comparison.describe()}"
-                if decision.verdict == RUNNING:
-                    lines.append(
-                        f"{head}: {decision.n} pair(s) so far; runs 0-{standing.wanted - 1} of "
-                        f"each side planned now, up to {spec.max_runs} in waves of {spec.wave}"
-                    )
-                else:
+                head = f"{experiment.name}: {comparison.describe(labelled=True)}"
+                if decision.verdict != RUNNING:
                     verdict = comparison.verdict_words(decision)
                     lines.append(f"{head}: {verdict} with {decision.n} pair(s)")
+                    continue
+                waves = math.ceil((spec.max_runs - standing.wanted) / spec.wave) + 1
+                pace = (
+                    f" (at most about {_duration(waves * wave_seconds)} at the last wave's pace)"
+                    if wave_seconds
+                    else ""
+                )
+                shown = (
+                    f", {_interval(decision)}"
+                    if decision.n and math.isfinite(decision.estimate)
+                    else ""
+                )
+                lines.append(
+                    f"{head}: undecided so far, {decision.n} pair(s){shown}; runs "
+                    f"0-{standing.wanted - 1} of each side planned now, then up to "
+                    f"{spec.max_runs} in waves of {spec.wave}: at most {waves} more look(s){pace}"
+                )
         return lines
+
+
+def _interval(decision: Decision) -> str:
+    """``estimate +0.0028 [-0.0012, +0.0070]`` in the metric's units."""
+    return f"estimate {decision.estimate:+.4g} [{decision.low:+.4g}, {decision.high:+.4g}]"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"

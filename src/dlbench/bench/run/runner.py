@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,8 +145,14 @@ def run_matrix(
             progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
             if not pending:
                 break
+            started = time.perf_counter()
             _run_wave(executor, pending, job, store, progress, summary)
             keep_designs(decided, StoredRecords(store), store)
+            seconds = time.perf_counter() - started
+            for line in (
+                n for planner in plans for n in planner.notes(StoredRecords(store), seconds)
+            ):
+                progress.note(line)
             planned = planned_cells(matrix, plans, StoredRecords(store))
             code = current_code(matrix, catalog, planned)
             # A report drawn before the run ends (or after it is stopped) shows every run

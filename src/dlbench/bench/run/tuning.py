@@ -117,7 +117,9 @@ class TuningPlanner:
             cells += trials + finals
         return cells
 
-    def notes(self, records: Mapping[str, CellRecord]) -> list[str]:
+    def notes(
+        self, records: Mapping[str, CellRecord], wave_seconds: float | None = None
+    ) -> list[str]:
         """Each arm's budget spent so far."""
         lines = []
         for experiment in self.experiments:
