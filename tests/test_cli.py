@@ -7,6 +7,7 @@ import re
 import subprocess
 from importlib.metadata import EntryPoint
 
+import pytest
 from helpers import BENCH, REPO
 
 
@@ -284,6 +285,37 @@ def test_compare_tolerance_widens_with_the_seed_spread(bench, write_matrix, tmp_
     assert _verdict("val_acc@best", -0.05, None, Tolerance()) == "REGRESSION"
     assert _verdict("val_acc@best", -0.05, None, Tolerance(), 2 * spread) == "ok"
     assert _verdict("val_loss@best", -0.2, None, Tolerance()) == "better"
-    # With runs on both sides, a drop whose interval holds zero is noise, not a regression.
-    assert _verdict("val_acc@best", -0.05, (-0.09, 0.01), Tolerance()) == "within noise"
+    # With runs on both sides, a drop whose interval holds zero but also drops beyond the
+    # tolerance is too wide to decide; one whose worst end is within tolerance is ok.
+    assert _verdict("val_acc@best", -0.05, (-0.09, 0.01), Tolerance()) == (
+        "UNDECIDED (interval too wide)"
+    )
+    assert _verdict("val_acc@best", -0.005, (-0.009, 0.001), Tolerance()) == "ok"
     assert _verdict("val_acc@best", -0.05, (-0.08, -0.02), Tolerance()) == "REGRESSION"
+
+
+BOMB = (
+    "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    "g: [*f,*f,*f,*f,*f,*f,*f,*f,*f]"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--jobs", BOMB], "--jobs"),
+        (["--set", f"seeds={BOMB}"], "--set 'seeds='"),
+        (["--executor-opt", f"jobs={BOMB}"], "--executor-opt 'jobs='"),
+        (["--executor-opt", "k" * 100_000 + "=1"], "longer than 100 characters"),
+        (["--set", "seeds=" + "1," * 40_000], "longer than 64 KiB"),
+        (["--jobs", "0x10"], "expected auto or a whole number"),
+        (["--jobs", "1e3"], "expected auto or a whole number"),
+    ],
+    ids=["jobs-bomb", "set-bomb", "opt-bomb", "long-key", "long-value", "hex", "float"],
+)
+def test_command_line_values_are_bounded_like_the_matrix_file(bench, args, message) -> None:
+    result = bench("run", "--matrix", REPO / "examples" / "quick.yaml", *args, "--dry-run")
+    assert result.code == 2 and result.err.count("\n") == 1, result.err[:300]
+    assert message in result.err and len(result.err) < 400

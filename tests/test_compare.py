@@ -39,8 +39,14 @@ def test_runs_with_other_seeds_compare_per_configuration() -> None:
     rows, regressions = compare(noisy, baseline, Tolerance())
     (row,) = rows
     assert row[0] == "m (g)" and row[2] == "90.00% (n=3)" and row[3] == "88.00% (n=3)"
-    assert row[-1] == "within noise" and regressions == 0
+    # Its interval holds zero but also a drop far beyond the 1-point tolerance: too wide to
+    # tell, which fails the gate unless told otherwise.
+    assert row[-1] == "UNDECIDED (interval too wide)" and regressions == 1
     assert "[" in row[4]  # the change's interval
+    assert compare(noisy, baseline, Tolerance(allow_undecided=True))[1] == 0
+    close = cells("g", [0.899, 0.901, 0.900])
+    rows, regressions = compare(close, {"cells": cells("g", [0.900, 0.902, 0.899])}, Tolerance())
+    assert rows[0][-1] == "ok" and regressions == 0
     real = cells("g", [0.80, 0.81, 0.79])
     rows, regressions = compare(real, baseline, Tolerance())
     assert rows[0][-1] == "REGRESSION" and regressions == 1
@@ -63,7 +69,7 @@ def test_bench_compare_two_runs_of_a_grid_with_other_seeds(bench, write_matrix, 
     first, second = tmp_path / "first", tmp_path / "second"
     assert bench("run", "--matrix", path, "--out", first, "--set", "seeds=[0,1,2]").code == 0
     assert bench("run", "--matrix", path, "--out", second, "--set", "seeds=[3,4,5]").code == 0
-    result = bench("compare", second, first)
+    result = bench("compare", second, first, "--allow-undecided")
     assert result.code == 0, result.out
     lines = [line for line in result.out.splitlines() if "(n=3)" in line]
     assert len(lines) == 2 * 4  # two configurations, four metrics each
@@ -73,3 +79,28 @@ def test_bench_compare_two_runs_of_a_grid_with_other_seeds(bench, write_matrix, 
     assert len(shown) <= len(lines)
     timed = bench("compare", second, first, "--time", "10")
     assert "timings compared: both sides ran on the same machine" in timed.out
+
+
+def test_more_seeds_never_weaken_the_gate() -> None:
+    # A 12.5-point drop with 2 seeds a side: the interval is too wide to clear it, so the gate
+    # fails (it once read "within noise" and passed, while 1 seed a side failed at 6 points).
+    baseline = {"cells": cells("g", [0.90, 0.80])}
+    rows, failures = compare(cells("g", [0.80, 0.65]), baseline, Tolerance())
+    assert rows[0][-1] in ("REGRESSION", "UNDECIDED (interval too wide)") and failures == 1
+
+
+def test_nan_and_non_numbers_fail_the_comparison_on_either_side() -> None:
+    for old, new in (([0.9, float("nan")], [0.9, 0.9]), ([0.9, 0.9], [float("nan"), 0.9])):
+        rows, failures = compare(cells("g", new), {"cells": cells("g", old)}, Tolerance())
+        assert failures == 1 and rows[0][-1].startswith("INVALID: val_acc@best of m, seed")
+    text = cells("g", ["0.9"])
+    rows, failures = compare(text, {"cells": cells("g", [0.9])}, Tolerance())
+    assert failures == 1 and "'0.9', not a finite number" in rows[0][-1]
+
+
+def test_missing_and_new_configurations_are_listed_apart() -> None:
+    baseline = {"cells": {**cells("g", [0.9]), **cells("h", [0.9])}}
+    rows, failures = compare({**cells("g", [0.9]), **cells("k", [0.9])}, baseline, Tolerance())
+    verdicts = {row[0]: row[-1] for row in rows if not row[1]}
+    assert verdicts == {"m (h)": "MISSING (not in this run)", "m (k)": "NEW (not in the baseline)"}
+    assert failures == 1

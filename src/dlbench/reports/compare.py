@@ -26,11 +26,16 @@ from dlbench.registry.cell import COMPONENT_KINDS, Cell
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.formatting import format_value, is_accuracy
+from dlbench.stats.tuning import TRIAL_SEED_BASE
 
 FORMAT = "dlbench-baseline/1"
 #: Metrics compared by default; times are compared only on request (they depend on the machine).
 METRICS = ("val_acc@best", "test_acc@best", "val_loss@best", "train_loss@last")
 TIME_METRICS = ("train_seconds",)
+
+
+#: A comparison whose interval is too wide to tell a regression from none.
+UNDECIDED = "UNDECIDED (interval too wide)"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,23 @@ class Tolerance:
     accuracy: float = 0.01
     loss: float = 0.05
     time: float = 0.5
+    #: Whether a comparison too wide to decide passes the gate (else it fails it).
+    allow_undecided: bool = False
+
+
+def is_trial(cell_json: Mapping[str, Any]) -> bool:
+    """Whether a stored cell is a tuning trial (never one of the runs a baseline compares)."""
+    seed = cell_json.get("seed")
+    return isinstance(seed, int) and seed >= TRIAL_SEED_BASE
+
+
+def finite_number(value: object) -> bool:
+    """A number a comparison can use: an int or a float that is finite (not a bool)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def configuration_key(cell_json: Mapping[str, Any], with_seed: bool = True) -> str:
@@ -64,11 +86,9 @@ def baseline_cells(
     """The finished records' metrics, keyed by :func:`configuration_key`: a baseline's cells."""
     cells: dict[str, Any] = {}
     for record in records:
-        if record.status != "ok":
+        if record.status != "ok" or is_trial(record.cell):
             continue
-        values = {
-            m: record.final[m] for m in metrics if isinstance(record.final.get(m), (int, float))
-        }
+        values = {m: record.final[m] for m in metrics if m in record.final}
         key = configuration_key(record.cell)
         group = configuration_key(record.cell, with_seed=False)
         cell = Cell.from_json(record.cell)
@@ -100,7 +120,9 @@ def compare(
     with_time: bool = False,
 ) -> tuple[list[list[str]], int]:
     """Rows of (configuration, metric, baseline, now, change, verdict) and the number of
-    regressions; a configuration of the baseline missing now is one.
+    failures of the gate: regressions, values that are not finite numbers, configurations of the
+    baseline missing now, and (unless ``tolerance.allow_undecided``) comparisons whose interval
+    is too wide to decide. Configurations new in the run are listed after the others.
 
     :param current: the run's cells as :func:`baseline_cells` gives them.
     :param baseline: a baseline (``{"cells": ...}``).
@@ -111,21 +133,42 @@ def compare(
         _check_same_machine(current, baseline)
     old_groups, new_groups = _groups(baseline["cells"]), _groups(current)
     rows: list[list[str]] = []
-    regressions = 0
+    failures = 0
     for group, (label, old) in old_groups.items():
         if group not in new_groups:
-            rows.append([label, "", "", "", "", "MISSING"])
-            regressions += 1
+            rows.append([label, "", "", "", "", "MISSING (not in this run)"])
+            failures += 1
             continue
         new = new_groups[group][1]
         for metric in metrics:
             before = [cell["metrics"][metric] for cell in old if metric in cell["metrics"]]
             after = [cell["metrics"][metric] for cell in new if metric in cell["metrics"]]
-            if before and after:
-                row = _row(Comparison(label, metric, before, after), tolerance)
-                regressions += row[-1] == "REGRESSION"
-                rows.append(row)
-    return rows, regressions
+            if not (before and after):
+                continue
+            bad = _not_numbers(old, new, metric)
+            if bad:
+                rows.append([label, metric, "", "", "", f"INVALID: {bad}"])
+                failures += 1
+                continue
+            row = _row(Comparison(label, metric, before, after), tolerance)
+            failures += row[-1] == "REGRESSION" or (
+                row[-1] == UNDECIDED and not tolerance.allow_undecided
+            )
+            rows.append(row)
+    rows += [[label, "", "", "", "", "NEW (not in the baseline)"]
+             for group, (label, _) in new_groups.items() if group not in old_groups]  # fmt: skip
+    return rows, failures
+
+
+def _not_numbers(old: list[Mapping[str, Any]], new: list[Mapping[str, Any]], metric: str) -> str:
+    """Which side's run holds a value of ``metric`` that is not a finite number, or empty."""
+    for side, cells in (("baseline", old), ("run", new)):
+        for cell in cells:
+            value = cell["metrics"][metric]
+            if not finite_number(value):
+                shown = str(value)[:40]
+                return f"{metric} of {cell['cell']} in the {side} is {shown!r}, not a finite number"
+    return ""
 
 
 def _groups(cells: Mapping[str, Any]) -> dict[str, tuple[str, list[Mapping[str, Any]]]]:
@@ -258,6 +301,10 @@ def _verdict(
         significant = True
     else:
         significant = interval[0] > 0 or interval[1] < 0
+        # The worst change the interval allows, in the "worse" direction.
+        worst = -interval[0] if is_accuracy(name) else interval[1]
+        if not significant and worst > allowed:
+            return UNDECIDED
     if abs(worse) <= allowed:
         return "ok"
     if not significant:

@@ -34,6 +34,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "within noise, missing configurations)",
     )
     compare.add_argument(
+        "--allow-undecided",
+        action="store_true",
+        help="pass comparisons whose 95%% interval is too wide to tell a regression from none "
+        "(by default they fail the gate: add seeds to narrow them)",
+    )
+    compare.add_argument(
         "--time",
         type=float,
         metavar="FRACTION",
@@ -49,7 +55,9 @@ def command(args: argparse.Namespace) -> int:
     require_number("--accuracy-tolerance", args.accuracy_tolerance)
     require_number("--loss-tolerance", args.loss_tolerance)
     require_number("--time", args.time)
-    tolerance = Tolerance(args.accuracy_tolerance, args.loss_tolerance, args.time or 0.0)
+    tolerance = Tolerance(
+        args.accuracy_tolerance, args.loss_tolerance, args.time or 0.0, args.allow_undecided
+    )
     current = export_baseline(args.run)["cells"]
     rows, regressions = compare(
         current, load_baseline(args.baseline), tolerance, with_time=args.time is not None
@@ -63,5 +71,5 @@ def command(args: argparse.Namespace) -> int:
     )
     if args.time is not None and rows:
         print("\ntimings compared: both sides ran on the same machine, with the same concurrency")
-    print(f"\n{regressions} regression(s) in {len(rows)} comparison(s)")
+    print(f"\n{regressions} failure(s) of the gate in {len(rows)} comparison(s)")
     return EXIT_FAILED_CELLS if regressions else EXIT_OK

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from dlbench.bench.cli.common import (
     EXIT_FAILED_CELLS,
     EXIT_OK,
@@ -20,6 +18,7 @@ from dlbench.bench.cli.common import (
     data_root,
 )
 from dlbench.bench.host import load_catalog_reporting
+from dlbench.bench.matrix.yamlfile import parse_value, shown
 from dlbench.registry.errors import DlbenchError
 
 if TYPE_CHECKING:
@@ -207,7 +206,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         key, value = _key_value("--executor-opt", text)
         given[key] = (value, f"--executor-opt {text}")
     if args.jobs is not None:
-        given["jobs"] = (_yaml("--jobs", args.jobs), f"--jobs {args.jobs}")
+        given["jobs"] = (_jobs(args.jobs), f"--jobs {shown(args.jobs)}")
     return RunOptions(
         force=args.force,
         keep_stale=args.keep_stale,
@@ -220,16 +219,28 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     )
 
 
+def _jobs(text: str) -> int | str:
+    """``--jobs``: a whole number in decimal digits, or ``auto`` (YAML would read ``010`` as 8
+    and ``0x10`` as 16)."""
+    if text.strip() == "auto":
+        return "auto"
+    if text.strip().isdecimal() and len(text.strip()) <= 6:
+        return int(text.strip())
+    raise DlbenchError(f"--jobs {shown(text)}: expected auto or a whole number (1, 2, ...)")
+
+
 def _key_value(option: str, text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
-        raise DlbenchError(f"{option} {text!r}: expected KEY=VALUE, e.g. address=auto or time=90")
-    return key.strip(), _yaml(f"{option} {text!r}", value)
+        raise DlbenchError(
+            f"{option} {shown(text)}: expected KEY=VALUE, e.g. address=auto or time=90"
+        )
+    if len(key) > 100:
+        raise DlbenchError(f"{option} {shown(text)}: the key is longer than 100 characters")
+    return key.strip(), _yaml(f"{option} {shown(key.strip() + '=')}", value)
 
 
 def _yaml(where: str, text: str) -> Any:
-    """A command-line value read as YAML (``2``, ``auto``, ``[a, b]``), like ``--set``'s."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise DlbenchError(f"{where}: the value is not valid YAML") from None
+    """A command-line value read as YAML (``2``, ``auto``, ``[a, b]``), like ``--set``'s, with
+    the matrix file's bounds."""
+    return parse_value(text, where)

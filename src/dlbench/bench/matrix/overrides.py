@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from dlbench.bench.matrix.yamlfile import parse_value, shown
 from dlbench.registry.cell import COMPONENT_KINDS
 from dlbench.registry.errors import DlbenchError, closest
 
@@ -60,11 +59,8 @@ def parse_override(text: str) -> Override:
     """Parse ``KEY=VALUE``; a bad one is a :class:`DlbenchError` naming the accepted keys."""
     path, sep, raw = text.partition("=")
     if not sep or not path.strip():
-        raise DlbenchError(f"--set {text!r}: expected KEY=VALUE with KEY one of {ACCEPTED}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise DlbenchError(f"--set {text!r}: the value is not valid YAML") from None
+        raise DlbenchError(f"--set {shown(text)}: expected KEY=VALUE with KEY one of {ACCEPTED}")
+    value = parse_value(raw, f"--set {shown(path.strip() + '=')}") if raw.strip() else None
     parts = path.strip().split(".")
     experiment: str | None = None
     if parts[0] == "defaults":
@@ -74,7 +70,9 @@ def parse_override(text: str) -> Override:
     parsed = _parse_key(parts, experiment, value, text)
     if parsed is not None:
         return parsed
-    raise DlbenchError(f"--set {text!r}: unknown key {path.strip()!r}; {_hint(path.strip())}")
+    raise DlbenchError(
+        f"--set {shown(text)}: unknown key {shown(path.strip())}; {_hint(path.strip())}"
+    )
 
 
 def _parse_key(parts: list[str], experiment: str | None, value: Any, text: str) -> Override | None:

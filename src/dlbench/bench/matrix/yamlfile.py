@@ -150,6 +150,24 @@ def parse_yaml(text: str, path: Path) -> YamlDocument:
     return YamlDocument(path=path, data=data, lines=lines)
 
 
+#: The longest value a command-line option or a Python argument may hold as YAML.
+MAX_VALUE_BYTES = 64 * 1024
+
+
+def shown(text: str, most: int = 60) -> str:
+    """``text`` quoted for an error message, cut to ``most`` characters."""
+    return repr(text if len(text) <= most else text[:most] + "...")
+
+
+def parse_value(text: str, where: str) -> Any:
+    """A value given on the command line (``--set``, ``--jobs``, ``--executor-opt``) read as
+    YAML with the matrix file's loader and bounds (size, nesting, aliases counted as often as
+    they are used); errors name ``where`` as the caller wrote it."""
+    if len(text.encode("utf-8", "replace")) > MAX_VALUE_BYTES:
+        raise DlbenchError(f"{where}: longer than {MAX_VALUE_BYTES // 1024} KiB")
+    return parse_yaml(text, Path(where)).data
+
+
 def _check_flow_depth(path: Path, text: str) -> None:
     """Refuse deeply nested ``[`` / ``{`` before the pure-Python parser, which is slow on them."""
     depth = 0
