@@ -273,6 +273,23 @@ def test_auto_never_starts_workers_for_one_cell_left(monkeypatch) -> None:
     assert len(list(runner)) == 2 and len(run.ran) == 2
 
 
+def test_a_wave_of_long_cells_with_stored_runs_starts_workers_at_once(monkeypatch) -> None:
+    """A decided comparison's later wave: two long cells whose configurations have stored runs
+    of 180 s. Both go to the workers at once, none runs here first."""
+    from dlbench import Footprint
+    from dlbench.plugins.executors import local
+
+    clock = [0.0]
+    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
+    run = _Timed(180.0, clock)
+    run.print = Footprint(1000, 2**29, seconds=180.0)
+    runner = local._run_here_while_small([_Cell(0), _Cell(1)], run, 2)
+    assert list(runner) == [] and run.ran == []
+    # Without stored runs the first cell runs here (its time is unknown until it ends).
+    run.print = Footprint(1000, 2**29)
+    assert len(list(local._run_here_while_small([_Cell(0), _Cell(1)], run, 2))) == 2
+
+
 def test_tiny_cells_run_here_without_workers(bench, write_matrix, tmp_path) -> None:
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(QUICK), "--out", out)

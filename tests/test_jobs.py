@@ -155,3 +155,20 @@ def test_kill_9_of_the_driver_leaves_no_worker_and_a_rerun_resumes(write_matrix,
     after = results(out)
     assert len(after) == 3 and {status for status, _, _ in after.values()} == {"ok"}
     assert all(after[cell] == before[cell] for cell in before)  # stored results untouched
+
+
+def test_stored_runs_tell_the_executor_how_long_each_configuration_takes(
+    bench, write_matrix, tmp_path
+) -> None:
+    from dlbench.bench.results.store import ResultStore, StoredRecords
+    from dlbench.bench.run.cell_job import configuration_of, stored_durations
+    from dlbench.registry.cell import Cell
+
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", write_matrix(MATRIX), "--out", out, "--jobs", "1").code == 0
+    records = list(StoredRecords(ResultStore(out)).values())
+    durations = stored_durations(records)
+    assert len(durations) == len(records) == 3
+    for record in records:
+        other_seed = Cell.from_json({**record.cell, "seed": 7})
+        assert durations[configuration_of(other_seed)] == record.timings["total"] > 0

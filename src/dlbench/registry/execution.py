@@ -19,10 +19,13 @@ class Footprint:
     :param memory_bytes: the memory a process running it holds: the process itself (Python,
         torch, the plugins), the model's training state (weights, gradients, optimizer moments)
         and the dataset held in memory.
+    :param seconds: the wall time a stored run of the same configuration (another seed) took,
+        where the results directory holds one; ``None`` where it does not.
     """
 
     parameters: int
     memory_bytes: int
+    seconds: float | None = None
 
 
 class CellFunction(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ class CellJob:
     :param plugins: the plugins of the process that started the run: a cell run elsewhere fails
         with the reason when one of them cannot be loaded there.
     :param in_process_plugins: those of them handed to that process as objects, not installed.
+    :param durations: configuration (a cell without its seed) -> the wall seconds a stored run
+        of it took, as the runner last read the store (before each wave).
     """
 
     device: str
@@ -58,6 +61,7 @@ class CellJob:
     choice: str = ""
     plugins: tuple[str, ...] = ()
     in_process_plugins: tuple[str, ...] = ()
+    durations: dict[str, float] = field(default_factory=dict)
     _runner: CellRunner | None = field(default=None, repr=False, compare=False)
     _own_catalog: Catalog | None = field(default=None, repr=False, compare=False)
     _parameters: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
@@ -90,7 +94,8 @@ class CellJob:
         if key not in self._parameters:
             self._parameters[key] = model_parameters(cell, self._catalog())
         parameters = self._parameters[key]
-        return Footprint(parameters, process_memory() + 16 * parameters + DATA_ALLOWANCE)
+        memory = process_memory() + 16 * parameters + DATA_ALLOWANCE
+        return Footprint(parameters, memory, self.durations.get(configuration_of(cell)))
 
     def _catalog(self) -> Catalog:
         if self._runner is not None:
@@ -147,3 +152,19 @@ class CellJob:
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         }
         return CellRunner(services, environment)
+
+
+def configuration_of(cell: Cell) -> str:
+    """A cell's configuration: everything but its seed (runs of one configuration take about
+    the same time)."""
+    return json.dumps({**cell.to_json(), "seed": None}, sort_keys=True)
+
+
+def stored_durations(records: Iterable[CellRecord]) -> dict[str, float]:
+    """Configuration -> the wall seconds of its most recent finished run among ``records``."""
+    found: dict[str, float] = {}
+    for record in records:
+        seconds = record.timings.get("total")
+        if record.status == "ok" and isinstance(seconds, (int, float)) and seconds > 0:
+            found[configuration_of(Cell.from_json(record.cell))] = float(seconds)
+    return found

@@ -10,7 +10,7 @@ from typing import Any
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.results.files import remove_dead_temporaries
 from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore, StoredRecords
-from dlbench.bench.run.cell_job import CellJob
+from dlbench.bench.run.cell_job import CellJob, stored_durations
 from dlbench.bench.run.cell_runner import CellRunner
 from dlbench.bench.run.designs import keep_designs
 from dlbench.bench.run.environment import capture_environment
@@ -145,6 +145,8 @@ def run_matrix(
             progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
             if not pending:
                 break
+            # How long runs of each configuration took, for an executor choosing workers.
+            job.durations = stored_durations(store.records(c.id for c in planned).values())
             started = time.perf_counter()
             _run_wave(executor, pending, job, store, progress, summary)
             keep_designs(decided, StoredRecords(store), store)

@@ -91,18 +91,26 @@ def _run_here_while_small(
     cells: list[Cell], run_cell: CellFunction, workers: int
 ) -> Generator[CellRecord, None, list[Cell]]:
     """Run ``cells`` here in their order (producers first), while the time the work left would save
-    on ``workers`` workers (estimated from the cells run so far, by :func:`work`) is under
-    :data:`WORKER_START_S`; return the cells left for workers."""
+    on ``workers`` workers is under :data:`WORKER_START_S`; return the cells left for workers.
+    A cell's time is a stored run's of its configuration where there is one, else estimated
+    from the cells run here so far (by :func:`work`)."""
     left = list(cells)
     done: set[str] = set()
     planned = {cell.id for cell in cells}
     works = {cell.id: work(cell, run_cell) for cell in cells}
+    # Runs of the same configurations stored earlier (earlier waves, earlier runs) say how long
+    # these take before any of them runs here.
+    stored = {cell.id: run_cell.footprint(cell).seconds for cell in cells}
     seconds = units = 0.0
     while left:
         # Workers save (1 - 1/k) of the work left, k the workers that would have a cell each.
         share = 1 - 1 / min(workers, len(left))
-        saved = seconds / units * sum(works[c.id] for c in left) * share if units else 0.0
-        if saved > WORKER_START_S:
+        rate = seconds / units if units else None
+        estimates = [
+            known if (known := stored[c.id]) is not None else (rate * works[c.id] if rate else 0.0)
+            for c in left
+        ]
+        if sum(estimates) * share > WORKER_START_S:
             return left
         cell = next(c for c in left if _ready(c, planned, done))
         left.remove(cell)

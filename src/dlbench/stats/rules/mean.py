@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy import stats
@@ -63,24 +63,33 @@ def multipliers(looks: tuple[int, ...], max_runs: int, alpha: float) -> tuple[fl
     return tuple(found)
 
 
-@cache
 def _null_t_statistics(looks: tuple[int, ...], max_runs: int) -> np.ndarray:
     """One-sample t statistics of :data:`PATHS` standard normal paths of ``max_runs`` draws at
     each look (the same draws whatever the looks, so bounds are nested)."""
-    rng = np.random.default_rng(SEED)
+    sums, squares = _null_paths(max(max_runs, looks[-1]))
     index = np.asarray(looks) - 1
-    counts = np.asarray(looks, dtype=float)
-    out = np.empty((PATHS, len(looks)), dtype=np.float64)
-    length = max(max_runs, looks[-1])
+    counts = np.asarray(looks, dtype=np.float64)
+    means = sums[:, index].astype(np.float64) / counts
+    taken = squares[:, index].astype(np.float64)
+    variances = np.maximum(taken - counts * means * means, 0.0) / (counts - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        found = means / np.sqrt(variances / counts)
+    return np.nan_to_num(found, nan=0.0, posinf=np.inf, neginf=-np.inf)
+
+
+@lru_cache(maxsize=2)
+def _null_paths(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Running sums and sums of squares of :data:`PATHS` standard normal paths of ``length``
+    draws (fixed seed), kept so that any looks' statistics are read off them."""
+    rng = np.random.default_rng(SEED)
+    # float32 halves the memory (PATHS x length each); the t statistics need no more digits.
+    sums = np.empty((PATHS, length), dtype=np.float32)
+    squares = np.empty((PATHS, length), dtype=np.float32)
     for start in range(0, PATHS, CHUNK):
         draws = rng.standard_normal((min(CHUNK, PATHS - start), length))
-        sums = np.cumsum(draws, axis=1)[:, index]
-        squares = np.cumsum(draws * draws, axis=1)[:, index]
-        means = sums / counts
-        variances = np.maximum(squares - counts * means * means, 0.0) / (counts - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[start : start + len(draws)] = means / np.sqrt(variances / counts)
-    return np.nan_to_num(out, nan=0.0, posinf=np.inf, neginf=-np.inf)
+        sums[start : start + len(draws)] = np.cumsum(draws, axis=1)
+        squares[start : start + len(draws)] = np.cumsum(draws * draws, axis=1)
+    return sums, squares
 
 
 class MeanRule:
