@@ -101,3 +101,17 @@ def test_the_cpu_only_torch_wheels_satisfy_the_dependency_ranges() -> None:
     ranges = {Requirement(d).name: Requirement(d).specifier for d in dependencies}
     assert ranges["torch"].contains("2.14.1+cpu") and ranges["torchvision"].contains("0.29.1+cpu")
     assert "--index-url https://download.pytorch.org/whl/cpu" in (DOCS / "index.md").read_text()
+
+
+def test_docstrings_hold_no_raw_sphinx_roles_that_the_api_page_would_show() -> None:
+    # mkdocstrings renders the docstrings as Markdown: `:class:`X`` would reach the page as text.
+    import re
+
+    role = re.compile(r":(class|func|meth|data|mod|attr|exc|obj):`")
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in sorted((REPO / "src").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if role.search(line)
+    ]
+    assert found == []

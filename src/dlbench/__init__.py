@@ -29,25 +29,25 @@ a spec record::
 Install it with an entry point in the ``dlbench`` group (``[project.entry-points.dlbench]``).
 The API, by purpose:
 
-- the contract: :func:`hookimpl`, :data:`Register`, the spec records (:class:`ModelSpec`,
-  :class:`ModelFamily`, :class:`DatasetSpec`, :class:`StrategySpec`, :class:`ExecutorSpec`,
-  :class:`ProbeSpec`, :class:`ProbePlot`), :class:`Param`, :class:`Cell`, :class:`Component`,
-  :data:`STANDARD_METRICS` (the metrics the training loop records);
-- running a cell: :class:`RunContext` (``context.fit``, ``context.optimizer``, ...),
-  :class:`TrainingResult`, :class:`Batch`, :data:`LossFn`, :class:`TrainingHooks` (with
-  :data:`BatchTransform`, :data:`AfterBackward`, :data:`EpochCallback`),
-  :class:`Probe`, :class:`Executor`, :class:`CellFunction`, :class:`CellRecord`;
-- data: :class:`DatasetRequest`, :class:`DatasetSplits`, :class:`Split`,
-  :class:`Normalization`, :class:`Augmentation`, and the split helpers :func:`make_splits`,
-  :func:`split_off`, :func:`select_classes`, :func:`channel_normalization` with their parameter
-  sets :data:`SPLIT_PARAMS` and :data:`IMAGE_PARAMS`;
-- training pieces: :data:`TRAINING_PARAMS` (what every built-in strategy accepts),
-  :func:`cross_entropy`, :func:`distillation_loss`, :class:`BatchNormalizer`, :func:`predict`,
-  :func:`evaluate`, :class:`TransferModel`, :func:`detach_head`, :func:`model_card`;
-- errors: :class:`DlbenchError`, :class:`DataUnavailableError`, :class:`ConformanceError`;
-- the conformance kit for a plugin's own tests: :func:`load_plugin`, :func:`check_model`,
-  :func:`check_dataset`, :func:`check_strategy`;
-- results as a pandas DataFrame: :func:`load_results`.
+- the contract: ``hookimpl``, ``Register``, the spec records (``ModelSpec``,
+  ``ModelFamily``, ``DatasetSpec``, ``StrategySpec``, ``ExecutorSpec``,
+  ``ProbeSpec``, ``ProbePlot``), ``Param``, ``Cell``, ``Component``,
+  ``STANDARD_METRICS`` (the metrics the training loop records);
+- running a cell: ``RunContext`` (``context.fit``, ``context.optimizer``, ...),
+  ``TrainingResult``, ``Batch``, ``LossFn``, ``TrainingHooks`` (with
+  ``BatchTransform``, ``AfterBackward``, ``EpochCallback``),
+  ``Probe``, ``Executor``, ``CellFunction``, ``CellRecord``;
+- data: ``DatasetRequest``, ``DatasetSplits``, ``Split``,
+  ``Normalization``, ``Augmentation``, and the split helpers ``make_splits``,
+  ``split_off``, ``select_classes``, ``channel_normalization`` with their parameter
+  sets ``SPLIT_PARAMS`` and ``IMAGE_PARAMS``;
+- training pieces: ``TRAINING_PARAMS`` (what every built-in strategy accepts),
+  ``cross_entropy``, ``distillation_loss``, ``BatchNormalizer``, ``predict``,
+  ``evaluate``, ``TransferModel``, ``detach_head``, ``model_card``;
+- errors: ``DlbenchError``, ``DataUnavailableError``, ``ConformanceError``;
+- the conformance kit for a plugin's own tests: ``load_plugin``, ``check_model``,
+  ``check_dataset``, ``check_strategy``;
+- results as a pandas DataFrame: ``load_results``.
 """
 
 from __future__ import annotations

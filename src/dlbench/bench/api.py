@@ -1,5 +1,5 @@
-"""dlbench from Python (a notebook, a script): :func:`run` does what ``bench run`` does, with the
-same options, store, resume and errors, and returns :class:`Results`: cells and epochs as pandas
+"""dlbench from Python (a notebook, a script): ``run`` does what ``bench run`` does, with the
+same options, store, resume and errors, and returns ``Results``: cells and epochs as pandas
 DataFrames, each table as a DataFrame and as markdown, the report, and an HTML view for
 Jupyter."""
 
@@ -39,7 +39,7 @@ class ResultTable:
 
 
 class Results:
-    """A results directory, as :func:`run` left it (or any results directory).
+    """A results directory, as ``run`` left it (or any results directory).
 
     :param path: the results directory.
     :param summary: what the run did (``None`` for a directory opened without running).
@@ -139,7 +139,7 @@ def run(
     keep_stale: bool = False,
     allow_slow: bool = False,
 ) -> Results:
-    """Run a matrix as ``bench run`` does, in this process, and return its :class:`Results`.
+    """Run a matrix as ``bench run`` does, in this process, and return its ``Results``.
 
     :param matrix: a matrix file, or the matrix as data (a mapping of the same keys).
     :param out: the results directory (default ``runs/<matrix name>``); a rerun resumes it.
@@ -189,7 +189,7 @@ def plan(
     executor_options: Mapping[str, Any] | None = None,
     device: str = "auto",
 ) -> Any:
-    """What :func:`run` with the same arguments would do now, training nothing (``bench run
+    """What ``run`` with the same arguments would do now, training nothing (``bench run
     --dry-run``): a pandas DataFrame with a row per planned cell (experiment, cell, status,
     description), statuses as the dry run prints them (``stored``, ``to run``, ``stale``, ...).
 
@@ -266,10 +266,6 @@ def _override_texts(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
 
 
 def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise DlbenchError(
-            "results as DataFrames need pandas: pip install 'dlbench[export]'"
-        ) from None
+    import pandas  # a dependency of dlbench: the API's tables are DataFrames
+
     return pandas

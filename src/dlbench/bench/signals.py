@@ -7,7 +7,7 @@ import signal
 from types import FrameType
 from typing import NoReturn
 
-#: Signals that stop a run: held while loading, then raised as :class:`Stopped` or
+#: Signals that stop a run: held while loading, then raised as ``Stopped`` or
 #: ``KeyboardInterrupt`` where the program is.
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXIT_INTERRUPTED = 130
@@ -25,5 +25,5 @@ class Stopped(KeyboardInterrupt):
 
 
 def stop(signum: int, frame: FrameType | None) -> NoReturn:
-    """A signal handler raising :class:`Stopped`."""
+    """A signal handler raising ``Stopped``."""
     raise Stopped(signum)

@@ -9,7 +9,7 @@ so on. Call them from your plugin's own tests::
         dlbench.check_dataset(catalog, "my_dataset", tmp_path)
         dlbench.check_strategy(catalog, "my_strategy", tmp_path)
 
-Each check raises :class:`ConformanceError` (an ``AssertionError``, so pytest shows it as a
+Each check raises ``ConformanceError`` (an ``AssertionError``, so pytest shows it as a
 failure) saying what the plugin got wrong.
 """
 

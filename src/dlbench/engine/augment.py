@@ -9,7 +9,7 @@ from dlbench.registry.data import Augmentation
 
 
 class BatchAugmenter:
-    """Applies an :class:`Augmentation` to a raw ``(B, C, H, W)`` batch in a few tensor ops.
+    """Applies an ``Augmentation`` to a raw ``(B, C, H, W)`` batch in a few tensor ops.
 
     Randomness comes from torch's generator for the batch's device, which the runner seeds per
     cell, so augmented runs are reproducible.

@@ -112,7 +112,7 @@ def detect(device: torch.device) -> Capability:
 def bf16_slowdown(size: int = 256, repeats: int = 3) -> float:
     """How many times slower a bfloat16 matrix product of ``size`` squared is than an fp32 one
     on this CPU, measured once per process (a fraction of a second even where bf16 is emulated).
-    A figure for messages: decisions rest on :func:`detect`, which does not vary run to run."""
+    A figure for messages: decisions rest on ``detect``, which does not vary run to run."""
     import time
 
     timings = {}

@@ -1,7 +1,7 @@
 """The training loop: batches drawn by index from tensors on the device, normalised per batch.
 
 There is one loop. Strategies change what it optimises through ``loss_fn``, change batches,
-gradients and epochs through :class:`~dlbench.registry.training.TrainingHooks`, and observe it
+gradients and epochs through ``TrainingHooks``, and observe it
 through ``on_epoch`` and probes.
 """
 

@@ -1,3 +1,3 @@
-"""Built-in plugins (floor 3). Each module uses only the public API (:mod:`dlbench`) and
+"""Built-in plugins (floor 3). Each module uses only the public API (``dlbench``) and
 registers itself through the same hooks as an external plugin; the host
-(:data:`dlbench.bench.host.BUILTIN_PLUGINS`) lists them by module name."""
+(``dlbench.bench.host.BUILTIN_PLUGINS``) lists them by module name."""

@@ -2,6 +2,6 @@
 run context and executor protocols, the plugin manager and name lookup. It imports nothing else
 of dlbench.
 
-Plugin authors import :mod:`dlbench`, which offers what they need from here (declared once, in
+Plugin authors import ``dlbench``, which offers what they need from here (declared once, in
 ``dlbench/__init__.pyi``); the rest of dlbench imports each name from the module defining it.
 """

@@ -41,7 +41,7 @@ PLURAL = {singular: plural for plural, singular in SINGULAR.items()}
 
 @dataclass(frozen=True)
 class Catalog:
-    """One :class:`NameRegistry` per kind of plugin record, and the host they came from."""
+    """One ``NameRegistry`` per kind of plugin record, and the host they came from."""
 
     host: PluginHost
     models: NameRegistry[ModelSpec]
@@ -79,7 +79,7 @@ def build_catalog(host: PluginHost) -> Catalog:
 
     Plugin by plugin, in the order they were loaded, every record is attributed to the plugin
     (and version) that registered it; that attribution is part of each cell's identity. Each
-    record is checked (:func:`~dlbench.registry.spec_checks.spec_problem`). An external plugin
+    record is checked (``spec_problem``). An external plugin
     whose hook raises, or that registers a record that fails its checks, is withdrawn whole:
     nothing it registered is used and its lifecycle hooks do not run. A broken built-in raises.
 

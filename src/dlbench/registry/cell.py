@@ -54,12 +54,12 @@ class Component:
 class Cell:
     """One unit of work: a model trained on a dataset by a strategy with a seed.
 
-    Its identity (:attr:`id`) is a hash of this resolved content and the versions of the plugins
+    Its identity (``id``) is a hash of this resolved content and the versions of the plugins
     that implement it, never of the matrix text or position, so the same cell reached from two
     experiments or two edits of the matrix is run once.
 
     :param seed: the run's seed; it seeds every source of randomness the matrix varies.
-    :param vary: the sources of randomness the seed varies (:data:`VARY_SOURCES`): the initial
+    :param vary: the sources of randomness the seed varies (``VARY_SOURCES``): the initial
         weights, the batch order (with every per-batch draw), the train/validation split; the
         others are held fixed (seed 0, or the dataset's own ``split_seed``).
     """
@@ -101,7 +101,7 @@ class Cell:
 
     @classmethod
     def from_json(cls, data: Any) -> Cell:
-        """Rebuild a cell from :meth:`to_json` output, checking its shape (and, where ``data``
+        """Rebuild a cell from ``to_json`` output, checking its shape (and, where ``data``
         carries the ``id`` it was stored under, that the id matches its content).
 
         :raises ShapeError: (a ``ValueError``) naming what is wrong.
@@ -129,7 +129,7 @@ class Cell:
 
     @cached_property
     def id(self) -> str:
-        """Content hash: 16 hex digits of SHA-256 over the canonical JSON of :meth:`to_json`."""
+        """Content hash: 16 hex digits of SHA-256 over the canonical JSON of ``to_json``."""
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

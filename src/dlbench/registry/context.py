@@ -1,4 +1,4 @@
-"""The services the runner gives a strategy while one cell runs (:class:`RunContext`)."""
+"""The services the runner gives a strategy while one cell runs (``RunContext``)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ class RunContext(Protocol):
         ...
 
     def load_dataset(self) -> DatasetSplits:
-        """The cell's dataset, already on :attr:`device` (loaded once per process and reused)."""
+        """The cell's dataset, already on ``device`` (loaded once per process and reused)."""
         ...
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
-        """The cell's model for ``splits``' input shape and class count, on :attr:`device`.
+        """The cell's model for ``splits``' input shape and class count, on ``device``.
 
         Its output on one batch is checked before it is returned: a model whose logits are not
         ``(batch, classes)`` or not finite fails the cell with one line saying so.
@@ -65,7 +65,7 @@ class RunContext(Protocol):
     ) -> TrainingResult:
         """Train with the one loop: the cell's epochs, batch sizes, seed, precision and memory
         format; progress, lifecycle hooks and probes included. Leaves ``model`` with its best
-        validation weights and hands it over as the cell's checkpoint (:meth:`trained_model`).
+        validation weights and hands it over as the cell's checkpoint (``trained_model``).
 
         :param loss_fn: ``loss_fn(logits, batch) -> (loss, parts)``; default cross-entropy
             (hard or soft targets).
@@ -76,14 +76,14 @@ class RunContext(Protocol):
         ...
 
     def epoch_end(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Report a finished epoch (progress display and lifecycle hooks); :meth:`fit` does this
+        """Report a finished epoch (progress display and lifecycle hooks); ``fit`` does this
         itself, so only strategies that train without it call it."""
         ...
 
     def trained_model(self, model: nn.Module) -> None:
         """Hand over the trained model: its card (parameters, layers, blocks) goes into the
         record, and its weights are stored as the cell's checkpoint when another cell needs them.
-        :meth:`fit` does this itself.
+        ``fit`` does this itself.
         """
         ...
 

@@ -40,7 +40,7 @@ class CellFunction(Protocol):
     :ivar threads: the CPU threads one cell uses: those the user gave (``--threads``), else the
         cores of the machine that started the run.
     :ivar threads_given: whether the user gave them; an executor that shares one machine
-        between several cells at once (:meth:`for_workers`) keeps given threads and otherwise
+        between several cells at once (``for_workers``) keeps given threads and otherwise
         chooses its own share.
     :ivar store_root: the results directory, where executors that run cells elsewhere may keep
         their own files (logs, job ids) beside the records.

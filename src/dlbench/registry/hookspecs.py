@@ -54,8 +54,8 @@ Register: TypeAlias = Callable[[SpecT], None]
 def dlbench_register_models(register: Register[ModelSpec | ModelFamily]) -> None:
     """Register model architectures.
 
-    :param register: call with one :class:`~dlbench.registry.specs.ModelSpec` per model, or with a
-        :class:`~dlbench.registry.specs.ModelFamily` for many models resolved by name on demand.
+    :param register: call with one ``ModelSpec`` per model, or with a
+        ``ModelFamily`` for many models resolved by name on demand.
     """
 
 
@@ -63,7 +63,7 @@ def dlbench_register_models(register: Register[ModelSpec | ModelFamily]) -> None
 def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
     """Register datasets.
 
-    :param register: call with one :class:`~dlbench.registry.specs.DatasetSpec` per dataset.
+    :param register: call with one ``DatasetSpec`` per dataset.
     """
 
 
@@ -71,7 +71,7 @@ def dlbench_register_datasets(register: Register[DatasetSpec]) -> None:
 def dlbench_register_strategies(register: Register[StrategySpec]) -> None:
     """Register training strategies.
 
-    :param register: call with one :class:`~dlbench.registry.specs.StrategySpec` per strategy.
+    :param register: call with one ``StrategySpec`` per strategy.
     """
 
 
@@ -79,7 +79,7 @@ def dlbench_register_strategies(register: Register[StrategySpec]) -> None:
 def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
     """Register executors, the ways cells are run.
 
-    :param register: call with one :class:`~dlbench.registry.specs.ExecutorSpec` per executor.
+    :param register: call with one ``ExecutorSpec`` per executor.
     """
 
 
@@ -87,7 +87,7 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
 def dlbench_register_probes(register: Register[ProbeSpec]) -> None:
     """Register probes, diagnostics that observe training (e.g. gradient norms).
 
-    :param register: call with one :class:`~dlbench.registry.specs.ProbeSpec` per probe.
+    :param register: call with one ``ProbeSpec`` per probe.
     """
 
 
@@ -116,7 +116,7 @@ def dlbench_epoch_end(
     :param cell: the running cell.
     :param epoch: the epoch just finished, counting from 1.
     :param metrics: that epoch's metrics (``train_loss``, ``val_acc``, ...).
-    :param results_dir: the run's results directory (see :func:`dlbench_cell_start`).
+    :param results_dir: the run's results directory (see ``dlbench_cell_start``).
     """
 
 
@@ -126,5 +126,5 @@ def dlbench_cell_end(cell: Cell, record: CellRecord, results_dir: Path) -> None:
 
     :param cell: the cell that ran.
     :param record: its outcome; ``record.status`` is ``ok`` or ``failed``.
-    :param results_dir: the run's results directory (see :func:`dlbench_cell_start`).
+    :param results_dir: the run's results directory (see ``dlbench_cell_start``).
     """

@@ -14,7 +14,7 @@ T_co = TypeVar("T_co", covariant=True)
 
 
 class Family(Protocol[T_co]):
-    """Names under a prefix, resolved on demand (see :class:`registry.specs.ModelFamily`)."""
+    """Names under a prefix, resolved on demand (see ``registry.specs.ModelFamily``)."""
 
     prefix: str
     description: str
@@ -92,7 +92,7 @@ class NameRegistry(Generic[T]):
         self._entries[name] = Registered(spec, plugin)
 
     def get(self, name: str) -> T:
-        """The record named ``name``; raises :class:`UnknownNameError` with close matches."""
+        """The record named ``name``; raises ``UnknownNameError`` with close matches."""
         return self.entry(name).spec
 
     def entry(self, name: str) -> Registered[T]:

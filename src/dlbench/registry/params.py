@@ -1,6 +1,6 @@
 """Declared parameters of a plugin and their validation.
 
-Every spec declares the parameters it accepts as :class:`Param` records, so a matrix can be
+Every spec declares the parameters it accepts as ``Param`` records, so a matrix can be
 checked before anything runs: unknown keys, wrong types and out-of-range values become one-line
 errors that name the accepted values.
 """

@@ -10,9 +10,9 @@ if TYPE_CHECKING:
 
 
 class Probe(Protocol):
-    """Observes a model during training; see :class:`dlbench.registry.specs.ProbeSpec`."""
+    """Observes a model during training; see ``dlbench.registry.specs.ProbeSpec``."""
 
-    #: Global training steps (counting from 1) after whose backward pass :meth:`observe` runs.
+    #: Global training steps (counting from 1) after whose backward pass ``observe`` runs.
     steps: frozenset[int]
 
     def observe(self, model: nn.Module, step: int, epoch: int) -> None:
@@ -22,7 +22,7 @@ class Probe(Protocol):
     def result(self) -> dict[str, Any]:
         """What was observed, JSON-serialisable; stored in the record under the probe's name.
 
-        A probe with a :class:`ProbePlot` returns ``{"panels": {PANEL: [[X, Y], ...]}}``: one
+        A probe with a ``ProbePlot`` returns ``{"panels": {PANEL: [[X, Y], ...]}}``: one
         panel per key (a step, say), one line per cell with points ``(x, y)``; ``x`` may be a
         label (a layer name), drawn at its position.
         """
@@ -55,5 +55,5 @@ class ProbePlot:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProbePlot:
-        """Rebuild from :meth:`to_json` output."""
+        """Rebuild from ``to_json`` output."""
         return cls(**data)

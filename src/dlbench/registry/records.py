@@ -1,4 +1,4 @@
-"""What a cell produces: a strategy's :class:`TrainingResult` and the stored :class:`CellRecord`."""
+"""What a cell produces: a strategy's ``TrainingResult`` and the stored ``CellRecord``."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ class CellRecord:
     """The stored outcome of one cell.
 
     :param cell_id: the cell's content hash.
-    :param status: ``ok``; ``failed`` with :attr:`error` and :attr:`traceback`; or ``skipped``
-        with :attr:`error` when a cell it needs did not finish.
-    :param cell: the resolved configuration (:meth:`Cell.to_json`).
+    :param status: ``ok``; ``failed`` with ``error`` and ``traceback``; or ``skipped``
+        with ``error`` when a cell it needs did not finish.
+    :param cell: the resolved configuration (``Cell.to_json``).
     :param epochs: per-epoch metrics.
     :param final: final metrics.
     :param timings: wall-clock seconds (``total``, ``data``, ``train``).
@@ -49,7 +49,7 @@ class CellRecord:
     :param probes: probe name -> what it observed.
     :param model_card: parameters, trainable parameters, conv and linear layers, blocks.
     :param code: plugin name -> fingerprint of the source it ran with (see
-        :mod:`dlbench.bench.run.fingerprint`); a changed one reruns the cell.
+        ``dlbench.bench.run.fingerprint``); a changed one reruns the cell.
     """
 
     cell_id: str
@@ -99,7 +99,7 @@ class CellRecord:
 
     @classmethod
     def from_json(cls, data: Any) -> CellRecord:
-        """Rebuild a record from :meth:`to_json` output, checking every field against its
+        """Rebuild a record from ``to_json`` output, checking every field against its
         declared type, the cell inside it, and every number (it must fit a float).
 
         :raises RecordFormatError: naming the first field that is missing or of the wrong shape.

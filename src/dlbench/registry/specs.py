@@ -97,7 +97,7 @@ class ModelSpec:
         params: Mapping[str, Any],
         memory_bytes: int,
     ) -> str | None:
-        """Why training this model cannot fit in ``memory_bytes``, by :attr:`parameter_count`
+        """Why training this model cannot fit in ``memory_bytes``, by ``parameter_count``
         (weights, gradients and two optimizer moments: 16 bytes a parameter), or ``None``."""
         if self.parameter_count is None:
             return None
@@ -233,7 +233,7 @@ class ProbeSpec:
     :param create: ``create(**params) -> Probe``; one probe object per cell.
     :param description: one line for ``bench list``.
     :param params: the parameters ``create`` accepts.
-    :param plot: how reports draw its results (see :class:`~dlbench.registry.probes.ProbePlot`);
+    :param plot: how reports draw its results (see ``ProbePlot``);
         ``None`` for no plot.
     """
 

@@ -3,7 +3,7 @@
 A strategy changes training through these small typed pieces and never writes a loop of its own:
 
 - ``loss_fn(logits, batch) -> (loss, parts)``: what to minimise;
-- :class:`TrainingHooks`: a per-batch transform (mixup, cutmix: inputs and soft targets change),
+- ``TrainingHooks``: a per-batch transform (mixup, cutmix: inputs and soft targets change),
   a hook after the backward pass (gradient clipping), a hook at the end of each epoch (gradual
   unfreezing);
 - the optimizer and scheduler it passes to the loop (any ``torch.optim`` ones).

@@ -2,7 +2,7 @@
 
 A baseline is the metrics of a results directory's finished cells, or a small JSON file exported
 from one (``bench baseline export``); reading them is the host's job
-(:mod:`dlbench.bench.results.baselines`). Cells are matched by their configuration without plugin
+(``dlbench.bench.results.baselines``). Cells are matched by their configuration without plugin
 versions, so a new release of dlbench is compared with the last one. Direction matters:
 accuracies must not drop and losses and times must not rise by more than the tolerance: the
 explicit one, or twice the baseline's spread over seeds where the baseline has several seeds of a
@@ -23,9 +23,14 @@ from typing import Any
 from scipy import stats
 
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
-from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.formatting import format_value, is_accuracy
+from dlbench.reports.timing_checks import (
+    check_same_concurrency,
+    check_same_machine,
+    concurrency,
+    machine,
+)
 from dlbench.stats.tuning import TRIAL_SEED_BASE
 
 FORMAT = "dlbench-baseline/1"
@@ -83,7 +88,7 @@ def configuration_key(cell_json: Mapping[str, Any], with_seed: bool = True) -> s
 def baseline_cells(
     records: Iterable[CellRecord], metrics: tuple[str, ...] = METRICS + TIME_METRICS
 ) -> dict[str, Any]:
-    """The finished records' metrics, keyed by :func:`configuration_key`: a baseline's cells."""
+    """The finished records' metrics, keyed by ``configuration_key``: a baseline's cells."""
     cells: dict[str, Any] = {}
     for record in records:
         if record.status != "ok" or is_trial(record.cell):
@@ -124,13 +129,13 @@ def compare(
     baseline missing now, and (unless ``tolerance.allow_undecided``) comparisons whose interval
     is too wide to decide. Configurations new in the run are listed after the others.
 
-    :param current: the run's cells as :func:`baseline_cells` gives them.
+    :param current: the run's cells as ``baseline_cells`` gives them.
     :param baseline: a baseline (``{"cells": ...}``).
     """
     metrics = METRICS + (TIME_METRICS if with_time else ())
     if with_time:
-        _check_same_concurrency(current, baseline)
-        _check_same_machine(current, baseline)
+        check_same_concurrency(current, baseline)
+        check_same_machine(current, baseline)
     old_groups, new_groups = _groups(baseline["cells"]), _groups(current)
     rows: list[list[str]] = []
     failures = 0
@@ -225,44 +230,6 @@ def _welch_interval(
 
 def _side(name: str, values: list[float]) -> str:
     return f"{format_value(name, statistics.fmean(values))} (n={len(values)})"
-
-
-def concurrency(environment: Mapping[str, Any]) -> str:
-    """How a record's cell shared the machine: ``jobs=2 threads=1``."""
-    return f"jobs={environment.get('jobs', 1)} threads={environment.get('threads', '?')}"
-
-
-def machine(environment: Mapping[str, Any]) -> str:
-    """The machine a record's cell ran on: its CPU or GPU and instruction set."""
-    capability = environment.get("capability") or {}
-    device = environment.get("device", "?")
-    return f"{device} {capability.get('name', '?')} {capability.get('isa', '?')}"
-
-
-def _check_same_concurrency(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
-    """Timings taken under different concurrency do not compare; say so rather than guess."""
-    for key, old in baseline["cells"].items():
-        new = current.get(key)
-        if new is None or "concurrency" not in old or "concurrency" not in new:
-            continue
-        if old["concurrency"] != new["concurrency"]:
-            raise DlbenchError(
-                f"--time: {old['cell']} was timed with {old['concurrency']} in the baseline and "
-                f"{new['concurrency']} now; timings compare only under the same concurrency "
-                "(run with the same --jobs and --threads, or compare without --time)"
-            )
-
-
-def _check_same_machine(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
-    """Timings from two machines say nothing about the code: refuse them."""
-    old = {cell["machine"] for cell in baseline["cells"].values() if cell.get("machine")}
-    new = {cell["machine"] for cell in current.values() if cell.get("machine")}
-    if old and new and old != new:
-        raise DlbenchError(
-            f"--time: the baseline was timed on {', '.join(sorted(old))} and this run on "
-            f"{', '.join(sorted(new))}; timings compare only on the same machine (compare "
-            "without --time)"
-        )
 
 
 def seed_spread(cells: Mapping[str, Any]) -> dict[tuple[str, str], float]:

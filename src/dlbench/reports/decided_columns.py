@@ -70,7 +70,7 @@ def verdict_text(
 
 
 def decision_csv(decision: Decision, derived: DerivedColumn) -> list[object]:
-    """The values of :data:`DECISION_CSV_COLUMNS` for one decided cell."""
+    """The values of ``DECISION_CSV_COLUMNS`` for one decided cell."""
     assert derived.decide is not None
     ends = [v if math.isfinite(v) else "" for v in (decision.low, decision.high)]
     spec = derived.decide

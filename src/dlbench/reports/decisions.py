@@ -1,6 +1,6 @@
 """Comparisons that ask to be decided: the rows of a table's decided derived columns and the
 cells of their sides, and where each stands given the runs stored so far (the statistics are
-:mod:`dlbench.stats`'s), which the runner's planner and the reports both read, so the table says
+``dlbench.stats``'s), which the runner's planner and the reports both read, so the table says
 what the planner acted on.
 """
 

@@ -47,7 +47,7 @@ class DerivedColumn:
     """A column computed from two others: ``minuend - subtrahend`` (e.g. ``Improvement``).
 
     :param decide: how the comparison is decided, with runs added until it is (see
-        :mod:`dlbench.stats`); ``None`` for a difference over the runs there are.
+        ``dlbench.stats``); ``None`` for a difference over the runs there are.
     :param p_better: add a column with P(minuend > subtrahend) over paired runs.
     """
 
@@ -107,7 +107,7 @@ class TableSpec:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "table") -> TableSpec:
-        """Rebuild from :meth:`to_json` output, checked against the fields' types.
+        """Rebuild from ``to_json`` output, checked against the fields' types.
 
         :raises ManifestError: naming what is wrong.
         """
@@ -170,7 +170,7 @@ class ExperimentEntry:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> ExperimentEntry:
-        """Rebuild from :meth:`to_json` output; :raises ManifestError: naming what is wrong."""
+        """Rebuild from ``to_json`` output; :raises ManifestError: naming what is wrong."""
         name = _get(data, "name", str, where)
         where = f"{where}[{name}]"
         cells = []
@@ -267,7 +267,7 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: Any) -> Manifest:
-        """Rebuild from :meth:`to_json` output (or an older manifest without the newer keys).
+        """Rebuild from ``to_json`` output (or an older manifest without the newer keys).
 
         :raises ManifestError: naming the first key that is missing or of the wrong type.
         """

@@ -40,7 +40,7 @@ def md_text(value: object) -> str:
 
 
 def md_paragraph(value: object) -> str:
-    """``value`` as a paragraph of its text: :func:`md_text`, and what would start a block at
+    """``value`` as a paragraph of its text: ``md_text``, and what would start a block at
     the line's start (``# heading``, ``- item``, ``1. item``, ``> quote``) escaped."""
     return _BLOCK_START.sub(r"\1\\\2", md_text(value))
 
@@ -98,7 +98,7 @@ def render_rows(
 
 def render_markdown_table(table: Table) -> str:
     """One table as GitHub markdown (pipe tables), centred like the lab's tables; every cell
-    is text (:func:`md_text`)."""
+    is text (``md_text``)."""
     return render_rows(
         [[md_text(value) for value in row] for row in table.rows],
         [md_text(header) for header in table.headers],

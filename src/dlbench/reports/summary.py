@@ -16,7 +16,7 @@ GATHERED = ("plugin_problems", "observer_failures")
 
 
 def gathered_environment(records: list[CellRecord]) -> dict[str, Any]:
-    """The first record's environment, with :data:`GATHERED` lists merged over every record."""
+    """The first record's environment, with ``GATHERED`` lists merged over every record."""
     environment = dict(next((r.environment for r in records if r.environment), {}))
     for key in GATHERED:
         merged = [

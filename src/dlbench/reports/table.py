@@ -22,7 +22,7 @@ class Table:
 
     :param csv_headers: the CSV's columns: one row per table cell with its mean, standard
         deviation, n and one column per seed.
-    :param values: the number behind each text cell of :attr:`rows` (``None`` where there is
+    :param values: the number behind each text cell of ``rows`` (``None`` where there is
         none), for sorting; empty when the rows' text is all there is.
     """
 
@@ -60,7 +60,7 @@ class RecordView:
         return MISSING
 
     def mark(self, cell_ids: Iterable[str]) -> str:
-        """:data:`STALE_MARK` when any of these cells' numbers is stale, else nothing."""
+        """``STALE_MARK`` when any of these cells' numbers is stale, else nothing."""
         return STALE_MARK if any(i in self.stale for i in cell_ids) else ""
 
 

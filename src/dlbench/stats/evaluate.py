@@ -1,5 +1,5 @@
 """Where a comparison stands on the runs recorded so far: the looks it has taken, its rule's
-decision, and the runs a side it wants next; and :func:`decide`, the same replay on any numbers.
+decision, and the runs a side it wants next; and ``decide``, the same replay on any numbers.
 
 Runs are paired by seed: seed ``s`` of A and seed ``s`` of B share every varied source of
 randomness. A comparison plans seeds ``0 .. min_runs - 1`` first, then ``wave`` more at a time
@@ -91,7 +91,7 @@ def decide(a: Sequence[float | None], b: Sequence[float | None], **settings: Any
     :param settings: the keys of a matrix's ``decide`` block (``rule``, ``confidence``,
         ``margin``, ``min_runs``, ``max_runs``, ``wave``, ``better``, ``family``), plus
         ``higher_is_better`` (default true) as another way to say ``better``.
-    :returns: a :class:`~dlbench.stats.records.Decision`: ``verdict`` (``"a better"``,
+    :returns: a ``Decision``: ``verdict`` (``"a better"``,
         ``"b better"``, ``"equivalent"``, ``"undecided"`` at ``max_runs``, or ``"running"``
         where more runs would be planned), ``n`` (pairs it rests on), ``low`` and ``high`` (the
         repeated confidence interval for the rule's estimand of ``A - B``), and more.
@@ -111,7 +111,7 @@ def decide(a: Sequence[float | None], b: Sequence[float | None], **settings: Any
 
 
 def decide_spec(settings: Mapping[str, Any]) -> DecideSpec:
-    """A :class:`DecideSpec` from a ``decide`` block's keys (plus ``higher_is_better``)."""
+    """A ``DecideSpec`` from a ``decide`` block's keys (plus ``higher_is_better``)."""
     given = dict(settings)
     higher = given.pop("higher_is_better", None)
     if higher is not None and not isinstance(higher, bool):

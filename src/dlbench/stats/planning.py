@@ -16,7 +16,7 @@ MOST = 1000
 
 
 def runs_for_sign_test(wins: float, n: int, alpha: float) -> int | None:
-    """Runs a side for a two-sided sign test at level ``alpha`` to reach :data:`POWER` when A
+    """Runs a side for a two-sided sign test at level ``alpha`` to reach ``POWER`` when A
     wins each pair with the probability seen (``wins`` of ``n``, shrunk towards one half by one
     pseudo-pair a side so that 10 wins of 10 does not read as certainty)."""
     p = (wins + 1) / (n + 2)
@@ -30,7 +30,7 @@ def runs_for_sign_test(wins: float, n: int, alpha: float) -> int | None:
 
 
 def runs_for_mean(differences: np.ndarray, alpha: float) -> int | None:
-    """Runs a side for a two-sided paired t test at level ``alpha`` to reach :data:`POWER` at
+    """Runs a side for a two-sided paired t test at level ``alpha`` to reach ``POWER`` at
     the mean and spread of ``differences`` (normal approximation)."""
     if len(differences) < 2:
         return None

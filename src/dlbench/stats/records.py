@@ -1,5 +1,5 @@
 """The records of a decided comparison: its design (what the matrix's ``decide`` block says)
-and where it stands (a :class:`Decision`)."""
+and where it stands (a ``Decision``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: The verdicts a decision can carry, as :func:`dlbench.decide` names them.
+#: The verdicts a decision can carry, as ``dlbench.decide`` names them.
 BETTER_A, BETTER_B = "a better", "b better"
 EQUIVALENT, UNDECIDED, RUNNING = "equivalent", "undecided", "running"
 VERDICTS = (BETTER_A, BETTER_B, EQUIVALENT, UNDECIDED, RUNNING)
@@ -22,7 +22,7 @@ FAMILIES = ("comparison", "table")
 class DecideSpec:
     """How a comparison ``A - B`` is decided: its design, fixed at its first look.
 
-    :param rule: the stopping rule's name (:data:`dlbench.stats.rules.RULES`).
+    :param rule: the stopping rule's name (``dlbench.stats.rules.RULES``).
     :param confidence: a false "better" (or "equivalent") happens with probability at most
         ``1 - confidence`` under the rule's conditions.
     :param margin: the region of practical equivalence, ``±margin`` in the metric's own units
@@ -60,7 +60,7 @@ class DecideSpec:
 class Decision:
     """Where a comparison stands.
 
-    :param verdict: one of :data:`VERDICTS`: ``a better``, ``b better``, ``equivalent``,
+    :param verdict: one of ``VERDICTS``: ``a better``, ``b better``, ``equivalent``,
         ``undecided`` (at ``max_runs``) or ``running`` (more runs are planned).
     :param n: the pairs the verdict rests on (the deciding look's, or the last look's).
     :param estimate: the rule's estimate of its estimand for ``A - B`` on those pairs (the

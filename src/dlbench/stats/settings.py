@@ -1,5 +1,5 @@
 """The settings of a ``decide`` block, declared once: the matrix file, ``bench schema`` and
-:func:`dlbench.decide` all check values against these."""
+``dlbench.decide`` all check values against these."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""Equal tuning budgets: what an experiment's ``tune`` block declares (:class:`TuneSpec`), and
-what its stored trials say (:func:`best_trial`, :func:`best_so_far`), which the tuning planner
+"""Equal tuning budgets: what an experiment's ``tune`` block declares (``TuneSpec``), and
+what its stored trials say (``best_trial``, ``best_so_far``), which the tuning planner
 acts on and the reports show. Pure: no sampler here (the planner asks Optuna for proposals).
 
 Every arm (one configuration of the experiment's other axes) gets the same number of trials over
 the same search space; a trial is one run with its own seed, drawn from
-:data:`TRIAL_SEED_BASE` up, so that no trial is ever one of the final runs (seeds ``0, 1, ...``)
+``TRIAL_SEED_BASE`` up, so that no trial is ever one of the final runs (seeds ``0, 1, ...``)
 whose test metrics the tables show. A failed or diverged trial counts against the budget.
 """
 

@@ -85,5 +85,5 @@ def _text(value: float) -> str:
 
 
 def check_threads(threads: int | None) -> None:
-    """``--threads`` between 1 and :data:`MAX_THREADS`."""
+    """``--threads`` between 1 and ``MAX_THREADS``."""
     require_at_least("--threads", threads, 1, MAX_THREADS)

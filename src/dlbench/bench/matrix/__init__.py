@@ -2,7 +2,7 @@
 into cells, and plan what must run.
 
 Errors are raised with the key path (or ``--set`` text) they concern and turned into one line,
-``file:line: key.path: message``, where the file is loaded (:func:`load_matrix`).
+``file:line: key.path: message``, where the file is loaded (``load_matrix``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ``decide`` block of a derived column: a comparison that adds runs in waves until it is
-decided (see :mod:`dlbench.stats`)::
+decided (see ``dlbench.stats``)::
 
     derived:
       - title: Improvement

@@ -1,5 +1,5 @@
 """Build an experiment's cells: merged sections and one combination of axis values resolved
-against the plugin catalog into a :class:`Cell`, and why a cell cannot run."""
+against the plugin catalog into a ``Cell``, and why a cell cannot run."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class ExperimentSource:
     :param base_dir: the matrix file's folder, against which relative paths resolve.
     :param applied: indices of the ``--set`` overrides that applied to this experiment.
     :param texts: ``title`` and ``description`` set by ``--set``, over the file's.
-    :param vary: the sources of randomness a run's seed varies (see :data:`VARY_SOURCES`).
+    :param vary: the sources of randomness a run's seed varies (see ``VARY_SOURCES``).
     """
 
     name: str
@@ -62,7 +62,7 @@ MAX_SEED = 2**63 - 1
 
 
 def build_cell(source: ExperimentSource, combo: Mapping[str, Any], catalog: Catalog) -> Cell:
-    """Resolve one combination into a :class:`Cell`, validating names and parameters."""
+    """Resolve one combination into a ``Cell``, validating names and parameters."""
     components = {}
     for section in COMPONENT_KINDS:
         blocks = named_blocks(source, section)
@@ -128,7 +128,7 @@ def _check_split_varies(source: ExperimentSource, declared: Mapping[str, Any], n
 
 
 def resolve(declared: Mapping[str, Any], given: Mapping[str, Any], owner: str) -> dict[str, Any]:
-    """:func:`registry.params.resolve_params` with tuples kept JSON-friendly as lists."""
+    """``registry.params.resolve_params`` with tuples kept JSON-friendly as lists."""
     resolved = resolve_params(declared, given, owner)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
 

@@ -33,7 +33,7 @@ class Override:
 
     :param experiment: the experiment it applies to, or ``None`` for all of them.
     :param section: ``model``, ``dataset``, ``strategy``, ``probes``, or one of
-        :data:`WHOLE_KEYS`.
+        ``WHOLE_KEYS``.
     :param key: the parameter within the section: ``depth``, or ``NAME.depth`` for a per-name
         block (for ``probes``: ``PROBE.KEY``); ``None`` for the whole keys.
     :param value: the value, parsed as YAML (``1``, ``1e-3``, ``[2, 4]``, ``adam``).
@@ -56,7 +56,7 @@ class Override:
 
 
 def parse_override(text: str) -> Override:
-    """Parse ``KEY=VALUE``; a bad one is a :class:`DlbenchError` naming the accepted keys."""
+    """Parse ``KEY=VALUE``; a bad one is a ``DlbenchError`` naming the accepted keys."""
     path, sep, raw = text.partition("=")
     if not sep or not path.strip():
         raise DlbenchError(f"--set {shown(text)}: expected KEY=VALUE with KEY one of {ACCEPTED}")

@@ -1,5 +1,5 @@
 """Reading the tables an experiment declares (which axis makes rows and columns, which metric)
-into :class:`~dlbench.reports.manifest.TableSpec` records."""
+into ``TableSpec`` records."""
 
 from __future__ import annotations
 

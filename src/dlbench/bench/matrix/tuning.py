@@ -1,5 +1,5 @@
 """The ``tune`` block of an experiment: every arm (one configuration of its other axes) tuned
-with the same budget of trials before its final runs (see :mod:`dlbench.stats.tuning`)::
+with the same budget of trials before its final runs (see ``dlbench.stats.tuning``)::
 
     tune:
       space:

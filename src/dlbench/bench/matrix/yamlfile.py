@@ -27,7 +27,7 @@ SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 class MatrixError(DlbenchError):
     """A matrix that cannot be run, with where: a key path in the file, a ``--set`` text, or
-    nothing (the whole file). :func:`load_yaml`'s document turns it into ``file:line: key``."""
+    nothing (the whole file). ``load_yaml``'s document turns it into ``file:line: key``."""
 
     def __init__(self, origin: Origin | None, message: str) -> None:
         super().__init__(message)
@@ -102,8 +102,8 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> str:
 
 
 def load_yaml(path: Path) -> YamlDocument:
-    """Read ``path`` with PyYAML's safe loader within :data:`MAX_BYTES`, :data:`MAX_DEPTH` and
-    :data:`MAX_NODES` (aliases counted as often as they are used); duplicate keys, syntax errors
+    """Read ``path`` with PyYAML's safe loader within ``MAX_BYTES``, ``MAX_DEPTH`` and
+    ``MAX_NODES`` (aliases counted as often as they are used); duplicate keys, syntax errors
     and exceeded bounds are one-line errors."""
     return parse_yaml(read_text(path), path)
 
@@ -126,7 +126,7 @@ def document_of(data: Any, name: str = "matrix") -> YamlDocument:
 
 
 def parse_yaml(text: str, path: Path) -> YamlDocument:
-    """Parse ``text`` (read from ``path``) within the bounds :func:`load_yaml` keeps."""
+    """Parse ``text`` (read from ``path``) within the bounds ``load_yaml`` keeps."""
     if SafeLoader is yaml.SafeLoader:
         _check_flow_depth(path, text)
     loader: Any = None

@@ -6,10 +6,10 @@ PIL image per sample, ToTensor + Normalize, a shuffling DataLoader, default Adam
 step; dlbench keeps the data as one uint8 tensor, draws batches by index, normalises whole batches
 and uses its fused optimizer. Models come from the plugin catalog, training from the engine.
 
-- :mod:`.cases`: what is timed;
-- :mod:`.reference`: the lab-style loop;
-- :mod:`.measure`: the engine's speed, FLOPs, the GEMM peak, where a step goes;
-- :mod:`.distill`: cached against online teacher outputs;
-- :mod:`.accuracy`: both sides on real MNIST, accuracy compared over seeds;
-- :mod:`.tables`: what ``bench perf`` prints, one function per table.
+- ``.cases``: what is timed;
+- ``.reference``: the lab-style loop;
+- ``.measure``: the engine's speed, FLOPs, the GEMM peak, where a step goes;
+- ``.distill``: cached against online teacher outputs;
+- ``.accuracy``: both sides on real MNIST, accuracy compared over seeds;
+- ``.tables``: what ``bench perf`` prints, one function per table.
 """

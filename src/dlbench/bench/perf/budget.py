@@ -12,7 +12,7 @@ from dlbench.bench.perf.measure import as_splits, engine_speed
 from dlbench.bench.perf.reference import reference_speed
 
 #: Weights of the kinds of case in the budget left to them (calibration included); the peaks,
-#: the step breakdowns and distillation take about :data:`FIXED_SECONDS` on a 2-core CPU.
+#: the step breakdowns and distillation take about ``FIXED_SECONDS`` on a 2-core CPU.
 WEIGHTS = {"mlp": 1.0, "cnn": 2.0}
 FIXED_SECONDS = 30.0
 #: The fewest batches a timing may see (a warm-up step, then enough steps to mean something).

@@ -6,7 +6,7 @@ Two comparisons:
 * ``--jobs 1``, ``--jobs 2`` and the default (``--jobs auto``) on the digits version of the lab's
   grid (and any ``--matrix`` given), with the default's results checked against ``--jobs 1``'s.
 * The lab's MNIST grid (Exercises 1.1 and 1.2) on MNIST-shaped data: the lab-style loop with one
-  seed (:mod:`~dlbench.bench.perf.lab_grid`) against ``bench run`` with 3 and 5 seeds under the
+  seed (``lab_grid``) against ``bench run`` with 3 and 5 seeds under the
   default ``--jobs auto``; the same epochs and images on every side, sized to the budget.
 """
 

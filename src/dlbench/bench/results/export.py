@@ -1,5 +1,5 @@
 """Results out of dlbench: tidy rows of one or more results directories as CSV, JSON lines or
-parquet, as a pandas DataFrame (:func:`load_results`), or as TensorBoard event files."""
+parquet, as a pandas DataFrame (``load_results``), or as TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dlbench.registry.errors import DlbenchError
 from dlbench.reports.export import cell_rows, columns, decision_rows, epoch_rows
 
 FORMATS = ("csv", "jsonl", "parquet")
-PANDAS_HINT = "pip install 'dlbench[export]' (pandas and pyarrow)"
+PANDAS_HINT = "pip install 'dlbench[export]' (pyarrow, for parquet)"
 
 
 def rows(
@@ -42,14 +42,11 @@ def load_results(paths: Path | str | Sequence[Path | str], epochs: bool = False)
     """A pandas DataFrame with one row per cell (or per cell and epoch, with ``epochs``) of the
     results directories ``paths``: the same columns as ``bench export``.
 
-    Needs pandas (``pip install 'dlbench[export]'``).
     """
+    import pandas
+
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    try:
-        import pandas
-    except ImportError:
-        raise DlbenchError(f"load_results needs pandas: {PANDAS_HINT}") from None
     found = rows(paths, epochs)
     return pandas.DataFrame(found, columns=columns(found))
 
@@ -69,12 +66,8 @@ def write(
     if fmt == "parquet":
         if out is None:
             raise DlbenchError("--format parquet needs --out FILE")
-        try:
-            import pandas
-        except ImportError:
-            raise DlbenchError(
-                f"--format parquet needs pandas and pyarrow: {PANDAS_HINT}"
-            ) from None
+        import pandas
+
         frame = pandas.DataFrame(found, columns=columns(found))
         try:
             write_output_with(out, lambda path: frame.to_parquet(path), inputs)

@@ -57,7 +57,7 @@ def sha256_of(path: Path) -> str:
 
 
 def read_json(path: Path) -> Any:
-    """A stored JSON file, refused unread when larger than :data:`MAX_JSON_BYTES`.
+    """A stored JSON file, refused unread when larger than ``MAX_JSON_BYTES``.
 
     :raises OSError: when it cannot be read; :raises ValueError: when it is not JSON or too big.
     """
@@ -96,7 +96,7 @@ TEMPORARY_IDLE_SECONDS = 600.0
 def remove_dead_temporaries(
     root: Path, folders: Iterable[str], idle_seconds: float = TEMPORARY_IDLE_SECONDS
 ) -> int:
-    """Remove the temporary files (``.NAME.XXXX.tmp``, as :func:`write_atomic` and the store
+    """Remove the temporary files (``.NAME.XXXX.tmp``, as ``write_atomic`` and the store
     name them) that writers which died left in ``root`` and its ``folders``, once nothing has
     written to them for ``idle_seconds``. Links are never followed. Call it holding the results
     directory's lock. Returns how many were removed."""

@@ -34,7 +34,7 @@ def refuse_inside(out: Path, inputs: Iterable[Path], option: str = "--out") -> N
 def write_output(
     path: Path, content: str | bytes, inputs: Iterable[Path] = (), option: str = "--out"
 ) -> None:
-    """Write an output file atomically, after :func:`refuse_inside` and a check that ``path`` is
+    """Write an output file atomically, after ``refuse_inside`` and a check that ``path`` is
     not a folder."""
     write_output_with(path, lambda temp: write_atomic(temp, content), inputs, option)
 
@@ -42,7 +42,7 @@ def write_output(
 def write_output_with(
     path: Path, write: Callable[[Path], None], inputs: Iterable[Path] = (), option: str = "--out"
 ) -> None:
-    """Like :func:`write_output`, for a library that writes the file itself (``write(path)``):
+    """Like ``write_output``, for a library that writes the file itself (``write(path)``):
     it writes a temporary file beside ``path``, which then replaces ``path`` in one step."""
     if path.is_dir():
         raise DlbenchError(f"{option} {path}: is a folder; give the name of a file to write")

@@ -31,7 +31,7 @@ from dlbench.registry.records import CellRecord
 MANIFEST = "manifest.json"
 #: What a run writes under the results directory.
 WRITTEN_FOLDERS = ("cells", "attempts", "artifacts", "artifacts/cache", "tables", "plots")
-#: Each decided comparison's design, stored at its first look (see run/designs.py).
+#: Each decided comparison's design, stored at its first look (see results/designs.py).
 DESIGNS = "designs.json"
 WRITTEN_FILES = (MANIFEST, DESIGNS, "report.md", "report.html")
 LOCK = ".lock"
@@ -190,26 +190,6 @@ class ResultStore:
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Store the expanded matrix that reports are drawn from."""
         write_atomic(self.target(MANIFEST), json.dumps(manifest, indent=2, sort_keys=True))
-
-    def read_designs(self) -> dict[str, Any]:
-        """Comparison key -> its stored design (empty when none is stored). A damaged file is
-        an error: the designs guard the decisions' error rates, so they are never guessed."""
-        path = self.root / DESIGNS
-        if not path.exists():
-            return {}
-        if not path.resolve().is_relative_to(self.root.resolve()):
-            raise DlbenchError(f"{path}: a link to outside the results directory; not read")
-        try:
-            data = read_json(path)
-        except (OSError, ValueError) as exc:
-            raise DlbenchError(f"{path}: unreadable stored designs: {exc}") from None
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise DlbenchError(f"{path}: unreadable stored designs: not a JSON object of objects")
-        return data
-
-    def write_designs(self, designs: dict[str, Any]) -> None:
-        """Store the decided comparisons' designs."""
-        write_atomic(self.target(DESIGNS), json.dumps(designs, indent=2, sort_keys=True))
 
     # -- records -------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ def _safe(text: str) -> str:
 def export_tensorboard(rows: list[dict[str, Any]], epochs: list[dict[str, Any]], out: Path) -> int:
     """Write one TensorBoard run per cell of ``rows`` under ``out``; the number written.
 
-    :param rows: tidy cell rows (:func:`dlbench.reports.export.cell_rows`).
+    :param rows: tidy cell rows (``dlbench.reports.export.cell_rows``).
     :param epochs: tidy cell-and-epoch rows of the same cells.
     """
     try:

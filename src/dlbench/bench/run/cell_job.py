@@ -25,7 +25,7 @@ from dlbench.registry.records import CellRecord
 @dataclass
 class CellJob:
     """Runs one cell of a matrix wherever it is called; implements
-    :class:`~dlbench.registry.execution.CellFunction`.
+    ``CellFunction``.
 
     Plain data, so it pickles: an executor may call it here or send it to another process or
     machine, where it builds the plugin catalog, resolves the device, and writes the record
@@ -39,7 +39,7 @@ class CellJob:
     :param artifacts: cell id -> artifact kinds other cells need from it.
     :param probes: cell id -> probe components (``Component.to_json()``).
     :param environment: the driver's environment, completed where the cell runs.
-    :param workers: processes running cells at once on one machine (see :meth:`for_workers`).
+    :param workers: processes running cells at once on one machine (see ``for_workers``).
     :param choice: why the executor chose them (recorded with every result).
     :param plugins: the plugins of the process that started the run: a cell run elsewhere fails
         with the reason when one of them cannot be loaded there.

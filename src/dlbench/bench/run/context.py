@@ -32,14 +32,14 @@ from dlbench.registry.training import LossFn, TrainingHooks
 
 CHECKPOINT = "checkpoint"
 CACHE_FORMAT = "dlbench-cache/1"
-#: What :meth:`CellContext.fit` and :meth:`CellContext.optimizer` read from a strategy's
+#: What ``CellContext.fit`` and ``CellContext.optimizer`` read from a strategy's
 #: parameters; a strategy that trains through them must declare these (``TRAINING_PARAMS``).
 FIT_KEYS = ("epochs", "batch_size", "eval_batch_size")
 OPTIMIZER_KEYS = ("optimizer", "lr", "weight_decay", "momentum", "nesterov")
 
 
 class CellContext:
-    """A :class:`~dlbench.registry.context.RunContext` for one cell.
+    """A ``RunContext`` for one cell.
 
     :param services: what every cell of this process shares.
     :param on_epoch: called after every epoch (progress display, lifecycle hooks).

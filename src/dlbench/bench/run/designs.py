@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from dlbench.bench.results.designs import read_designs, write_designs
 from dlbench.bench.results.store import DESIGNS, ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
@@ -28,7 +29,7 @@ def keep_designs(
 
     :raises DlbenchError: one line naming the comparison, the stored design and the change.
     """
-    stored = store.read_designs()
+    stored = read_designs(store)
     added = False
     for experiment, comparison in found:
         key, design = comparison.key(), comparison.spec.design()
@@ -39,7 +40,7 @@ def keep_designs(
             stored[key] = {"comparison": f"{experiment}: {comparison.describe()}", "design": design}
             added = True
     if added and write:
-        store.write_designs(stored)
+        write_designs(store, stored)
 
 
 def _check(

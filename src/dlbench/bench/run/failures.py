@@ -20,7 +20,7 @@ def describe_failure(
     (running out of memory while formatting, an exception whose ``str`` raises).
 
     :param plugin_files: component kind (``model``, ``dataset``, ``strategy``) -> the plugin
-        behind it and that plugin's source files. dlbench's own errors (:class:`DlbenchError`)
+        behind it and that plugin's source files. dlbench's own errors (``DlbenchError``)
         already say where and are left as they are.
     """
     try:

@@ -35,7 +35,7 @@ class Observers:
         """Call ``hook_name`` in each plugin with ``kwargs`` and the results directory.
 
         An exception from an optional plugin is a warning, once per plugin and run; from a
-        required one it raises :class:`ObserverError` when ``failures_fail`` (else it warns too).
+        required one it raises ``ObserverError`` when ``failures_fail`` (else it warns too).
         """
         kwargs["results_dir"] = self._results_dir
         for impl in getattr(self._host.hook, hook_name).get_hookimpls():

@@ -1,5 +1,5 @@
 """A run's plan: the planners of a matrix and the cells they want now, with the producers those
-need, in the order the matrix runs them (see :mod:`dlbench.bench.run.planners`)."""
+need, in the order the matrix runs them (see ``dlbench.bench.run.planners``)."""
 
 from __future__ import annotations
 

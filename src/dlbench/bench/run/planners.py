@@ -5,11 +5,11 @@ until no planner wants more. A rerun replays the same plans from the store: it t
 that is stored, resumes a half-finished decision, and reaches the same decisions whatever
 executor or ``--jobs`` ran the cells (waves have a fixed size).
 
-- :class:`StaticPlanner`: the matrix's expansion: every cell of an experiment that decides
+- ``StaticPlanner``: the matrix's expansion: every cell of an experiment that decides
   nothing.
-- :class:`DecisionPlanner`: the runs of experiments that decide comparisons: ``min_runs`` of
+- ``DecisionPlanner``: the runs of experiments that decide comparisons: ``min_runs`` of
   each configuration, then ``wave`` more for each side of a comparison still undecided, up to
-  ``max_runs`` (see :mod:`dlbench.stats`).
+  ``max_runs`` (see ``dlbench.stats``).
 """
 
 from __future__ import annotations

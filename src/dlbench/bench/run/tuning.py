@@ -6,7 +6,7 @@ from the store on every call, asking a fixed number of trials at a time (``wave`
 each wave's results once all of them are stored, so a rerun proposes the same trials without
 training them, an interrupted study continues, and ``--jobs``, Ray or SLURM propose what one
 process does. Final runs use seeds ``0, 1, ...``; trials use seeds from
-:data:`~dlbench.stats.tuning.TRIAL_SEED_BASE`, so a final number never comes from a trial.
+``TRIAL_SEED_BASE``, so a final number never comes from a trial.
 """
 
 from __future__ import annotations

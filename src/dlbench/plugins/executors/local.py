@@ -7,7 +7,7 @@ first cells in this process and starts workers only once the work left would rep
 Each worker gets the cell function (it pickles), builds the plugin catalog once and keeps its
 datasets loaded between cells; it stores each record itself. Workers ignore Ctrl-C; the run
 stops them. A cell whose worker process dies (killed, out of memory) is run again in a new
-worker, up to :data:`RETRIES` times, and is then a failed record: never lost silently.
+worker, up to ``RETRIES`` times, and is then a failed record: never lost silently.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class LocalExecutor:
 
     The executor shares the machine: with ``jobs: auto`` (the default) it chooses the workers
     and the threads of each from the cores this process may use, the memory available and the
-    cells (see :func:`~dlbench.plugins.executors.local_choice.choose`); a number asks for that
+    cells (see ``choose``); a number asks for that
     many, capped by cores and memory with a notice. Each cell gets the threads the user gave
     (``--threads``), else the cores divided by the workers, and each worker a GPU of its own
     where several are visible.
@@ -91,9 +91,9 @@ def _run_here_while_small(
     cells: list[Cell], run_cell: CellFunction, workers: int
 ) -> Generator[CellRecord, None, list[Cell]]:
     """Run ``cells`` here in their order (producers first), while the time the work left would save
-    on ``workers`` workers is under :data:`WORKER_START_S`; return the cells left for workers.
+    on ``workers`` workers is under ``WORKER_START_S``; return the cells left for workers.
     A cell's time is a stored run's of its configuration where there is one, else estimated
-    from the cells run here so far (by :func:`work`)."""
+    from the cells run here so far (by ``work``)."""
     left = list(cells)
     done: set[str] = set()
     planned = {cell.id for cell in cells}
@@ -187,7 +187,7 @@ class _Workers:
             _stop(pool)
 
     def _retry_or_fail(self, cell: Cell, waiting: list[Cell]) -> CellRecord | None:
-        """Queue ``cell`` again, or after :data:`RETRIES` its failed record (stored here)."""
+        """Queue ``cell`` again, or after ``RETRIES`` its failed record (stored here)."""
         self.attempts[cell.id] = self.attempts.get(cell.id, 0) + 1
         if self.attempts[cell.id] <= RETRIES:
             waiting.insert(0, cell)

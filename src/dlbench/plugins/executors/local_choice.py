@@ -28,7 +28,7 @@ def work(cell: Cell, run_cell: CellFunction) -> float:
 
 
 def longest_first(cells: Sequence[Cell], run_cell: CellFunction) -> list[Cell]:
-    """``cells`` with the most :func:`work` first (the order of equals kept), so that the last
+    """``cells`` with the most ``work`` first (the order of equals kept), so that the last
     cells to finish are short ones and no worker waits long for the others. Results do not
     depend on the order: a cell's seed fixes its run."""
     return sorted(cells, key=lambda cell: work(cell, run_cell), reverse=True)
@@ -72,7 +72,7 @@ def choose(
 
     ``auto``: one worker per core for small cells (their small products use threads poorly, so
     two workers of one thread each beat one of two), one worker with every core for cells whose
-    models are big (:data:`BIG_MODEL` parameters and up: their products use the cores well, and a
+    models are big (``BIG_MODEL`` parameters and up: their products use the cores well, and a
     second copy would only cost memory) or when there is a single cell, a worker per GPU on a GPU;
     never more workers than cells, or than the memory available holds at the largest cell's
     footprint. A number is taken as asked, within those same bounds, with a notice if capped.

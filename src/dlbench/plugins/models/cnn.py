@@ -66,7 +66,7 @@ class ConvBlock(nn.Module):
 
 
 class CNN(nn.Module):
-    """Stem, stages of :class:`ConvBlock`, global average pooling, linear head."""
+    """Stem, stages of ``ConvBlock``, global average pooling, linear head."""
 
     def __init__(
         self,

@@ -1,12 +1,12 @@
 """The stopping rules a ``decide`` block may name with ``rule:``, one module each.
 
 A rule replays a comparison's looks on its paired runs and returns a
-:class:`~dlbench.stats.records.Decision`. Add one as a module with a class satisfying
-:class:`~dlbench.stats.rules.base.Rule` and one line in :data:`RULES`.
+``Decision``. Add one as a module with a class satisfying
+``Rule`` and one line in ``RULES``.
 
-- ``sign`` (:mod:`.sign`, the default): the median difference, decided by an exact
+- ``sign`` (``.sign``, the default): the median difference, decided by an exact
   group-sequential sign test; its error rate holds for any shape of the runs' spread.
-- ``mean`` (:mod:`.mean`): the mean difference, decided by group-sequential repeated
+- ``mean`` (``.mean``): the mean difference, decided by group-sequential repeated
   confidence intervals on the paired t statistic; exact for normal differences only.
 """
 

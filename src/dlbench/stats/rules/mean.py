@@ -5,7 +5,7 @@ Estimand: the mean of the paired difference ``A - B``. At a look with ``n`` comp
 repeated confidence interval is ``mean ± b_n · sd / sqrt(n)``; the ``b_n`` make the intervals of
 all looks cover the true mean together with probability ``confidence`` (Jennison & Turnbull,
 J. R. Stat. Soc. B 51, 1989), spending the error by the O'Brien-Fleming-type function
-(:mod:`dlbench.stats.spending`). The t statistics of successive looks are pivotal for normal
+(``dlbench.stats.spending``). The t statistics of successive looks are pivotal for normal
 differences, so the ``b_n`` are computed once per design by Monte Carlo on null paths of
 ``max_runs`` draws with a fixed seed: deterministic, and nested (adding a look never moves an
 earlier bound).
@@ -64,7 +64,7 @@ def multipliers(looks: tuple[int, ...], max_runs: int, alpha: float) -> tuple[fl
 
 
 def _null_t_statistics(looks: tuple[int, ...], max_runs: int) -> np.ndarray:
-    """One-sample t statistics of :data:`PATHS` standard normal paths of ``max_runs`` draws at
+    """One-sample t statistics of ``PATHS`` standard normal paths of ``max_runs`` draws at
     each look (the same draws whatever the looks, so bounds are nested)."""
     sums, squares = _null_paths(max(max_runs, looks[-1]))
     index = np.asarray(looks) - 1
@@ -79,7 +79,7 @@ def _null_t_statistics(looks: tuple[int, ...], max_runs: int) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _null_paths(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Running sums and sums of squares of :data:`PATHS` standard normal paths of ``length``
+    """Running sums and sums of squares of ``PATHS`` standard normal paths of ``length``
     draws (fixed seed), kept so that any looks' statistics are read off them."""
     rng = np.random.default_rng(SEED)
     # float32 halves the memory (PATHS x length each); the t statistics need no more digits.
@@ -101,7 +101,7 @@ class MeanRule:
     def replay(
         self, a: np.ndarray, b: np.ndarray, looks: Sequence[int], spec: DecideSpec, alpha: float
     ) -> Decision:
-        """Replay the looks; see :class:`~dlbench.stats.rules.base.Rule`."""
+        """Replay the looks; see ``Rule``."""
         complete = ~np.isnan(a) & ~np.isnan(b)
         counts = [int(complete[:n].sum()) for n in looks]
         taken = [(n, c) for n, c in zip(looks, counts, strict=True) if c >= 2]

@@ -6,7 +6,7 @@ them favour A, B when at least ``u_n`` favour B. The counts of pairs favouring A
 random walk with success probability one half when the median difference is zero, whatever the
 shape of the runs' spread, so the bounds ``u_n`` are computed exactly, by dynamic programming
 over that walk, to spend the O'Brien-Fleming-type error function over the looks
-(:mod:`dlbench.stats.spending`; Jennison & Turnbull 2000, ch. 12 on exact binomial
+(``dlbench.stats.spending``; Jennison & Turnbull 2000, ch. 12 on exact binomial
 group-sequential tests). The repeated confidence interval for the median at a look is
 ``[the u_n-th largest, the u_n-th smallest]`` difference (the order-statistic interval the sign
 test inverts to), and it covers the true median at every look together with probability at least
@@ -68,7 +68,7 @@ class SignRule:
     def replay(
         self, a: np.ndarray, b: np.ndarray, looks: Sequence[int], spec: DecideSpec, alpha: float
     ) -> Decision:
-        """Replay the looks; see :class:`~dlbench.stats.rules.base.Rule`."""
+        """Replay the looks; see ``Rule``."""
         edge = advantages(a, b, spec.higher_is_better)
         bounds = count_bounds(tuple(looks), spec.max_runs, alpha)
         decision = None
