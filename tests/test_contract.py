@@ -134,7 +134,14 @@ def test_broken_entry_point_is_reported_and_skipped(monkeypatch) -> None:
     assert len(host.load_errors) == 1
     assert "'broken'" in host.load_errors[0]
     assert "ModuleNotFoundError" in host.load_errors[0]
-    assert "mlp" in build_catalog(host).models.names()
+    catalog = build_catalog(host)
+    assert "mlp" in catalog.models.names()
+    # A name the broken plugin may have provided points at its failure, not at a near miss.
+    with pytest.raises(UnknownNameError) as unknown:
+        catalog.models.get("tab_mlp")
+    message = str(unknown.value)
+    assert "'broken'" in message and "may provide it" in message
+    assert message.index("may provide it") < message.index("choices")
 
 
 def test_strict_switch_makes_a_broken_plugin_an_error(monkeypatch) -> None:

@@ -98,19 +98,22 @@ def test_tests_run_from_the_unpacked_sdist_pass(built: Path, tmp_path: Path) -> 
 
 
 def test_pip_settings_reach_the_tox_environments_installer_and_torch_is_installed_once() -> None:
-    # The README's CPU-only torch recipe sets PIP_INDEX_URL (and PIP_EXTRA_INDEX_URL) for tox:
-    # tox must pass them to the pip that builds its environments; and every environment that
-    # needs torch shares one virtual environment, so torch is installed once.
+    # The README's CPU-only torch recipe sets PIP_EXTRA_INDEX_URL for tox: tox must pass it to
+    # the pip that builds py's environment; and every other environment that needs torch runs in
+    # py's environment (installing the checkout there first), so torch is installed once.
     shown = run(
         sys.executable, "-m", "tox", "config", "-e", "py,regression,notebooks,ray,slurm,plugin",
-        "-k", "pass_env", "env_dir", cwd=REPO,
+        "-k", "pass_env", "skip_install", "commands_pre", cwd=REPO,
     )  # fmt: skip
     if shown.returncode != 0 and "No module named tox" in shown.stderr:
         pytest.skip("tox is not installed here")
     assert shown.returncode == 0, shown.stderr
     sections = shown.stdout.split("[testenv:")[1:]
     assert len(sections) == 6
-    for section in sections:
-        assert "PIP_*" in section, section
-    env_dirs = {line for line in shown.stdout.splitlines() if line.startswith("env_dir")}
-    assert len(env_dirs) == 1 and env_dirs.pop().rstrip().endswith("torch"), shown.stdout
+    assert all("PIP_*" in section for section in sections)
+    py, *others = sections
+    assert "skip_install = False" in py
+    shared = str(REPO / ".tox" / "py" / "bin" / "python")
+    for section in others:
+        assert "skip_install = True" in section, section
+        assert f"{shared} -m pip install --quiet --no-deps --force-reinstall" in section

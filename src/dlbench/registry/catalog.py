@@ -88,6 +88,8 @@ def build_catalog(host: PluginHost) -> Catalog:
     registries: dict[str, NameRegistry[Any]] = {
         kind: NameRegistry(SINGULAR[kind]) for kind in KINDS
     }
+    for registry in registries.values():
+        registry.failed = host.load_errors  # the same list: failures found below show too
     impls = {
         kind: {impl.plugin_name: impl for impl in getattr(host.hook, hook).get_hookimpls()}
         for kind, (hook, _) in KINDS.items()

@@ -27,14 +27,20 @@ class DlbenchError(Exception):
 class UnknownNameError(DlbenchError, KeyError):
     """A name that no plugin registered; the message lists close matches and the choices."""
 
-    def __init__(self, kind: str, name: str, choices: Iterable[str]) -> None:
+    def __init__(
+        self, kind: str, name: str, choices: Iterable[str], failed: Iterable[str] = ()
+    ) -> None:
         self.kind = kind
         self.name = name
         self.choices = sorted(choices)
         hint = did_you_mean(name, self.choices, most=3)
         hint = f"{hint} " if hint else ""
         listed = ", ".join(self.choices) if self.choices else "none registered"
-        super().__init__(f"unknown {kind} {name!r}; {hint}choices: {listed}")
+        failures = list(failed)
+        # A plugin that failed to load may be the one that provides the name: say so first.
+        lead = f"; {failures[0]}, and may provide it" if failures else ""
+        more = f" ({len(failures) - 1} more plugin(s) failed too)" if len(failures) > 1 else ""
+        super().__init__(f"unknown {kind} {name!r}{lead}{more}; {hint}choices: {listed}")
 
     def __str__(self) -> str:
         # KeyError.__str__ would wrap the message in quotes.

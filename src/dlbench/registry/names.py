@@ -68,6 +68,8 @@ class NameRegistry(Generic[T]):
         self._entries: dict[str, Registered[T]] = {}
         self._families: dict[str, tuple[Family[T], PluginInfo]] = {}
         self._resolved: dict[str, Registered[T]] = {}
+        #: Why plugins that could have registered names failed to load (said with unknown names).
+        self.failed: list[str] = []
 
     def add_family(self, family: Family[T], plugin: PluginInfo) -> None:
         """Add names resolved on demand under ``family.prefix``."""
@@ -107,8 +109,8 @@ class NameRegistry(Generic[T]):
                 if spec is not None:
                     self._resolved[name] = Registered(spec, plugin)
                     return self._resolved[name]
-                raise UnknownNameError(self.kind, name, family.names())
-        raise UnknownNameError(self.kind, name, [*self._entries, *self._prefixes()])
+                raise UnknownNameError(self.kind, name, family.names(), self.failed)
+        raise UnknownNameError(self.kind, name, [*self._entries, *self._prefixes()], self.failed)
 
     def _prefixes(self) -> list[str]:
         return [f"{prefix}*" for prefix in self._families]

@@ -106,4 +106,11 @@ def plugins_table() -> str:
         [info.name, info.distribution, info.version, "built-in" if info.builtin else "external"]
         for info in sorted(host.plugins.values(), key=lambda i: (not i.builtin, i.name))
     ]
-    return render_rows(rows, ["plugin", "distribution", "version", "kind"], tablefmt="simple")
+    # Plugins that failed stay listed, with why, so that a name they provide can be traced.
+    rows += [["", "", "", f"FAILED: {message}"] for message in host.load_errors]
+    return render_rows(
+        rows,
+        ["plugin", "distribution", "version", "kind"],
+        tablefmt="simple",
+        maxcolwidths=[None, None, None, 90],
+    )
