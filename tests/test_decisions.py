@@ -236,3 +236,23 @@ def test_each_look_says_where_each_comparison_stands(bench, write_matrix, tmp_pa
     assert len(finals) == 2
     words = ("better", "equivalent", "undecided at")
     assert all(any(word in line for word in words) for line in finals.values()), finals
+
+
+def test_an_anytime_valid_rule_may_extend_its_design_and_no_other_may() -> None:
+    from types import SimpleNamespace
+
+    from dlbench.bench.run.designs import _check
+    from dlbench.registry.errors import DlbenchError
+    from dlbench.stats.records import DecideSpec
+
+    comparison = SimpleNamespace(describe=lambda: "Residual - plain at depth=2")
+    for rule in ("sign-anytime", "sign"):
+        before = DecideSpec(rule=rule).design()
+        raised = DecideSpec(rule=rule, max_runs=40, wave=4).design()
+        if rule == "sign-anytime":
+            _check("e", comparison, before, raised)  # its rate holds at any looks
+        else:
+            with pytest.raises(DlbenchError, match="max_runs 20 -> 40"):
+                _check("e", comparison, before, raised)
+        with pytest.raises(DlbenchError, match=r"confidence 0\.95 -> 0\.9"):
+            _check("e", comparison, before, DecideSpec(rule=rule, confidence=0.9).design())

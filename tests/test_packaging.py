@@ -75,7 +75,7 @@ def test_the_sdist_holds_the_tests_examples_docs_and_tox_config(built: Path) -> 
         "examples/quick.yaml",
         "examples/plugin-example/pyproject.toml",
         "docs/statistics.md",
-        "baselines/quick.json",
+        "baselines/quick-cpu-AVX2.json",
         "exercises.yaml",
         "src/dlbench/__init__.pyi",
     ):

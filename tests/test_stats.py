@@ -300,3 +300,24 @@ def test_probability_of_better_counts_ties_half_on_the_deciding_looks_pairs() ->
     assert found is not None and found.value == pytest.approx((1 + 0.5 + 0 + 0) / 4)
     flipped = probability_of_better(a, b, False, 0.95)
     assert flipped is not None and flipped.value == pytest.approx((0 + 0.5 + 1 + 0) / 4)
+
+
+@pytest.mark.parametrize("case", ["normal", "skewed (exponential)", "20% failures each"])
+def test_the_anytime_rule_keeps_its_rate_when_max_runs_is_raised_after_the_end(case) -> None:
+    # The same second thought as above, with the anytime-valid rule: within the rate.
+    rng = np.random.default_rng(12)
+    draw = IDENTICAL[case]
+    wrong = 0
+    for _ in range(3_000):
+        a, b = draw(rng, 40)
+        first = dlbench.decide(a[:20], b[:20], rule="sign-anytime")
+        verdict = first.verdict
+        if verdict == "undecided":
+            verdict = dlbench.decide(a, b, rule="sign-anytime", max_runs=40).verdict
+        wrong += verdict in ("a better", "b better")
+    assert wrong / 3_000 <= 0.05, wrong / 3_000
+
+
+def test_the_anytime_rule_decides_a_large_difference() -> None:
+    found = rates(shifted(1.5), seed=13, reps=1_000, rule="sign-anytime")
+    assert found.get("a better", 0.0) >= 0.9, found

@@ -24,13 +24,14 @@ from scipy import stats
 
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
 from dlbench.registry.records import CellRecord
-from dlbench.reports.formatting import format_value, is_accuracy
-from dlbench.reports.timing_checks import (
+from dlbench.reports.comparability import (
     check_same_concurrency,
+    check_same_kernels,
     check_same_machine,
     concurrency,
     machine,
 )
+from dlbench.reports.formatting import format_value, is_accuracy
 from dlbench.stats.tuning import TRIAL_SEED_BASE
 
 FORMAT = "dlbench-baseline/1"
@@ -57,6 +58,8 @@ class Tolerance:
     time: float = 0.5
     #: Whether a comparison too wide to decide passes the gate (else it fails it).
     allow_undecided: bool = False
+    #: Whether metrics trained on another device or instruction set are compared anyway.
+    any_machine: bool = False
 
 
 def is_trial(cell_json: Mapping[str, Any]) -> bool:
@@ -133,6 +136,8 @@ def compare(
     :param baseline: a baseline (``{"cells": ...}``).
     """
     metrics = METRICS + (TIME_METRICS if with_time else ())
+    if not tolerance.any_machine:
+        check_same_kernels(current, baseline)
     if with_time:
         check_same_concurrency(current, baseline)
         check_same_machine(current, baseline)

@@ -11,8 +11,9 @@ DECIDE_PARAMS = {
     "rule": Param(
         DEFAULT_RULE,
         str,
-        "the stopping rule: sign (the median difference, exact for any spread) or mean (the "
-        "mean difference, exact for normal differences)",
+        "the stopping rule: sign (the median difference, exact for any spread), sign-anytime "
+        "(the same, valid however far max_runs is raised later) or mean (the mean difference, "
+        "exact for normal differences)",
         choices=tuple(RULES),
     ),
     "confidence": Param(

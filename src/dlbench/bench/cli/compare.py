@@ -40,6 +40,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "(by default they fail the gate: add seeds to narrow them)",
     )
     compare.add_argument(
+        "--any-machine",
+        action="store_true",
+        help="compare metrics trained on another device or CPU instruction set (by default "
+        "refused: their float results differ by more than a tolerance can tell)",
+    )
+    compare.add_argument(
         "--time",
         type=float,
         metavar="FRACTION",
@@ -56,7 +62,11 @@ def command(args: argparse.Namespace) -> int:
     require_number("--loss-tolerance", args.loss_tolerance)
     require_number("--time", args.time)
     tolerance = Tolerance(
-        args.accuracy_tolerance, args.loss_tolerance, args.time or 0.0, args.allow_undecided
+        args.accuracy_tolerance,
+        args.loss_tolerance,
+        args.time or 0.0,
+        args.allow_undecided,
+        args.any_machine,
     )
     current = export_baseline(args.run)["cells"]
     rows, regressions = compare(

@@ -14,8 +14,8 @@ from dlbench.registry.records import CellRecord
 from dlbench.reports.decisions import Comparison
 from dlbench.stats.rules import get_rule
 
-#: Settings a rule that is anytime-valid may change after a look.
-EXTENDABLE = ("max_runs",)
+#: Settings a rule that is anytime-valid may change after a look (its rate holds at any looks).
+EXTENDABLE = ("max_runs", "min_runs", "wave")
 
 
 def keep_designs(

@@ -16,9 +16,14 @@ from dlbench.registry.errors import UnknownNameError
 from dlbench.stats.rules.base import Rule
 from dlbench.stats.rules.mean import MeanRule
 from dlbench.stats.rules.sign import SignRule
+from dlbench.stats.rules.sign_anytime import AnytimeSignRule
 
 #: Rule name -> the rule.
-RULES: dict[str, Rule] = {"sign": SignRule(), "mean": MeanRule()}
+RULES: dict[str, Rule] = {
+    "sign": SignRule(),
+    "sign-anytime": AnytimeSignRule(),
+    "mean": MeanRule(),
+}
 DEFAULT_RULE = "sign"
 
 

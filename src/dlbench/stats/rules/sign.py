@@ -70,7 +70,7 @@ class SignRule:
     ) -> Decision:
         """Replay the looks; see ``Rule``."""
         edge = advantages(a, b, spec.higher_is_better)
-        bounds = count_bounds(tuple(looks), spec.max_runs, alpha)
+        bounds = self.bounds(tuple(looks), spec.max_runs, alpha)
         decision = None
         for n, bound in zip(looks, bounds, strict=True):
             decision = self._look(edge[:n], bound, spec, a[:n], b[:n])
@@ -78,6 +78,10 @@ class SignRule:
                 return decision
         assert decision is not None
         return decision
+
+    def bounds(self, looks: tuple[int, ...], max_runs: int, alpha: float) -> tuple[int, ...]:
+        """``u_k`` for each look (:func:`count_bounds`)."""
+        return count_bounds(looks, max_runs, alpha)
 
     def needed(self, a: np.ndarray, b: np.ndarray, spec: DecideSpec, alpha: float) -> int | None:
         """Runs a side for 80% power at the share of pairs A wins; see the protocol."""

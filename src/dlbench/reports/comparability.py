@@ -1,5 +1,7 @@
-"""Timings compare only when taken alike: on the same machine, under the same concurrency
-(``bench compare --time``); each check refuses the comparison in one line rather than guess."""
+"""What compares with what: metrics only from the same device and instruction set (training's
+float results differ between CPU kernels: an AVX2 and an AVX-512 machine train a CNN to other
+numbers), timings only from the same machine under the same concurrency (``bench compare
+--time``); each check refuses the comparison in one line rather than guess."""
 
 from __future__ import annotations
 
@@ -44,4 +46,25 @@ def check_same_machine(current: Mapping[str, Any], baseline: Mapping[str, Any]) 
             f"--time: the baseline was timed on {', '.join(sorted(old))} and this run on "
             f"{', '.join(sorted(new))}; timings compare only on the same machine (compare "
             "without --time)"
+        )
+
+
+def kernels(machine_text: str) -> str:
+    """``cpu AVX512`` from ``cpu AMD EPYC AVX512``: the device and instruction set, which decide
+    a run's float results (the CPU's name does not)."""
+    words = machine_text.split()
+    return f"{words[0]} {words[-1]}" if len(words) >= 2 else machine_text
+
+
+def check_same_kernels(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
+    """Metrics trained on another device or instruction set differ by more than any tolerance
+    tells apart from a regression: refuse them, naming both."""
+    old = {kernels(c["machine"]) for c in baseline["cells"].values() if c.get("machine")}
+    new = {kernels(c["machine"]) for c in current.values() if c.get("machine")}
+    if old and new and old != new:
+        raise DlbenchError(
+            f"the baseline was trained on {', '.join(sorted(old))} and this run on "
+            f"{', '.join(sorted(new))}: float results differ between devices and instruction "
+            "sets, so metrics compare only on the same (record a baseline here with bench "
+            "baseline export, or pass --any-machine to compare anyway)"
         )
