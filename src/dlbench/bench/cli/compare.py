@@ -81,5 +81,8 @@ def command(args: argparse.Namespace) -> int:
     )
     if args.time is not None and rows:
         print("\ntimings compared: both sides ran on the same machine, with the same concurrency")
-    print(f"\n{regressions} failure(s) of the gate in {len(rows)} comparison(s)")
+    print(
+        f"\n{regressions} regression(s) or other failure(s) of the gate (invalid values, missing "
+        f"configurations, intervals too wide to tell) in {len(rows)} comparison(s)"
+    )
     return EXIT_FAILED_CELLS if regressions else EXIT_OK

@@ -18,7 +18,7 @@ from dlbench.bench.cli.common import (
     data_root,
 )
 from dlbench.bench.host import load_catalog_reporting
-from dlbench.bench.matrix.yamlfile import parse_value, shown
+from dlbench.bench.matrix.yamlfile import as_typed, parse_value, shown
 from dlbench.registry.errors import DlbenchError
 
 if TYPE_CHECKING:
@@ -204,9 +204,9 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     given: dict[str, tuple[Any, str]] = {}
     for text in args.executor_options:
         key, value = _key_value("--executor-opt", text)
-        given[key] = (value, f"--executor-opt {text}")
+        given[key] = (value, f"--executor-opt {as_typed(text)}")
     if args.jobs is not None:
-        given["jobs"] = (_jobs(args.jobs), f"--jobs {shown(args.jobs)}")
+        given["jobs"] = (_jobs(args.jobs), f"--jobs {as_typed(args.jobs)}")
     return RunOptions(
         force=args.force,
         keep_stale=args.keep_stale,
@@ -226,7 +226,7 @@ def _jobs(text: str) -> int | str:
         return "auto"
     if text.strip().isdecimal() and len(text.strip()) <= 6:
         return int(text.strip())
-    raise DlbenchError(f"--jobs {shown(text)}: expected auto or a whole number (1, 2, ...)")
+    raise DlbenchError(f"--jobs {as_typed(text)}: expected auto or a whole number (1, 2, ...)")
 
 
 def _key_value(option: str, text: str) -> tuple[str, Any]:

@@ -159,13 +159,24 @@ def shown(text: str, most: int = 60) -> str:
     return repr(text if len(text) <= most else text[:most] + "...")
 
 
+def as_typed(text: str, most: int = 40) -> str:
+    """``text`` as the user typed it when short and plain (``--jobs 4``), else ``shown``."""
+    plain = len(text) <= most and text.isprintable() and " " not in text and text.strip()
+    return text if plain else shown(text)
+
+
 def parse_value(text: str, where: str) -> Any:
     """A value given on the command line (``--set``, ``--jobs``, ``--executor-opt``) read as
     YAML with the matrix file's loader and bounds (size, nesting, aliases counted as often as
     they are used); errors name ``where`` as the caller wrote it."""
     if len(text.encode("utf-8", "replace")) > MAX_VALUE_BYTES:
         raise DlbenchError(f"{where}: longer than {MAX_VALUE_BYTES // 1024} KiB")
-    return parse_yaml(text, Path(where)).data
+    try:
+        return parse_yaml(text, Path(where)).data
+    except DlbenchError as exc:
+        if "invalid YAML" in str(exc):
+            raise DlbenchError(f"{where}: the value is not valid YAML") from None
+        raise
 
 
 def _check_flow_depth(path: Path, text: str) -> None:

@@ -80,7 +80,7 @@ class SignRule:
         return decision
 
     def bounds(self, looks: tuple[int, ...], max_runs: int, alpha: float) -> tuple[int, ...]:
-        """``u_k`` for each look (:func:`count_bounds`)."""
+        """``u_k`` for each look (``count_bounds``)."""
         return count_bounds(looks, max_runs, alpha)
 
     def needed(self, a: np.ndarray, b: np.ndarray, spec: DecideSpec, alpha: float) -> int | None:
