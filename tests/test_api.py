@@ -165,3 +165,23 @@ def test_a_folder_of_the_users_own_files_is_never_written_into(tmp_path, capsys)
         "report.md",
         "tables",
     ]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda out: dlbench.run(MATRIX, out=out, overrides=[1]), "expected KEY=VALUE texts"),
+        (lambda out: dlbench.run(MATRIX, out=out, overrides=3), "got int"),
+        (
+            lambda out: dlbench.run(MATRIX, out=out, executor_options=[("jobs", 2)]),
+            "executor_options: expected a mapping",
+        ),
+        (lambda out: dlbench.run(3, out=out), "matrix: expected a file path or a mapping"),
+        (lambda out: dlbench.plan(MATRIX, out=out, only="mlps"), "--only mlps matches no"),
+    ],
+    ids=["override-int", "overrides-int", "options-list", "matrix-int", "only-text"],
+)
+def test_wrong_typed_arguments_are_one_line_errors(tmp_path, call, message) -> None:
+    with pytest.raises(dlbench.DlbenchError) as raised:
+        call(tmp_path / "o")
+    assert message in str(raised.value) and "\n" not in str(raised.value)

@@ -223,18 +223,29 @@ def _prepare(
     from dlbench.bench.run.executors import choose_executor
     from dlbench.bench.run.services import RunOptions
 
+    if not isinstance(matrix, (str, Path, Mapping)):
+        raise DlbenchError(
+            f"matrix: expected a file path or a mapping, got {type(matrix).__name__}"
+        )
     catalog = load_catalog_reporting()
     source = matrix if isinstance(matrix, Mapping) else Path(matrix)
+    if isinstance(only, str):
+        only = [only]  # one glob, not its letters
     loaded = load_matrix(source, catalog, _overrides(overrides), list(only))
     if out is not None and (not isinstance(out, (str, Path)) or not str(out).strip()):
         raise DlbenchError(f"out {out!r}: expected a folder path (a non-empty str or Path)")
     directory = Path(out) if out is not None else Path("runs") / loaded.name
-    given = {k: (v, f"executor option {k}") for k, v in (executor_options or {}).items()}
+    if executor_options is not None and not isinstance(executor_options, Mapping):
+        raise DlbenchError(
+            f"executor_options: expected a mapping of option to value, e.g. {{'jobs': 2}}; "
+            f"got {type(executor_options).__name__}"
+        )
+    given = [(str(k), v, f"executor option {k}") for k, v in (executor_options or {}).items()]
     if jobs is not None:
-        given["jobs"] = (jobs, f"jobs={jobs!r}")
-    options = RunOptions(
+        given.append(("jobs", jobs, f"jobs={jobs!r}"))
+    options = RunOptions.given(
+        given,
         executor=executor,
-        executor_options=given,
         device=device,
         command="dlbench.run({...})" if isinstance(source, Mapping) else f"dlbench.run({matrix!r})",
         **flags,
@@ -260,8 +271,16 @@ def _override_texts(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
             return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
         except (TypeError, ValueError) as exc:
             raise DlbenchError(f"overrides: a value is not plain data: {exc}") from None
-    if isinstance(overrides, str):
-        raise DlbenchError("overrides: expected a list of KEY=VALUE texts or a mapping, got text")
+    if isinstance(overrides, str) or not isinstance(overrides, Sequence):
+        raise DlbenchError(
+            "overrides: expected a list of KEY=VALUE texts or a mapping, got "
+            f"{type(overrides).__name__}"
+        )
+    wrong = [item for item in overrides if not isinstance(item, str)]
+    if wrong:
+        raise DlbenchError(
+            f"overrides: expected KEY=VALUE texts, got {type(wrong[0]).__name__} {wrong[0]!r:.40}"
+        )
     return list(overrides)
 
 

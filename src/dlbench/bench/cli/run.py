@@ -201,17 +201,17 @@ def run_options(args: argparse.Namespace) -> RunOptions:
     options that remember where they were given."""
     from dlbench.bench.run.services import RunOptions
 
-    given: dict[str, tuple[Any, str]] = {}
-    for text in args.executor_options:
-        key, value = _key_value("--executor-opt", text)
-        given[key] = (value, f"--executor-opt {as_typed(text)}")
+    given = [
+        (*_key_value("--executor-opt", text), f"--executor-opt {as_typed(text)}")
+        for text in args.executor_options
+    ]
     if args.jobs is not None:
-        given["jobs"] = (_jobs(args.jobs), f"--jobs {as_typed(args.jobs)}")
-    return RunOptions(
+        given.append(("jobs", _jobs(args.jobs), f"--jobs {as_typed(args.jobs)}"))
+    return RunOptions.given(
+        given,
         force=args.force,
         keep_stale=args.keep_stale,
         executor=args.executor,
-        executor_options=given,
         device=args.device,
         allow_slow=args.allow_slow,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),

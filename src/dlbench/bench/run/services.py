@@ -5,7 +5,7 @@ beyond themselves (artifacts for their consumers, probes)."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,15 @@ class RunOptions:
     allow_slow: bool = False
     command: str = ""
     threads_given: bool = False
+
+    @classmethod
+    def given(cls, options: Iterable[tuple[str, Any, str]], **settings: Any) -> RunOptions:
+        """The run's options, built in one place for the command line and the Python API:
+        ``options`` are (key, value, where it was given) for the executor, later ones over
+        earlier ones (``--jobs`` over ``--executor-opt jobs=...``)."""
+        return cls(
+            executor_options={key: (value, where) for key, value, where in options}, **settings
+        )
 
 
 class DatasetCache:
