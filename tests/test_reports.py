@@ -237,3 +237,22 @@ def test_confidence_interval_on_request() -> None:
     # t(0.975, 2) = 4.303; std 2 points; n = 3: half-width 4.97 points.
     assert table.rows == [["2", "92.00 ± 4.97%"]]
     assert "95% confidence interval over n = 3 seeds" in table.caption
+
+
+def test_the_environment_shows_every_threads_and_jobs_the_cells_ran_with() -> None:
+    # jobs auto runs the first cells here and the rest in two workers: the report says both,
+    # not the first record's "1 / 1" alone.
+    from dataclasses import replace
+
+    from dlbench.reports.html import environment_rows
+    from dlbench.reports.summary import gathered_environment
+
+    cells = [make_cell("mlp", 2, seed) for seed in range(3)]
+    records = [
+        replace(ok(cell, 0.9), environment={"threads": 1, "jobs": 1 if cell.seed == 0 else 2})
+        for cell in cells
+    ]
+    environment = gathered_environment(records)
+    assert environment["concurrency"] == ["1 / 1 (1 cell(s))", "1 / 2 (2 cell(s))"]
+    rows = dict(environment_rows(environment))
+    assert rows["threads / jobs"] == "1 / 1 (1 cell(s)), 1 / 2 (2 cell(s))"

@@ -47,7 +47,11 @@ def environment_rows(environment: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("memory", f"{(machine.get('memory_bytes') or 0) / 2**30:.1f} GiB"),
         ("GPUs", ", ".join(machine.get("gpus", [])) or "none"),
         ("CUDA / cuDNN", f"{machine.get('cuda')} / {machine.get('cudnn')}"),
-        ("threads / jobs", f"{environment.get('threads', '?')} / {environment.get('jobs', 1)}"),
+        (
+            "threads / jobs",
+            ", ".join(environment.get("concurrency") or ())
+            or f"{environment.get('threads', '?')} / {environment.get('jobs', 1)}",
+        ),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)),
         ("platform", environment.get("platform", "")),
         ("git revision", environment.get("git_revision") or "unknown"),

@@ -16,7 +16,8 @@ GATHERED = ("plugin_problems", "observer_failures")
 
 
 def gathered_environment(records: list[CellRecord]) -> dict[str, Any]:
-    """The first record's environment, with ``GATHERED`` lists merged over every record."""
+    """The first record's environment, with ``GATHERED`` lists merged over every record and
+    ``concurrency``: each threads / jobs that cells ran with, and how many did."""
     environment = dict(next((r.environment for r in records if r.environment), {}))
     for key in GATHERED:
         merged = [
@@ -27,6 +28,13 @@ def gathered_environment(records: list[CellRecord]) -> dict[str, Any]:
         ]
         if merged:
             environment[key] = list(dict.fromkeys(merged))
+    # How the cells really ran: a run may run some here and the rest in workers.
+    counts: dict[str, int] = {}
+    for record in records:
+        how = f"{record.environment.get('threads', '?')} / {record.environment.get('jobs', 1)}"
+        counts[how] = counts.get(how, 0) + 1
+    if counts:
+        environment["concurrency"] = [f"{how} ({n} cell(s))" for how, n in counts.items()]
     return environment
 
 
