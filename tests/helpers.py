@@ -15,6 +15,19 @@ from dlbench import DatasetSplits, Normalization, Split, make_splits
 from dlbench.bench.perf.lab_grid import write_idx
 
 REPO = Path(__file__).resolve().parents[1]
+#: A two-cell matrix of tiny MLPs on the embedded digits: quick to run, for tests of what a run
+#: does around its cells.
+SMALL = """\
+name: small
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  strategy: {name: plain, epochs: 1}
+experiments:
+  e:
+    model: {name: mlp, hidden: 8, depth: [2, 3]}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""
 #: The installed ``bench`` console script, for tests that run it as a separate process (started
 #: from anywhere, it runs the installed package, which is what the tests check).
 BENCH = str(Path(sys.executable).with_name("bench"))

@@ -14,19 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from helpers import BENCH, start_bench
-
-SMALL = """\
-name: small
-defaults:
-  dataset: {name: digits, train_subset: 64}
-  strategy: {name: plain, epochs: 1}
-experiments:
-  e:
-    model: {name: mlp, hidden: 8, depth: [2, 3]}
-    tables:
-      - {rows: model.depth, metric: val_acc}
-"""
+from helpers import BENCH, SMALL, start_bench
 
 
 def one_line_error(result, code: int = 2) -> str:

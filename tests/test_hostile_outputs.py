@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, SMALL
 from test_hostile import one_line_error, snapshot
 
 import dlbench
@@ -148,18 +148,6 @@ def test_a_plot_that_cannot_be_drawn_is_listed_and_the_rest_is_written(
 
 
 # -- stored files whose inner shapes are wrong ---------------------------------------------------
-
-SMALL = """\
-name: small
-defaults:
-  dataset: {name: digits, train_subset: 64}
-  strategy: {name: plain, epochs: 1}
-experiments:
-  e:
-    model: {name: mlp, hidden: 8, depth: [2, 3]}
-    tables:
-      - {rows: model.depth, metric: val_acc}
-"""
 
 
 @pytest.fixture
