@@ -161,7 +161,8 @@ def test_stored_runs_tell_the_executor_how_long_each_configuration_takes(
     bench, write_matrix, tmp_path
 ) -> None:
     from dlbench.bench.results.store import ResultStore, StoredRecords
-    from dlbench.bench.run.cell_job import configuration_of, stored_durations
+    from dlbench.bench.run.cell_job import stored_durations
+    from dlbench.bench.run.planners import configuration
     from dlbench.registry.cell import Cell
 
     out = tmp_path / "o"
@@ -171,4 +172,4 @@ def test_stored_runs_tell_the_executor_how_long_each_configuration_takes(
     assert len(durations) == len(records) == 3
     for record in records:
         other_seed = Cell.from_json({**record.cell, "seed": 7})
-        assert durations[configuration_of(other_seed)] == record.timings["total"] > 0
+        assert durations[configuration(other_seed)] == record.timings["total"] > 0

@@ -7,6 +7,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dlbench.stats.spending import look_schedule
+
 #: The verdicts a decision can carry, as ``dlbench.decide`` names them.
 BETTER_A, BETTER_B = "a better", "b better"
 EQUIVALENT, UNDECIDED, RUNNING = "equivalent", "undecided", "running"
@@ -46,8 +48,6 @@ class DecideSpec:
 
     def schedule(self) -> tuple[int, ...]:
         """The planned numbers of runs per side at which the comparison looks."""
-        from dlbench.stats.spending import look_schedule
-
         return look_schedule(self.min_runs, self.wave, self.max_runs)
 
     def design(self) -> dict[str, Any]:
@@ -85,11 +85,6 @@ class Decision:
     failed_b: int = 0
     needed: int | None = None
     note: str = ""
-
-    @property
-    def mean(self) -> float:
-        """The estimate (kept for readers of the earlier record)."""
-        return self.estimate
 
     @property
     def failures(self) -> str:

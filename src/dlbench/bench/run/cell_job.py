@@ -13,6 +13,7 @@ from typing import Any
 from dlbench.bench.results.store import ResultStore
 from dlbench.bench.run.cell_runner import CellRunner
 from dlbench.bench.run.footprint import DATA_ALLOWANCE, model_parameters, process_memory
+from dlbench.bench.run.planners import configuration
 from dlbench.bench.run.progress import SilentProgress
 from dlbench.bench.run.services import CellPlan, RunSettings, Services
 from dlbench.engine.device import resolve_device, set_threads
@@ -95,7 +96,7 @@ class CellJob:
             self._parameters[key] = model_parameters(cell, self._catalog())
         parameters = self._parameters[key]
         memory = process_memory() + 16 * parameters + DATA_ALLOWANCE
-        return Footprint(parameters, memory, self.durations.get(configuration_of(cell)))
+        return Footprint(parameters, memory, self.durations.get(configuration(cell)))
 
     def _catalog(self) -> Catalog:
         if self._runner is not None:
@@ -154,17 +155,11 @@ class CellJob:
         return CellRunner(services, environment)
 
 
-def configuration_of(cell: Cell) -> str:
-    """A cell's configuration: everything but its seed (runs of one configuration take about
-    the same time)."""
-    return json.dumps({**cell.to_json(), "seed": None}, sort_keys=True)
-
-
 def stored_durations(records: Iterable[CellRecord]) -> dict[str, float]:
     """Configuration -> the wall seconds of its most recent finished run among ``records``."""
     found: dict[str, float] = {}
     for record in records:
         seconds = record.timings.get("total")
         if record.status == "ok" and isinstance(seconds, (int, float)) and seconds > 0:
-            found[configuration_of(Cell.from_json(record.cell))] = float(seconds)
+            found[configuration(Cell.from_json(record.cell))] = float(seconds)
     return found
