@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, SMALL
 
 from dlbench.bench.cli import main
 from dlbench.bench.host import load_catalog
@@ -99,3 +99,11 @@ def install(monkeypatch, tmp_path):
     yield write
     for name in points:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def small_run(bench, write_matrix, tmp_path: Path) -> tuple[Path, Path]:
+    """The SMALL matrix run into ``tmp_path/o``: (matrix file, results directory)."""
+    path, out = write_matrix(SMALL), tmp_path / "o"
+    assert bench("run", "--matrix", path, "--out", out).code == 0
+    return path, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import signal
 import subprocess
@@ -119,3 +120,33 @@ def toy_splits(n: int = 256, with_test: bool = True) -> DatasetSplits:
     return DatasetSplits(
         splits.train, splits.val, splits.test, 2, Normalization(1.0, (0.0,), (1.0,))
     )
+
+
+def one_line_error(result, code: int = 2) -> str:
+    """The one error line a failed command ends with (after any progress lines)."""
+    assert result.code == code, result.err
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert lines[-1].startswith("bench: error: "), result.err
+    assert sum(line.startswith("bench: error") for line in lines) == 1, result.err
+    return lines[-1]
+
+
+def records(out: Path) -> dict[str, dict]:
+    """The stored records of a results directory, by cell id, in file-name order."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))}
+
+
+def list_records(out: Path) -> list[dict]:
+    """The stored records of a results directory, in file-name order."""
+    return list(records(out).values())
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    """Every stored file's bytes (records and artifacts), to show none changed."""
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for folder in ("cells", "artifacts")
+        for p in (out / folder).rglob("*")
+        if p.is_file()
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import torch
 from torch import nn
 
@@ -112,3 +114,102 @@ class ThreeClassDatasetPlugin:
                 params=SPLIT_PARAMS,
             )
         )
+
+
+#: A plugin module (source text) registering the model ``edited``, whose code tests edit;
+#: ``logits`` set gives it the wrong output shape on purpose.
+MODEL_PLUGIN = """\
+from torch import nn
+
+import dlbench
+
+
+def build(input_shape, num_classes, *, width, logits):
+    # the model under test
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(64, width), nn.ReLU(), nn.Linear(width, logits or num_classes)
+    )
+
+
+@dlbench.hookimpl
+def dlbench_register_models(register):
+    register(
+        dlbench.ModelSpec(
+            name="edited",
+            build=build,
+            description="a model whose code a test edits",
+            params={
+                "width": dlbench.Param(8, int, "hidden width", minimum=1),
+                "logits": dlbench.Param(None, int, "wrong on purpose", nullable=True),
+            },
+        )
+    )
+"""
+
+#: A matrix of one ``edited`` cell on the embedded digits.
+EDITED_MATRIX = """\
+name: api
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  strategy: {name: plain, epochs: 1}
+experiments:
+  e:
+    model: {name: edited}
+    tables:
+      - {rows: model.width, metric: val_acc}
+"""
+
+
+def failing_strategy(
+    name: str,
+    failure: str,
+    description: str,
+    *,
+    preamble: str = "",
+    params: str = "dlbench.TRAINING_PARAMS",
+) -> str:
+    """Source of a plugin module registering the strategy ``name``: each run first executes
+    ``failure`` (Python lines with ``cell`` and ``context`` in scope, meant to raise for some
+    cells), then trains as ``plain`` does. ``preamble`` goes at module level after the imports,
+    ``params`` is the expression for the strategy's parameters."""
+    body = textwrap.indent(textwrap.dedent(failure).strip(), "    ")
+    return (
+        "from pathlib import Path\n\nimport torch\n\nimport dlbench\n\n"
+        + textwrap.dedent(preamble).strip()
+        + "\n\n\ndef run(cell, context):\n"
+        + body
+        + "\n    splits = context.load_dataset()\n"
+        "    model = context.build_model(splits)\n"
+        "    return context.fit(model, splits, context.optimizer(model.parameters()))\n\n\n"
+        "@dlbench.hookimpl\n"
+        "def dlbench_register_strategies(register):\n"
+        "    register(dlbench.StrategySpec(\n"
+        f"        name={name!r}, run=run, description={description!r}, params={params}\n"
+        "    ))\n"
+    )
+
+
+#: The ``plain`` strategy plus the parameter ``switch``: runs fail while that file exists.
+FLAKY = failing_strategy(
+    "flaky",
+    """
+    if Path(cell.strategy.params["switch"]).exists():
+        raise RuntimeError("the data is no longer reachable")
+    """,
+    "fails while a file exists",
+    params='{**dlbench.TRAINING_PARAMS, "switch": dlbench.Param("", str, "fail if it exists")}',
+)
+
+
+#: A matrix of one cell of the strategy ``helped`` (a plugin's) on the embedded digits.
+HELPED_MATRIX = """\
+name: helped
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  model: {name: mlp, hidden: 8, depth: 2}
+experiments:
+  e:
+    strategy: {name: helped, epochs: 1}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""

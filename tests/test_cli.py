@@ -10,6 +10,8 @@ from importlib.metadata import EntryPoint
 import pytest
 from helpers import BENCH, REPO
 
+from dlbench.registry.manager import dlbench_version
+
 
 def squeeze(text: str) -> str:
     """Markdown tables with their padding collapsed, to compare cell contents."""
@@ -319,3 +321,21 @@ def test_command_line_values_are_bounded_like_the_matrix_file(bench, args, messa
     result = bench("run", "--matrix", REPO / "examples" / "quick.yaml", *args, "--dry-run")
     assert result.code == 2 and result.err.count("\n") == 1, result.err[:300]
     assert message in result.err and len(result.err) < 400
+
+
+def test_list_shows_each_parameter_with_what_it_accepts(bench) -> None:
+    result = bench("list", "datasets", "--include", "digits")
+    assert result.code == 0
+    assert "val_fraction" in result.out and "a number between 0 and 1 (not 0 or 1)" in result.out
+    assert "share of the training set held out for validation" in result.out
+
+
+def test_boolean_defaults_are_listed_as_they_are(bench) -> None:
+    listing = bench("list", "strategies", "--include", "plain", "--params").out
+    rows = {w[0]: w[1] for w in map(str.split, listing.splitlines()) if len(w) > 1}
+    assert rows["nesterov"] == "False" and rows["channels_last"] == "False"
+
+
+def test_bench_version(bench) -> None:
+    result = bench("--version")
+    assert result.code == 0 and result.out.strip() == f"bench (dlbench) {dlbench_version()}"

@@ -4,6 +4,11 @@ changed, and ``--time`` compares timings only from the same machine."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from helpers import SMALL, one_line_error
+
 from dlbench.reports.compare import Tolerance, compare
 
 GRID = """\
@@ -53,7 +58,6 @@ def test_runs_with_other_seeds_compare_per_configuration() -> None:
 
 
 def test_time_compares_only_on_the_same_machine() -> None:
-    import pytest
 
     from dlbench.registry.errors import DlbenchError
 
@@ -104,3 +108,14 @@ def test_missing_and_new_configurations_are_listed_apart() -> None:
     verdicts = {row[0]: row[-1] for row in rows if not row[1]}
     assert verdicts == {"m (h)": "MISSING (not in this run)", "m (k)": "NEW (not in the baseline)"}
     assert failures == 1
+
+
+def test_baseline_export_to_a_directory_and_a_baseline_of_the_wrong_shape(
+    bench, write_matrix, tmp_path
+) -> None:
+    out = tmp_path / "o"
+    assert bench("run", "--matrix", write_matrix(SMALL), "--out", out).code == 0
+    assert "is a folder" in one_line_error(bench("baseline", "export", out, tmp_path))
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"format": "dlbench-baseline/1", "cells": {"x": {"cell": 3}}}))
+    assert "damaged baseline" in one_line_error(bench("compare", out, wrong))

@@ -3,6 +3,7 @@ Python snippets run, its links lead somewhere, and the README stays a front door
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -83,7 +84,6 @@ def test_the_readme_is_a_front_door() -> None:
 
 
 def test_notebooks_are_stored_without_outputs() -> None:
-    import json
 
     for notebook in (REPO / "examples" / "notebooks").glob("*.ipynb"):
         cells = json.loads(notebook.read_text())["cells"]
@@ -115,3 +115,39 @@ def test_docstrings_hold_no_raw_sphinx_roles_that_the_api_page_would_show() -> N
         if role.search(line)
     ]
     assert found == []
+
+
+def _readme_block(language: str, after: str) -> str:
+    readme = (REPO / "docs" / "plugins.md").read_text()
+    section = readme.split(after, 1)[1]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_plugin_recipe_builds_after_a_matrix_ran_in_its_folder(tmp_path) -> None:
+    pytest.importorskip("setuptools", reason="building the recipe's wheel needs setuptools")
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "tiny_model.py").write_text(_readme_block("python", "# Writing plugins"))
+    (folder / "pyproject.toml").write_text(_readme_block("toml", "# Writing plugins"))
+    (folder / "runs" / "tiny" / "cells").mkdir(parents=True)  # what `bench run` leaves there
+    (folder / "runs" / "tiny" / "cells" / "x.json").write_text("{}")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path / "dist"), str(folder)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    import zipfile
+
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tiny_model.py" in names
+    assert not any(name.startswith("runs/") for name in names)
+    points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "tiny = tiny_model" in zipfile.ZipFile(wheel).read(points).decode()
+
+
+def test_the_plugin_guide_imports_only_the_public_api() -> None:
+    section = (REPO / "docs" / "plugins.md").read_text()
+    assert "from registry" not in section and "bench.engine" not in section
+    assert "import dlbench" in section

@@ -8,18 +8,7 @@ import json
 import textwrap
 
 import pytest
-
-QUICK = """\
-name: opts
-defaults:
-  dataset: {name: digits, train_subset: 64}
-  strategy: {name: plain, epochs: 1}
-experiments:
-  e:
-    model: {name: mlp, hidden: 8, depth: [2, 3]}
-    tables:
-      - {rows: model.depth, metric: val_acc}
-"""
+from helpers import SMALL
 
 COUNTING = '''\
 import json
@@ -83,14 +72,14 @@ def test_executors_list_their_options(bench) -> None:
 def test_an_option_the_executor_does_not_take_is_one_line(
     bench, write_matrix, tmp_path, args, message
 ) -> None:
-    result = bench("run", "--matrix", write_matrix(QUICK), "--out", tmp_path / "o", *args)
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", tmp_path / "o", *args)
     assert result.code == 2 and "Traceback" not in result.err
     assert result.err.count("\n") == 1 and message in result.err, result.err
     assert not (tmp_path / "o").exists()
 
 
 def test_matrix_options_are_checked_where_they_are_written(bench, write_matrix) -> None:
-    text = QUICK.replace("name: opts\n", "name: opts\nexecutor: {name: local, jbos: 2}\n")
+    text = SMALL.replace("name: small\n", "name: small\nexecutor: {name: local, jbos: 2}\n")
     result = bench("run", "--matrix", write_matrix(text), "--dry-run")
     assert result.code == 2
     assert ":2: executor.jbos: unknown parameter 'jbos' for executor 'local'" in result.err
@@ -101,7 +90,7 @@ def test_a_third_party_executor_gets_the_options_it_declares(
     bench, install, write_matrix, tmp_path
 ) -> None:
     install("counting_executor", COUNTING)
-    text = QUICK.replace("name: opts\n", "name: opts\nexecutor: {name: counting, label: lab}\n")
+    text = SMALL.replace("name: small\n", "name: small\nexecutor: {name: counting, label: lab}\n")
     out = tmp_path / "o"
     dry = bench("run", "--matrix", write_matrix(text), "--out", out, "--dry-run")
     assert "executor counting (label='lab', repeat=1)" in dry.out
@@ -138,7 +127,7 @@ def test_the_local_executor_owns_its_threads_and_records_them(
 
     monkeypatch.setattr(local, "this_machine", lambda: Machine(cores=2, memory=2**35))
     out = tmp_path / "o"
-    result = bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "2")
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", out, "--jobs", "2")
     assert result.code == 0, result.err
     environments = [json.loads(p.read_text())["environment"] for p in (out / "cells").glob("*")]
     assert {(e["jobs"], e["threads"]) for e in environments} == {(2, 1)}
@@ -196,7 +185,7 @@ def test_jobs_auto_and_caps_on_a_mocked_machine(
 
 def test_jobs_256_on_this_machine_runs_with_a_notice(bench, write_matrix, tmp_path) -> None:
     out = tmp_path / "o"
-    result = bench("run", "--matrix", write_matrix(QUICK), "--out", out, "--jobs", "256")
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", out, "--jobs", "256")
     assert result.code == 0, result.err
     notice = [line for line in result.err.splitlines() if "jobs 256:" in line]
     assert len(notice) == 1 and "capped by" in notice[0]
@@ -292,7 +281,7 @@ def test_a_wave_of_long_cells_with_stored_runs_starts_workers_at_once(monkeypatc
 
 def test_tiny_cells_run_here_without_workers(bench, write_matrix, tmp_path) -> None:
     out = tmp_path / "o"
-    result = bench("run", "--matrix", write_matrix(QUICK), "--out", out)
+    result = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert result.code == 0, result.err
     assert "cells run here until workers would pay" in result.err
     assert "starting" not in result.err
@@ -325,7 +314,7 @@ def test_a_plugin_a_worker_cannot_load_fails_its_cells_with_the_reason(
             ))
         """,
     )
-    text = QUICK.replace("{name: mlp, hidden: 8, depth: [2, 3]}", "only_here_mlp")
+    text = SMALL.replace("{name: mlp, hidden: 8, depth: [2, 3]}", "only_here_mlp")
     text = text.replace("epochs: 1}", "epochs: 1, lr: [0.01, 0.02]}").replace(
         "model.depth", "strategy.lr"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO
+from helpers import REPO, one_line_error, snapshot
 
 import dlbench
 
@@ -178,3 +178,79 @@ def test_the_schema_accepts_the_shipped_matrices_and_catches_mistakes(bench) -> 
     first = next(iter(bad["experiments"].values()))
     first["model"] = {"name": "mpl"}
     assert list(validator.iter_errors(bad))
+
+
+@pytest.mark.parametrize("target", ["cells/RECORD", "manifest.json", "report.md", "new.csv"])
+def test_export_never_writes_inside_the_run_it_reads(bench, small_run, target) -> None:
+    _, out = small_run
+    record = sorted((out / "cells").glob("*.json"))[0].name
+    before = snapshot(out)
+    manifest = (out / "manifest.json").read_bytes()
+    destination = out / target.replace("RECORD", record)
+    for args in (
+        ("export", out, "--out", destination),
+        ("export", out, "--format", "parquet", "--out", destination),
+        ("baseline", "export", out, destination),
+        ("export", out, "--to", "tensorboard", "--out", destination),
+        ("report", out, out, "--out", destination),
+        ("export", out, "--to", "tensorboard", "--out", out.parent),  # holds the run
+        ("report", out, out, "--out", out / "cells"),
+    ):
+        line = one_line_error(bench(*args))
+        assert "which this command reads" in line, (args, line)
+    assert snapshot(out) == before
+    assert (out / "manifest.json").read_bytes() == manifest
+
+
+def test_a_folder_given_as_an_output_file_is_named_not_a_temporary_file(bench, tmp_path) -> None:
+    line = one_line_error(bench("schema", "--out", tmp_path))
+    assert f"--out {tmp_path}: is a folder" in line
+    assert ".tmp" not in line
+
+
+def test_export_writes_atomically(bench, small_run, tmp_path, monkeypatch) -> None:
+    _, out = small_run
+    target = tmp_path / "rows.csv"
+    target.write_text("the previous export\n")
+
+    def crash(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("dlbench.bench.results.files.os.fsync", lambda fd: crash(None))
+    line = one_line_error(bench("export", out, "--out", target))
+    assert "No space left on device" in line
+    assert target.read_text() == "the previous export\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_tensorboard_export_twice_replaces_each_run(bench, small_run, tmp_path) -> None:
+    _, out = small_run
+    target = tmp_path / "tb"
+    counts = []
+    for _ in range(2):
+        assert bench("export", out, "--to", "tensorboard", "--out", target).code == 0
+        counts.append(len(list(target.rglob("events.out.tfevents.*"))))
+    assert counts[0] == counts[1] > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = sorted(p.parent for p in target.rglob("events.out.tfevents.*"))[0]
+    accumulator = EventAccumulator(str(run))
+    accumulator.Reload()
+    assert len(accumulator.Scalars("val_acc")) == 1  # one epoch, written once
+
+
+def test_the_schema_carries_each_parameters_range(bench) -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="needs jsonschema (test extra)")
+    schema = json.loads(bench("schema").out)
+    validator = jsonschema.Draft202012Validator(schema)
+    matrix = {
+        "name": "m",
+        "experiments": {"e": {"model": "mlp", "dataset": "digits", "strategy": {"name": "plain"}}},
+    }
+    assert not list(validator.iter_errors(matrix))
+    for key, value in (("lr", 0), ("val_fraction", 1.0), ("epochs", 0)):
+        section = "dataset" if key == "val_fraction" else "strategy"
+        bad = json.loads(json.dumps(matrix))
+        bad["experiments"]["e"][section] = {"name": "digits" if section == "dataset" else "plain"}
+        bad["experiments"]["e"][section][key] = value
+        assert list(validator.iter_errors(bad)), key

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import BENCH
+from helpers import (
+    BENCH,
+    SMALL,
+    list_records,
+    records,
+)
+from inline_plugins import EDITED_MATRIX, HELPED_MATRIX, MODEL_PLUGIN, failing_strategy
 from matrix_cases import BAD_MATRICES, BAD_REFERENCES
 
 from dlbench import StrategySpec, hookimpl
@@ -68,7 +74,7 @@ def test_debug_shows_the_traceback(bench, tmp_path) -> None:
         bench("--debug", "run", "--matrix", path)
 
 
-SMALL = """\
+SIX_CELLS = """\
 name: small
 defaults:
   dataset: {name: digits, train_subset: 200}
@@ -84,7 +90,7 @@ experiments:
 
 
 def test_diverging_cell_fails_and_the_matrix_goes_on(bench, write_matrix, tmp_path) -> None:
-    text = SMALL.replace(
+    text = SIX_CELLS.replace(
         "depth: [2, 3, 4]}",
         "depth: [2, 3]}\n    strategy: "
         "{name: plain, optimizer: sgd, lr: [0.01, 1.0e+12], epochs: 2}",
@@ -124,7 +130,7 @@ def test_out_of_memory_fails_the_cell_and_the_matrix_goes_on(
 
     catalog = make_catalog(oom=OomPlugin())
     text = (
-        SMALL.replace("{name: plain, epochs: 4, batch_size: 32}", "{name: oom, epochs: 1}")
+        SIX_CELLS.replace("{name: plain, epochs: 4, batch_size: 32}", "{name: oom, epochs: 1}")
         .replace("      - {rows: model.depth, metric: val_loss, at: last}\n", "")
         .replace("      - {rows: model.depth, metric: val_acc}\n", "")
     )
@@ -165,7 +171,7 @@ def _finished(out: Path) -> dict[str, str]:
 def test_kill_9_at_random_moments_loses_and_redoes_nothing(write_matrix, tmp_path) -> None:
     # Cells of about half a second, so that kills land inside them.
     matrix = write_matrix(
-        SMALL.replace("{name: digits, train_subset: 200}", "digits")
+        SIX_CELLS.replace("{name: digits, train_subset: 200}", "digits")
         .replace("epochs: 4", "epochs: 12")
         .replace("hidden: 16", "hidden: 128")
     )
@@ -197,7 +203,7 @@ def test_kill_9_at_random_moments_loses_and_redoes_nothing(write_matrix, tmp_pat
 
 
 def test_results_stay_inside_the_results_directory(bench, write_matrix, tmp_path) -> None:
-    text = SMALL.replace("epochs: 4", "epochs: 1").replace(
+    text = SIX_CELLS.replace("epochs: 4", "epochs: 1").replace(
         "{rows: model.depth, metric: val_acc}",
         "{title: ../../../escape, rows: model.depth, metric: val_acc}",
     )
@@ -206,3 +212,125 @@ def test_results_stay_inside_the_results_directory(bench, write_matrix, tmp_path
     assert bench("run", "--matrix", matrix, "--out", out).code == 0
     outside = [p for p in tmp_path.rglob("*") if p != matrix and out not in p.parents and p != out]
     assert outside == []
+
+
+MEMORY = failing_strategy(
+    "hungry",
+    """
+    if cell.model.params["depth"] == 2:
+        hoard = [bytearray(10**6) for _ in range(50)]
+        raise Exhausted()
+    """,
+    "runs out of memory",
+    preamble="""
+    class Exhausted(MemoryError):
+        def __str__(self):
+            raise MemoryError  # describing the failure runs out of memory too
+    """,
+)
+
+
+BROKEN = """\
+import dlbench
+
+
+def run(cell, context):
+    splits = context.load_dataset()
+    model = context.build_model(splits)
+    state = {}
+
+    def transform(batch, generator):
+        scale = state["grad_scale"]  # never set: the bug under test
+        return batch
+
+    hooks = dlbench.TrainingHooks(batch_transform=transform)
+    return context.fit(model, splits, context.optimizer(model.parameters()), hooks=hooks)
+
+
+@dlbench.hookimpl
+def dlbench_register_strategies(register):
+    register(dlbench.StrategySpec(
+        name="broken", run=run, description="fails in a hook", params=dlbench.TRAINING_PARAMS
+    ))
+"""
+
+
+def test_running_out_of_memory_is_recorded_and_the_matrix_goes_on(
+    bench, install, write_matrix, tmp_path
+) -> None:
+    install("hungry", MEMORY)
+    out = tmp_path / "o"
+    text = SMALL.replace("{name: plain, epochs: 1}", "{name: hungry, epochs: 1}")
+    result = bench("run", "--matrix", write_matrix(text), "--out", out)
+    assert result.code == 1
+    outcomes = sorted((r["status"], r["error"]) for r in records(out).values())
+    assert [status for status, _ in outcomes] == ["failed", "ok"]
+    assert outcomes[0][1].startswith("Exhausted: out of memory (plugin 'hungry', strategy run, ")
+
+
+@pytest.mark.parametrize("logits", [16, 5])
+def test_a_model_with_the_wrong_output_shape_fails_its_cell_in_one_line(
+    bench, install, write_matrix, tmp_path, logits
+) -> None:
+    install("edited_plugin", MODEL_PLUGIN)
+    path = write_matrix(EDITED_MATRIX.replace("name: edited}", f"name: edited, logits: {logits}}}"))
+    out = tmp_path / "out"
+    dry = bench("run", "--matrix", path, "--out", out, "--dry-run")
+    assert "will fail" in dry.out and f"({logits}" not in dry.out
+    assert f"output has shape (2, {logits}), expected (batch, classes) = (2, 10)" in dry.out
+    result = bench("run", "--matrix", path, "--out", out)
+    assert result.code == 1
+    (record,) = list_records(out)
+    assert record["status"] == "failed"
+    assert record["error"] == (
+        f"DlbenchError: model 'edited' on dataset 'digits': the model's output has shape "
+        f"(2, {logits}), expected (batch, classes) = (2, 10)"
+    )
+    assert "failed" in (out / "report.md").read_text().split("## Failed cells")[0]
+
+
+def test_a_failing_hook_is_named_with_its_plugin_stage_and_line(
+    bench, install, write_matrix, tmp_path
+) -> None:
+    source = install("broken_plugin", BROKEN)
+    line = next(i for i, text in enumerate(BROKEN.splitlines(), 1) if "grad_scale" in text)
+    path = write_matrix(HELPED_MATRIX.replace("name: helped", "name: broken"))
+    result = bench("run", "--matrix", path, "--out", tmp_path / "out")
+    assert result.code == 1
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out" / "cells").glob("*.json")]
+    assert record["error"].startswith("KeyError: 'grad_scale' (plugin 'broken_plugin', ")
+    assert f", batch transform, {source.resolve()}:{line})" in record["error"], record["error"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert f"broken_plugin.py:{line}" in report.split("## Failed cells")[1]
+    assert "Traceback" not in result.err
+    debug = bench("--debug", "run", "--matrix", path, "--out", tmp_path / "out2")
+    assert "Traceback (most recent call last)" in debug.err
+    assert f"line {line}, in transform" in debug.err
+
+
+@pytest.mark.parametrize(
+    ("body", "stage"),
+    [("raise RuntimeError('no')", "model build"), ("return Exploding()", "forward")],
+)
+def test_a_failing_model_is_named_by_stage(
+    bench, install, write_matrix, tmp_path, body, stage
+) -> None:
+    install(
+        "bad_model",
+        "import torch\nimport dlbench\n\n"
+        "class Exploding(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        raise ValueError('boom')\n\n"
+        f"def build(input_shape, num_classes, *, width):\n    {body}\n\n"
+        "@dlbench.hookimpl\n"
+        "def dlbench_register_models(register):\n"
+        "    register(dlbench.ModelSpec(name='bad', build=build, description='fails',\n"
+        "             params={'width': dlbench.Param(4, int, 'width', minimum=1)}))\n",
+    )
+    matrix = HELPED_MATRIX.replace("model: {name: mlp, hidden: 8, depth: 2}", "model: {name: bad}")
+    matrix = matrix.replace("rows: model.depth", "rows: model.width")
+    path = write_matrix(matrix.replace("name: helped, epochs: 1", "name: plain, epochs: 1"))
+    result = bench("run", "--matrix", path, "--out", tmp_path / "out")
+    assert result.code == 1, result.err
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out" / "cells").glob("*.json")]
+    assert f"(plugin 'bad_model', {stage}, " in record["error"], record["error"]

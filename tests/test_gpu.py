@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from inline_plugins import failing_strategy
 
 pytestmark = [
     pytest.mark.gpu,
@@ -85,26 +86,14 @@ def test_workers_train_on_the_gpu(bench, write_matrix, tmp_path) -> None:
     assert all(r["environment"]["device"].startswith("cuda") for r in records(out))
 
 
-GREEDY = """\
-import torch
-
-import dlbench
-
-
-def run(cell, context):
+GREEDY = failing_strategy(
+    "greedy",
+    """
     if cell.seed == 0:
         torch.empty(2**45, device=context.device)  # far beyond any GPU
-    splits = context.load_dataset()
-    model = context.build_model(splits)
-    return context.fit(model, splits, context.optimizer(model.parameters()))
-
-
-@dlbench.hookimpl
-def dlbench_register_strategies(register):
-    register(dlbench.StrategySpec(
-        name="greedy", run=run, description="asks for too much", params=dlbench.TRAINING_PARAMS
-    ))
-"""
+    """,
+    "asks for too much",
+)
 
 
 def test_running_out_of_gpu_memory_fails_one_cell_and_the_next_runs(

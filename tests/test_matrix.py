@@ -6,6 +6,7 @@ import re
 
 import inline_plugins
 import pytest
+from helpers import list_records
 from matrix_cases import BAD_MATRICES, BASE
 
 from dlbench import DlbenchError
@@ -200,3 +201,61 @@ def test_repeats_derive_seeds(catalog, write_matrix) -> None:
     ):
         with pytest.raises(DlbenchError, match=pattern):
             load_matrix(write_matrix(BASE + text), catalog)
+
+
+SMOOTH_PLUGIN = """\
+import torch.nn.functional as F
+
+import dlbench
+
+
+def run(cell, context):
+    smoothing = cell.strategy.params["smoothing"]
+
+    def loss(logits, batch):
+        return F.cross_entropy(logits, batch.targets, label_smoothing=smoothing), {}
+
+    splits = context.load_dataset()
+    model = context.build_model(splits)
+    return context.fit(model, splits, context.optimizer(model.parameters()), loss_fn=loss)
+
+
+@dlbench.hookimpl
+def dlbench_register_strategies(register):
+    smoothing = dlbench.Param(0.1, float, minimum=0, maximum=1)
+    params = {**dlbench.TRAINING_PARAMS, "smoothing": smoothing}
+    register(dlbench.StrategySpec(
+        name="label_smooth", run=run, description="label smoothing", params=params
+    ))
+"""
+
+
+CROSSED = """\
+name: crossed
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  model: {name: mlp, hidden: 16}
+experiments:
+  e:
+    strategy: {name: [plain, label_smooth], epochs: 1, label_smooth: {smoothing: 0.1}}
+    tables:
+      - {rows: model.name, columns: strategy.name, metric: val_acc}
+"""
+
+
+def test_a_plugin_only_parameter_sits_in_a_block_on_a_crossed_name_axis(
+    bench, install, write_matrix, tmp_path
+) -> None:
+    install("smooth", SMOOTH_PLUGIN)
+    result = bench("run", "--matrix", write_matrix(CROSSED), "--out", tmp_path / "o")
+    assert result.code == 0, result.err
+    header = next(line for line in result.out.splitlines() if "plain" in line)
+    assert "label_smooth" in header
+    strategies = {r["cell"]["strategy"]["name"]: r for r in list_records(tmp_path / "o")}
+    assert strategies["label_smooth"]["cell"]["strategy"]["params"]["smoothing"] == 0.1
+    assert "smoothing" not in strategies["plain"]["cell"]["strategy"]["params"]
+    bad = write_matrix(CROSSED.replace("smoothing: 0.1", "smoothing: 2"), name="bad.yaml")
+    refused = bench("run", "--matrix", bad, "--out", tmp_path / "o2")
+    assert refused.code == 2
+    assert "bad.yaml:7: experiments.e.strategy.label_smooth.smoothing:" in refused.err
+    assert "between 0 and 1, got 2" in refused.err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import textwrap
 
 import pytest
@@ -256,3 +258,138 @@ def test_the_environment_shows_every_threads_and_jobs_the_cells_ran_with() -> No
     assert environment["concurrency"] == ["1 / 1 (1 cell(s))", "1 / 2 (2 cell(s))"]
     rows = dict(environment_rows(environment))
     assert rows["threads / jobs"] == "1 / 1 (1 cell(s)), 1 / 2 (2 cell(s))"
+
+
+TAGGED = """\
+import math
+
+from torch import nn
+
+import dlbench
+
+
+def build(input_shape, num_classes, *, tag):
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
+
+
+def run(cell, context):
+    if "fail" in cell.model.params["tag"]:
+        raise RuntimeError("first line\\n<img src=x onerror=alert(1)>| second | line")
+    splits = context.load_dataset()
+    model = context.build_model(splits)
+    return context.fit(model, splits, context.optimizer(model.parameters()))
+
+
+@dlbench.hookimpl
+def dlbench_register_models(register):
+    register(dlbench.ModelSpec(name="tagged", build=build, description="a tagged linear model",
+                               params={"tag": dlbench.Param("t", str, "any text")}))
+
+
+@dlbench.hookimpl
+def dlbench_register_strategies(register):
+    register(dlbench.StrategySpec(name="tagged_run", run=run, description="fails on 'fail'",
+                                  params=dlbench.TRAINING_PARAMS))
+"""
+
+
+def _table_rows(markdown: str) -> list[list[str]]:
+    """The rows of the first pipe table in ``markdown``, split on unescaped pipes."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    rows = []
+    for line in lines:
+        cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+        rows.append([cell.strip() for cell in cells])
+    return rows
+
+
+HOSTILE_MATRIX = """\
+name: hostile
+description: "<script>alert('description')</script>\\n# not a heading"
+defaults:
+  dataset: {name: digits, train_subset: 64}
+  strategy: {name: tagged_run, epochs: 1}
+experiments:
+  e:
+    title: "Title <img src=x onerror=alert(1)> | $\\\\frac{1}{$"
+    model: {name: tagged, tag: TAGS}
+    tables:
+      - {rows: model.tag, metric: val_acc}
+      - kind: leaderboard
+        experiments: [e]
+        metrics: [val_acc@best]
+        curves: [val_acc]
+"""
+
+
+HOSTILE_TAGS = [
+    "<script>alert(1)</script>",
+    "a | b | c",
+    "two\nlines",
+    "[link](javascript:alert(1))",
+    "*bold* _it_ `code`",
+    "fail <b>here</b>",
+]
+
+
+def test_report_md_renders_every_user_value_as_text(bench, install, write_matrix, tmp_path):
+    install("tagged_plugin", TAGGED)
+    text = HOSTILE_MATRIX.replace("TAGS", json.dumps(HOSTILE_TAGS))
+    out = tmp_path / "o"
+    result = bench("run", "--matrix", write_matrix(text), "--out", out)
+    assert result.code == 1, result.err  # the "fail" cell failed, the rest ran
+    assert "Traceback" not in result.err
+    report = (out / "report.md").read_text()
+    for raw in ("<script", "<img", "<b>"):
+        assert raw not in report
+    assert not re.search(r"(?<!\\)\]\(javascript", report)  # no link, only its text
+    assert "\n# not a heading" not in report
+    table = report.split("## Title")[1].split("\n\n", 2)[1]
+    rows = _table_rows(table)
+    assert len(rows) == 2 + len(HOSTILE_TAGS)  # header, rule, one row per configuration
+    assert all(len(row) == 2 for row in rows), rows
+    assert all(row[1] for row in rows[2:])  # every row holds a number or says why not
+    failed = report.split("## Failed cells")[1].split("\n## ")[0].strip().splitlines()
+    assert len(failed) == 1 and "first line &lt;img" in failed[0]
+    # The plots were drawn although the title is not valid mathtext.
+    assert list((out / "plots").glob("*.png"))
+    assert "Plots that could not be drawn" not in report
+    # report.html escapes the same values (and is written too).
+    page = (out / "report.html").read_text()
+    assert "<script>alert(1)</script>" not in page
+
+
+def test_a_plot_that_cannot_be_drawn_is_listed_and_the_rest_is_written(
+    bench, write_matrix, tmp_path, monkeypatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise ValueError("cannot draw this")
+
+    monkeypatch.setattr("dlbench.reports.document.curves_plot", broken)
+    text = """\
+    name: curves
+    defaults:
+      dataset: {name: digits, train_subset: 64}
+      strategy: {name: plain, epochs: 1}
+    experiments:
+      e:
+        model: {name: mlp, hidden: 8, depth: [2, 3]}
+        tables:
+          - {rows: model.depth, metric: val_acc}
+          - {kind: leaderboard, experiments: [e], metrics: [val_acc@best], curves: [val_acc]}
+    """
+    out = tmp_path / "o"
+    result = bench("run", "--matrix", write_matrix(textwrap.dedent(text)), "--out", out)
+    assert result.code == 0, result.err
+    report = (out / "report.md").read_text()
+    assert "## Plots that could not be drawn" in report
+    assert "ValueError: cannot draw this" in report
+    assert "| Depth" in report or "Depth" in report.split("## Plots")[0]
+
+
+def test_a_zero_spread_is_shown_so_n_is_never_hidden() -> None:
+    from dlbench.reports.formatting import format_values
+
+    assert format_values("val_acc", [0.9545, 0.9545, 0.9545]) == "95.45 ± 0.00%"
+    assert format_values("val_acc", [0.9545]) == "95.45%"
+    assert format_values("parameters", [1500, 1500]) == "1.50K"

@@ -247,3 +247,19 @@ def test_line_progress_names_cells_epochs_and_outcomes(
     assert lines[1].startswith("[1/2] mlp(activation=relu, depth=2, hidden=512) on digits by fake")
     assert lines[2] == "  epoch 1/2: train_loss 0.7500, val_acc 25.00%"
     assert lines[4].startswith("  done in 0s; eta ")
+
+
+def test_the_run_summary_counts_the_skips_the_report_lists(bench, write_matrix, tmp_path) -> None:
+    text = """\
+    name: skips
+    defaults: {dataset: {name: digits, train_subset: 64}, strategy: {name: plain, epochs: 1}}
+    experiments:
+      e:
+        model: {name: [mlp, cnn], hidden: 8}
+    """
+    # cnn has no 'hidden': a block keeps it to mlp; cnn on 8x8 digits runs, so skip via shape.
+    text = text.replace("model: {name: [mlp, cnn], hidden: 8}", "model: {name: [mlp, cnn]}")
+    result = bench("run", "--matrix", write_matrix(text), "--out", tmp_path / "o")
+    report = (tmp_path / "o" / "report.md").read_text()
+    skipped_in_report = report.count("\n- `e`")
+    assert f"{skipped_in_report} skipped" in result.err

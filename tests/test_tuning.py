@@ -11,6 +11,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from inline_plugins import failing_strategy
 
 pytest.importorskip("optuna", reason="tuning needs Optuna (dlbench[tune])")
 
@@ -147,24 +148,14 @@ def test_an_interrupted_study_continues_and_jobs_do_not_change_it(tuned_run, tmp
     assert set(after) == set(stored(tuned_run))
 
 
-FAILING = """\
-import dlbench
-
-
-def run(cell, context):
+FAILING = failing_strategy(
+    "fragile",
+    """
     if cell.strategy.params["lr"] > 0.01:
         raise RuntimeError("this rate diverges")
-    splits = context.load_dataset()
-    model = context.build_model(splits)
-    return context.fit(model, splits, context.optimizer(model.parameters()))
-
-
-@dlbench.hookimpl
-def dlbench_register_strategies(register):
-    register(dlbench.StrategySpec(
-        name="fragile", run=run, description="fails at high rates", params=dlbench.TRAINING_PARAMS
-    ))
-"""
+    """,
+    "fails at high rates",
+)
 
 
 def test_a_failing_trial_counts_against_the_budget_and_is_reported(

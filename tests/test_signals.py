@@ -1,0 +1,61 @@
+"""Signals: SIGTERM, SIGHUP and Ctrl-C stop a run like Ctrl-C, in one line, at any moment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import BENCH, SMALL, records, start_bench
+
+
+def start(matrix: Path, out: Path) -> subprocess.Popen:
+    return start_bench(matrix, out)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_like_ctrl_c(write_matrix, tmp_path, signum, code) -> None:
+    # A one-epoch cell, then one that trains for minutes: the signal finds the second in flight.
+    text = SMALL.replace(
+        "    model: {name: mlp, hidden: 8, depth: [2, 3]}",
+        "    model: {name: mlp, hidden: 8, depth: 2}\n"
+        "  long:\n"
+        "    dataset: {name: digits, train_subset: 1000}\n"
+        "    strategy: {name: plain, epochs: 5000}\n"
+        "    model: {name: mlp, hidden: 8, depth: 3}",
+    )
+    matrix, out = write_matrix(text), tmp_path / "o"
+    process = start(matrix, out)
+    deadline = time.monotonic() + 120
+    while not list((out / "cells").glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"bench: stopped ({signal.Signals(signum).name})")
+    assert {r["status"] for r in records(out).values()} == {"ok"}  # the cell in flight: none
+    assert len(records(out)) == 1
+    shorter = "experiments.long.strategy.epochs=1"
+    finished = subprocess.run(  # the lock was released
+        [BENCH, "run", "--matrix", str(matrix), "--out", str(out), "--set", shorter],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0 and "1 cell(s) to run, 1 already stored" in finished.stderr
+
+
+def test_ctrl_c_during_start_up_prints_no_traceback(write_matrix, tmp_path) -> None:
+    process = start(write_matrix(SMALL), tmp_path / "o")
+    time.sleep(0.5)  # still importing torch and loading plugins
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert "Traceback" not in err
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("bench: stopped (interrupted)")
