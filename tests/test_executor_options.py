@@ -8,7 +8,9 @@ import json
 import textwrap
 
 import pytest
-from helpers import SMALL
+from helpers import SMALL, list_records
+
+import dlbench
 
 COUNTING = '''\
 import json
@@ -193,6 +195,43 @@ def test_jobs_256_on_this_machine_runs_with_a_notice(bench, write_matrix, tmp_pa
 
     workers = int(notice[0].split(": ")[2].split()[0])
     assert workers <= len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("jobs", ["256", "1", "auto"])
+def test_the_dry_run_says_what_the_run_does_and_the_records_keep_it(
+    bench, write_matrix, tmp_path, monkeypatch, jobs
+) -> None:
+    from dlbench.plugins.executors import local
+    from dlbench.plugins.executors.local_choice import Machine
+
+    monkeypatch.setattr(local, "this_machine", lambda: Machine(cores=2, memory=2**35))
+    path, out = write_matrix(SMALL), tmp_path / "o"
+    dry = bench("run", "--matrix", path, "--out", out, "--jobs", jobs, "--dry-run")
+    assert dry.code == 0, dry.err
+    planned = dry.out.split("; executor local: ", 1)[1].splitlines()[0]
+    assert planned.startswith(f"jobs {jobs}: ")
+    assert ("capped by" in planned) == (jobs == "256")
+    ran = bench("run", "--matrix", path, "--out", out, "--jobs", jobs)
+    assert ran.code == 0, ran.err
+    assert f"bench: {planned}" in ran.err.splitlines()
+    why = planned.split("; cells run here")[0]
+    choices = {r["environment"]["jobs_choice"] for r in list_records(out)}
+    assert choices <= {why, why + "; ran in the starting process"}, choices
+
+
+def test_the_plan_reads_stored_durations_of_the_same_configurations(
+    bench, write_matrix, tmp_path, monkeypatch
+) -> None:
+    from dlbench.plugins.executors import local
+
+    monkeypatch.setattr(local, "WORKER_START_S", 0.0)  # any stored second repays a worker
+    path, out = write_matrix(SMALL), tmp_path / "o"
+    before = dlbench.plan(path, out=out).attrs["executor"]
+    assert before.endswith("cells run here until workers would pay"), before
+    assert bench("run", "--matrix", path, "--out", out).code == 0
+    frame = dlbench.plan(path, out=out, overrides=["seeds=[1, 2]"])
+    assert list(frame["status"]) == ["to run"] * 4
+    assert frame.attrs["executor"].endswith("workers pay: they start now"), frame.attrs
 
 
 def test_plugins_of_this_process_only_keep_cells_here() -> None:

@@ -188,21 +188,29 @@ def plan(
     executor: str | None = None,
     executor_options: Mapping[str, Any] | None = None,
     device: str = "auto",
+    threads: int | None = None,
 ) -> Any:
     """What ``run`` with the same arguments would do now, training nothing (``bench run
     --dry-run``): a pandas DataFrame with a row per planned cell (experiment, cell, status,
     description), statuses as the dry run prints them (``stored``, ``to run``, ``stale``, ...).
+    Its ``attrs["executor"]`` says how the executor would run the cells to run (workers,
+    threads and why, as the run says it), ``attrs["notes"]`` what each planner says of its plan.
 
     :raises DlbenchError: with the same one-line message ``bench run --dry-run`` prints.
     """
+    from dlbench.bench.host import default_data_root
     from dlbench.bench.run.preview import COLUMNS, preview
-    from dlbench.engine.device import resolve_device
+    from dlbench.bench.run.session import settings_for
 
-    loaded, catalog, directory, _ = _prepare(
-        matrix, out, overrides, only, jobs, executor, executor_options, device
-    )
-    found = preview(loaded, catalog, directory, resolve_device(device))
-    return _pandas().DataFrame(found.rows, columns=list(COLUMNS))
+    loaded, catalog, directory, options = _prepare(
+        matrix, out, overrides, only, jobs, executor, executor_options, device,
+        threads_given=threads is not None,
+    )  # fmt: skip
+    settings = settings_for(device, default_data_root(), False, threads)
+    found = preview(loaded, catalog, directory, settings, options)
+    frame = _pandas().DataFrame(found.rows, columns=list(COLUMNS))
+    frame.attrs.update(executor=found.executor, notes=list(found.notes), slow=found.slow)
+    return frame
 
 
 def _prepare(

@@ -120,11 +120,13 @@ def command(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / matrix.name
     resolve_device(args.device)  # `--device cuda` without a GPU is a usage error, up front
     args.run_options = run_options(args)
-    choice = choose_executor(matrix, catalog, args.run_options)  # bad options, up front
+    choose_executor(matrix, catalog, args.run_options)  # bad options, up front
     if args.dry_run:
         from dlbench.bench.cli.dry_run import dry_run
+        from dlbench.bench.run.session import settings_for
 
-        return dry_run(matrix, catalog, out, resolve_device(args.device), choice)
+        settings = settings_for(args.device, data_root(args), args.download, args.threads)
+        return dry_run(matrix, catalog, out, settings, args.run_options)
     if out.is_dir() and not os.access(out, os.W_OK):
         return read_only(matrix, catalog, out)
     return run(matrix, catalog, out, args)

@@ -13,7 +13,14 @@ from dlbench.bench.matrix import Matrix
 from dlbench.bench.results.store import ResultStore, StoredRecords
 from dlbench.bench.run.designs import keep_designs
 from dlbench.bench.run.plan import decided_comparisons, planned_experiments, planners
-from dlbench.bench.run.runner import current_code, pending_cells, planned_now, stale_cells
+from dlbench.bench.run.runner import (
+    current_code,
+    executor_plan,
+    pending_cells,
+    planned_now,
+    stale_cells,
+)
+from dlbench.bench.run.services import RunOptions, RunSettings
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
@@ -34,6 +41,8 @@ class Preview:
     :param planned: cells planned now; ``pending`` of them would run.
     :param notes: each planner's account of its plan (a comparison's standing, a study's).
     :param slow: why some cells would run only with ``--allow-slow`` (empty when none would).
+    :param executor: how the executor would run the cells to run (workers, threads and why),
+        as the run says it.
     """
 
     rows: list[list[str]]
@@ -41,20 +50,25 @@ class Preview:
     pending: int
     notes: list[str]
     slow: str = ""
+    executor: str = ""
 
 
-def preview(matrix: Matrix, catalog: Catalog, out: Path, device: torch.device) -> Preview:
-    """What running ``matrix`` into ``out`` on ``device`` would do now; the model of each cell
-    is built once and its output shape checked against the dataset's class count."""
+def preview(
+    matrix: Matrix, catalog: Catalog, out: Path, settings: RunSettings, options: RunOptions
+) -> Preview:
+    """What running ``matrix`` into ``out`` with ``settings`` and ``options`` would do now; the
+    model of each cell is built once and its output shape checked against the dataset's class
+    count."""
     store = ResultStore(out)
     records = StoredRecords(store)
     keep_designs(decided_comparisons(matrix), records, store, write=False)
     planned = planned_now(matrix, store)
     stale = stale_cells(planned, store, current_code(matrix, catalog, planned))
     plan = planned_experiments(matrix, records)
-    pending = {cell.id for cell in pending_cells(planned, matrix, store, stale=stale)}
+    to_run = pending_cells(planned, matrix, store, stale=stale)
+    pending = {cell.id for cell in to_run}
     problems = model_problems(matrix, catalog)
-    slow, slow_reason = slow_cells([c for c in planned if c.id in pending], device)
+    slow, slow_reason = slow_cells(to_run, settings.device)
     slow_ids = {cell.id for cell in slow}
     rows = []
     for experiment in matrix.experiments:
@@ -77,7 +91,8 @@ def preview(matrix: Matrix, catalog: Catalog, out: Path, device: torch.device) -
             )
     notes = [line for planner in planners(matrix) for line in planner.notes(records)]
     slow_text = f"{len(slow)} cell(s) run only with --allow-slow: {slow_reason}" if slow else ""
-    return Preview(rows, len(planned), len(pending), notes, slow_text)
+    executor = executor_plan(matrix, store, catalog, settings, options, to_run)
+    return Preview(rows, len(planned), len(pending), notes, slow_text, executor)
 
 
 def model_problems(matrix: Matrix, catalog: Catalog) -> dict[str, str]:

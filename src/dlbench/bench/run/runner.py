@@ -17,7 +17,7 @@ from dlbench.bench.run.environment import capture_environment
 from dlbench.bench.run.executors import ExecutorChoice, choose_executor
 from dlbench.bench.run.fingerprint import CodeFingerprints
 from dlbench.bench.run.plan import decided_comparisons, planned_cells, planned_experiments, planners
-from dlbench.bench.run.progress import Progress
+from dlbench.bench.run.progress import Progress, SilentProgress
 from dlbench.bench.run.services import CellPlan, RunOptions, RunSettings, Services
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
@@ -145,8 +145,9 @@ def run_matrix(
             progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
             if not pending:
                 break
-            # How long runs of each configuration took, for an executor choosing workers.
-            job.durations = stored_durations(store.records(c.id for c in planned).values())
+            # How long runs of each configuration took (this run's earlier waves, earlier runs
+            # into this directory), for an executor choosing workers.
+            job.durations = stored_durations(StoredRecords(store).values())
             started = time.perf_counter()
             _run_wave(executor, pending, job, store, progress, summary)
             keep_designs(decided, StoredRecords(store), store)
@@ -165,6 +166,28 @@ def run_matrix(
         summary.total, summary.reused = len(planned), len(planned) - summary.ran
         summary.manifest = _manifest(matrix, catalog, code, store)
     return summary
+
+
+def executor_plan(
+    matrix: Matrix,
+    store: ResultStore,
+    catalog: Catalog,
+    settings: RunSettings,
+    options: RunOptions,
+    cells: list[Cell],
+) -> str:
+    """How the executor would run ``cells`` (a dry run's first wave), in the words the run
+    prints: the executor's ``plan`` where it has one (the local executor's workers, threads
+    and why, caps included), else its name and options. Stored runs say how long their
+    configurations take, as in the run."""
+    choice = choose_executor(matrix, catalog, options)
+    executor = catalog.executors.get(choice.name).create(**choice.options)
+    plan = getattr(executor, "plan", None)
+    if plan is None or not cells:
+        return f"executor {choice.describe()}"
+    job = _cell_job(matrix, store, catalog, settings, SilentProgress(), options, choice)
+    job.durations = stored_durations(StoredRecords(store).values())
+    return f"executor {choice.name}: {plan(cells, job)}"
 
 
 def _manifest(

@@ -58,17 +58,22 @@ class LocalExecutor:
     def __init__(self, jobs: int | str = AUTO) -> None:
         self.jobs = jobs
 
+    def plan(self, cells: Sequence[Cell], run_cell: CellFunction) -> str:
+        """How ``cells`` would run: the workers, the threads of each and why, and whether cells
+        run here first; the line ``run`` prints (a dry run prints it too)."""
+        return _said(cells, run_cell, *self._choose(cells, run_cell))
+
     def run(self, cells: Sequence[Cell], run_cell: CellFunction) -> Iterator[CellRecord]:
         """Yield each cell's record as soon as it finishes."""
         if not cells:
             return
-        gpus = _gpus(run_cell.device)
-        workers, threads, why = choose(self.jobs, cells, run_cell, this_machine(), len(gpus))
+        chosen = self._choose(cells, run_cell)
+        workers, threads, why, here_first = chosen
+        print(f"bench: {_said(cells, run_cell, *chosen)}", file=sys.stderr)
         left = list(cells)
-        if workers > 1 and self.jobs == AUTO and not gpus:
+        if here_first:
             # Starting workers costs seconds (each imports torch and the plugins): cells run
             # here, at a worker's threads, until the work left is worth starting them.
-            print(f"bench: {why}; cells run here until workers would pay", file=sys.stderr)
             here = run_cell.for_workers(1, threads, why + "; ran in the starting process")
             left = yield from _run_here_while_small(left, here, workers)
             if not left:
@@ -77,14 +82,44 @@ class LocalExecutor:
                 f"bench: jobs auto: starting {workers} workers for {len(left)} cell(s)",
                 file=sys.stderr,
             )
-        else:
-            print(f"bench: {why}", file=sys.stderr)
         shared = run_cell.for_workers(workers, threads, why)
         if workers == 1:
             for cell in cells:
                 yield shared(cell)
             return
-        yield from _Workers(workers, gpus, shared).run(longest_first(left, run_cell))
+        yield from _Workers(workers, _gpus(run_cell.device), shared).run(
+            longest_first(left, run_cell)
+        )
+
+    def _choose(self, cells: Sequence[Cell], run_cell: CellFunction) -> tuple[int, int, str, bool]:
+        """Workers, threads, why, and whether cells run here until workers would pay."""
+        gpus = _gpus(run_cell.device)
+        workers, threads, why = choose(self.jobs, cells, run_cell, this_machine(), len(gpus))
+        return workers, threads, why, workers > 1 and self.jobs == AUTO and not gpus
+
+
+def _said(
+    cells: Sequence[Cell],
+    run_cell: CellFunction,
+    workers: int,
+    threads: int,
+    why: str,
+    here_first: bool,
+) -> str:
+    """The line saying how cells run: ``why``, and whether cells run here first."""
+    if not here_first:
+        return why
+    if _workers_pay_at_once(list(cells), run_cell, workers):
+        return f"{why}; stored runs of these configurations say workers pay: they start now"
+    return f"{why}; cells run here until workers would pay"
+
+
+def _workers_pay_at_once(cells: list[Cell], run_cell: CellFunction, workers: int) -> bool:
+    """Whether stored runs of ``cells``' configurations say the time workers would save on them
+    exceeds their start (``_run_here_while_small`` then runs none here)."""
+    known = [run_cell.footprint(cell).seconds for cell in cells]
+    seconds = sum(s for s in known if s is not None)
+    return seconds * (1 - 1 / min(workers, len(cells))) > WORKER_START_S
 
 
 def _run_here_while_small(
