@@ -265,57 +265,100 @@ class _Cell:
         return []
 
 
-@pytest.mark.parametrize(("seconds", "here"), [(0.1, 20), (0.4, 20), (0.6, 1), (1.0, 1)])
-def test_auto_starts_workers_only_when_the_work_left_repays_them(
-    monkeypatch, seconds, here
-) -> None:
-    """20 equal cells, 2 workers: after n cells here, workers would save seconds x (20 - n) / 2,
-    and starting them costs WORKER_START_S (5 s): 0.6 s cells pay after the first cell
-    (5.7 s), 0.4 s cells never do (3.8 s at most)."""
+def _pace(monkeypatch, cells: int, stored: float | None = None):
+    from dlbench import Footprint
     from dlbench.plugins.executors import local
 
     assert local.WORKER_START_S == 5.0
     clock = [0.0]
     monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
-    run = _Timed(seconds, clock)
-    cells = [_Cell(i) for i in range(20)]
-    runner = local._run_here_while_small(cells, run, 2)
-    records = []
-    try:
-        while True:
-            records.append(next(runner))
-    except StopIteration as stop:
-        left = stop.value
-    assert len(records) == len(run.ran) == here
-    assert len(left) == 20 - here and not set(left) & set(run.ran)
+    run = _Run(1000, 2**29)
+    run.print = Footprint(1000, 2**29, seconds=stored)
+    found = [_Cell(i) for i in range(cells)]
+    return local._Pace(found, run), found, clock
 
 
-def test_auto_never_starts_workers_for_one_cell_left(monkeypatch) -> None:
-    """Two long cells: after the first, one is left, and a worker would save nothing."""
-    from dlbench.plugins.executors import local
+@pytest.mark.parametrize(("seconds", "pays"), [(0.5, False), (0.6, True)])
+def test_workers_start_once_cells_run_here_show_the_work_left_repays_them(
+    monkeypatch, seconds, pays
+) -> None:
+    """20 equal cells, 2 processes: with one cell of t seconds run here, the 19 left take
+    19 t, of which a second process saves half; starting it costs 5 s: it pays once
+    t > 0.53 s."""
+    pace, cells, clock = _pace(monkeypatch, 20)
+    assert not pace.workers_pay(cells[1:], 2)  # nothing known yet
+    pace.started(cells[0])
+    clock[0] += seconds
+    pace.finished(cells[0])
+    assert pace.workers_pay(cells[1:], 2) == pays
 
-    clock = [0.0]
-    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
-    run = _Timed(600.0, clock)
-    runner = local._run_here_while_small([_Cell(0), _Cell(1)], run, 2)
-    assert len(list(runner)) == 2 and len(run.ran) == 2
+
+@pytest.mark.parametrize(("seconds", "pays"), [(4.9, False), (5.0, True)])
+def test_a_cell_in_flight_counts_once_it_outlasts_a_workers_start(
+    monkeypatch, seconds, pays
+) -> None:
+    """A first cell's time includes loading its dataset: in flight, it says how long cells
+    take only once it has run longer than a worker's start (5 s); then 19 cells left of at
+    least 5 s each repay a worker many times."""
+    pace, cells, clock = _pace(monkeypatch, 20)
+    pace.started(cells[0])
+    clock[0] += seconds
+    assert pace.workers_pay(cells[1:], 2) == pays
+
+
+def test_short_cells_never_start_workers(monkeypatch) -> None:
+    """0.4 s cells: the 19 left would save 3.8 s at most, under the 5 s a worker costs."""
+    pace, cells, clock = _pace(monkeypatch, 20)
+    for index, cell in enumerate(cells[:-1]):
+        pace.started(cell)
+        clock[0] += 0.4
+        assert not pace.workers_pay(cells[index + 1 :], 2)
+        pace.finished(cell)
+
+
+def test_no_worker_starts_for_one_cell_left(monkeypatch) -> None:
+    """Two long cells: with the first finished, one is left, and a second process saves
+    nothing; with the first in flight, the other runs beside it."""
+    pace, cells, clock = _pace(monkeypatch, 2)
+    pace.started(cells[0])
+    clock[0] += 60.0
+    assert pace.workers_pay(cells[1:], 2)
+    pace.finished(cells[0])
+    assert not pace.workers_pay(cells[1:], 2)
 
 
 def test_a_wave_of_long_cells_with_stored_runs_starts_workers_at_once(monkeypatch) -> None:
-    """A decided comparison's later wave: two long cells whose configurations have stored runs
-    of 180 s. Both go to the workers at once, none runs here first."""
-    from dlbench import Footprint
+    """A decided comparison's later wave: cells whose configurations have stored runs of
+    180 s: workers pay before anything runs here."""
+    pace, cells, _ = _pace(monkeypatch, 4, stored=180.0)
+    assert pace.workers_pay(cells, 2)
+    pace, cells, _ = _pace(monkeypatch, 4, stored=1.0)
+    assert not pace.workers_pay(cells, 2)
+
+
+def test_a_long_first_cell_starts_a_worker_beside_this_process(
+    bench, write_matrix, tmp_path, monkeypatch
+) -> None:
+    """Eight cells of about a second: with a worker's start taken as 1 s (it is about 4), the
+    pool starts while the first runs here, and this process goes on running cells beside it;
+    every record says where it ran."""
     from dlbench.plugins.executors import local
 
-    clock = [0.0]
-    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
-    run = _Timed(180.0, clock)
-    run.print = Footprint(1000, 2**29, seconds=180.0)
-    runner = local._run_here_while_small([_Cell(0), _Cell(1)], run, 2)
-    assert list(runner) == [] and run.ran == []
-    # Without stored runs the first cell runs here (its time is unknown until it ends).
-    run.print = Footprint(1000, 2**29)
-    assert len(list(local._run_here_while_small([_Cell(0), _Cell(1)], run, 2))) == 2
+    monkeypatch.setattr(local, "WORKER_START_S", 1.0)
+    text = SMALL.replace("train_subset: 64", "train_subset: 1000").replace(
+        "epochs: 1}", "epochs: 100}"
+    )
+    text = text.replace(
+        "hidden: 8, depth: [2, 3]}", "hidden: 256, depth: [2, 3]}\n    seeds: [0, 1, 2, 3]"
+    )
+    out = tmp_path / "o"
+    result = bench("run", "--matrix", write_matrix(text), "--out", out, "--threads", "1")
+    assert result.code == 0, result.err
+    assert "starting 1 worker(s) beside this process for 7 cell(s)" in result.err, result.err
+    places = [r["environment"]["jobs_choice"] for r in list_records(out)]
+    assert len(places) == 8
+    here = [p for p in places if p.endswith("ran in the starting process")]
+    assert 1 <= len(here) < 8, places
 
 
 def test_tiny_cells_run_here_without_workers(bench, write_matrix, tmp_path) -> None:

@@ -1,8 +1,9 @@
 """The default executor: cells run in this process one after another, or in worker processes
 (started with spawn, never fork: torch's threads would not survive it), producers before their
 consumers. How many workers, and how many threads each, it chooses from the machine and the
-cells (``jobs: auto``) or takes from ``--jobs`` within the machine's bounds. ``auto`` runs the
-first cells in this process and starts workers only once the work left would repay their start.
+cells (``jobs: auto``) or takes from ``--jobs`` within the machine's bounds. ``auto`` makes this
+process one of the workers: it runs cells in a thread of its own and starts the other workers
+only once the work left (the cell in flight tells how long cells take) would repay their start.
 
 Each worker gets the cell function (it pickles), builds the plugin catalog once and keeps its
 datasets loaded between cells; it stores each record itself. Workers ignore Ctrl-C; the run
@@ -12,6 +13,7 @@ worker, up to ``RETRIES`` times, and is then a failed record: never lost silentl
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -19,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -40,6 +42,8 @@ MAX_JOBS = 256
 #: Seconds that starting workers costs (each imports torch and the plugins; about 4 s on a
 #: 2-core machine): ``auto`` starts them only when the work left would save more.
 WORKER_START_S = 5.0
+#: Seconds between looks at a cell in flight in this process, before workers start.
+POLL_S = 0.5
 
 
 class LocalExecutor:
@@ -70,26 +74,20 @@ class LocalExecutor:
         chosen = self._choose(cells, run_cell)
         workers, threads, why, here_first = chosen
         print(f"bench: {_said(cells, run_cell, *chosen)}", file=sys.stderr)
-        left = list(cells)
         if here_first:
-            # Starting workers costs seconds (each imports torch and the plugins): cells run
-            # here, at a worker's threads, until the work left is worth starting them.
+            # Starting workers costs seconds (each imports torch and the plugins): this process
+            # runs cells, at a worker's threads, and starts the other workers only once the
+            # work left (the cell in flight here tells how long cells take) repays their start.
             here = run_cell.for_workers(1, threads, why + "; ran in the starting process")
-            left = yield from _run_here_while_small(left, here, workers)
-            if not left:
-                return
-            print(
-                f"bench: jobs auto: starting {workers} workers for {len(left)} cell(s)",
-                file=sys.stderr,
-            )
+            shared = run_cell.for_workers(workers, threads, why)
+            yield from _Workers(workers - 1, (), shared, here=(here, threads)).run(list(cells))
+            return
         shared = run_cell.for_workers(workers, threads, why)
         if workers == 1:
             for cell in cells:
                 yield shared(cell)
             return
-        yield from _Workers(workers, _gpus(run_cell.device), shared).run(
-            longest_first(left, run_cell)
-        )
+        yield from _Workers(workers, _gpus(run_cell.device), shared).run(cells)
 
     def _choose(self, cells: Sequence[Cell], run_cell: CellFunction) -> tuple[int, int, str, bool]:
         """Workers, threads, why, and whether cells run here until workers would pay."""
@@ -122,41 +120,6 @@ def _workers_pay_at_once(cells: list[Cell], run_cell: CellFunction, workers: int
     return seconds * (1 - 1 / min(workers, len(cells))) > WORKER_START_S
 
 
-def _run_here_while_small(
-    cells: list[Cell], run_cell: CellFunction, workers: int
-) -> Generator[CellRecord, None, list[Cell]]:
-    """Run ``cells`` here in their order (producers first), while the time the work left would save
-    on ``workers`` workers is under ``WORKER_START_S``; return the cells left for workers.
-    A cell's time is a stored run's of its configuration where there is one, else estimated
-    from the cells run here so far (by ``work``)."""
-    left = list(cells)
-    done: set[str] = set()
-    planned = {cell.id for cell in cells}
-    works = {cell.id: work(cell, run_cell) for cell in cells}
-    # Runs of the same configurations stored earlier (earlier waves, earlier runs) say how long
-    # these take before any of them runs here.
-    stored = {cell.id: run_cell.footprint(cell).seconds for cell in cells}
-    seconds = units = 0.0
-    while left:
-        # Workers save (1 - 1/k) of the work left, k the workers that would have a cell each.
-        share = 1 - 1 / min(workers, len(left))
-        rate = seconds / units if units else None
-        estimates = [
-            known if (known := stored[c.id]) is not None else (rate * works[c.id] if rate else 0.0)
-            for c in left
-        ]
-        if sum(estimates) * share > WORKER_START_S:
-            return left
-        cell = next(c for c in left if _ready(c, planned, done))
-        left.remove(cell)
-        started = time.perf_counter()
-        yield run_cell(cell)
-        seconds += time.perf_counter() - started
-        units += works[cell.id]
-        done.add(cell.id)
-    return left
-
-
 def _gpus(device: str) -> tuple[int, ...]:
     """The visible GPUs to hand out one per worker, where cells may use CUDA and there are
     several (with one, every worker shares it)."""
@@ -169,10 +132,23 @@ def _gpus(device: str) -> tuple[int, ...]:
 
 
 class _Workers:
-    """A pool of spawned worker processes fed cells as their producers finish."""
+    """Spawned worker processes fed cells as their producers finish.
 
-    def __init__(self, jobs: int, gpus: tuple[int, ...], run_cell: CellFunction) -> None:
-        self.jobs, self.gpus, self.run_cell = jobs, gpus, run_cell
+    With ``here`` (a cell function and its threads), this process is one more worker: it runs
+    cells in a thread of its own, and the pool of ``jobs`` processes starts only once the work
+    left would repay its start (``WORKER_START_S``): a cell's time is a stored run's of its
+    configuration where there is one, else estimated from the cells run here, the one in
+    flight included (its time so far is a lower bound), by ``work``.
+    """
+
+    def __init__(
+        self,
+        jobs: int,
+        gpus: tuple[int, ...],
+        run_cell: CellFunction,
+        here: tuple[CellFunction, int] | None = None,
+    ) -> None:
+        self.jobs, self.gpus, self.run_cell, self.here = jobs, gpus, run_cell, here
         self.attempts: dict[str, int] = {}
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -185,17 +161,44 @@ class _Workers:
         )
 
     def run(self, cells: Sequence[Cell]) -> Iterator[CellRecord]:
+        """Yield each cell's record as soon as it finishes."""
+        # This process takes the cells in their order (producers first: the first ones tell
+        # how long cells take); workers take the longest ready cell first, so that the last
+        # to finish are short ones.
         waiting = list(cells)
         planned = {cell.id for cell in cells}
         finished: set[str] = set()
         running: dict[Future[CellRecord], Cell] = {}
-        pool = self._pool()
+        here_cell: Cell | None = None
+        here_thread: threading.Thread | None = None
+        pool = None if self.here is not None else self._pool()
+        pace = _Pace(cells, self.run_cell)
         try:
             while waiting or running:
-                for cell in [c for c in waiting if _ready(c, planned, finished)]:
-                    waiting.remove(cell)
-                    running[pool.submit(self.run_cell, cell)] = cell
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                ready = [c for c in waiting if _ready(c, planned, finished)]
+                if self.here is not None and here_cell is None and ready:
+                    here_cell = ready.pop(0)
+                    waiting.remove(here_cell)
+                    future, here_thread = _in_thread(*self.here, here_cell)
+                    running[future] = here_cell
+                    pace.started(here_cell)
+                if pool is None and pace.workers_pay(waiting, self.jobs + 1):
+                    print(
+                        f"bench: jobs auto: starting {self.jobs} worker(s) beside this process "
+                        f"for {len(waiting)} cell(s)",
+                        file=sys.stderr,
+                    )
+                    pool = self._pool()
+                if pool is not None:
+                    busy = sum(1 for cell in running.values() if cell is not here_cell)
+                    free = max(0, self.jobs - busy) if self.here else None
+                    for cell in longest_first(ready, self.run_cell)[:free]:
+                        waiting.remove(cell)
+                        running[pool.submit(self.run_cell, cell)] = cell
+                # Without workers yet, look again soon: the cell in flight here may show that
+                # the work left repays them.
+                timeout = POLL_S if pool is None and waiting else None
+                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in done:
                     cell = running.pop(future)
@@ -205,21 +208,29 @@ class _Workers:
                     except BrokenProcessPool:
                         broken = True
                         record = self._retry_or_fail(cell, waiting)
+                    if cell is here_cell:
+                        here_cell = None
+                        pace.finished(cell)
                     if record is not None:
                         finished.add(cell.id)
                         yield record
-                if broken:
+                if broken and pool is not None:
                     # The pool is unusable once a worker died: every cell in flight runs again.
-                    for cell in running.values():
+                    for future, cell in list(running.items()):
+                        if cell is here_cell:
+                            continue
+                        del running[future]
                         record = self._retry_or_fail(cell, waiting)
                         if record is not None:
                             finished.add(cell.id)
                             yield record
-                    running.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = self._pool()
         finally:
-            _stop(pool)
+            if pool is not None:
+                _stop(pool)
+            if here_cell is not None and here_thread is not None:
+                _interrupt(here_thread)  # the run stops: so does the cell in flight here
 
     def _retry_or_fail(self, cell: Cell, waiting: list[Cell]) -> CellRecord | None:
         """Queue ``cell`` again, or after ``RETRIES`` its failed record (stored here)."""
@@ -233,6 +244,88 @@ class _Workers:
         )
         self.run_cell.store(record)
         return record
+
+
+class _Pace:
+    """How long the cells left would take, from stored runs of their configurations and the
+    cells run in this process (the one in flight counts with its time so far, once that
+    exceeds a worker's start)."""
+
+    def __init__(self, cells: Sequence[Cell], run_cell: CellFunction) -> None:
+        self.works = {cell.id: work(cell, run_cell) for cell in cells}
+        self.stored = {cell.id: run_cell.footprint(cell).seconds for cell in cells}
+        self.seconds = self.units = 0.0
+        self.flight: tuple[Cell, float] | None = None
+
+    def started(self, cell: Cell) -> None:
+        """``cell`` started in this process now."""
+        self.flight = (cell, time.perf_counter())
+
+    def finished(self, cell: Cell) -> None:
+        """The cell in flight here finished."""
+        if self.flight is not None:
+            self.seconds += time.perf_counter() - self.flight[1]
+            self.units += self.works[cell.id]
+        self.flight = None
+
+    def workers_pay(self, left: Sequence[Cell], processes: int) -> bool:
+        """Whether ``processes`` processes (this one and the workers) would save more on the
+        cells ``left`` than starting the workers costs: they save (1 - 1/k) of the work left,
+        k the processes that would have a cell each."""
+        if not left:
+            return False
+        rates = [self.seconds / self.units] if self.units else []
+        if self.flight is not None:
+            cell, since = self.flight
+            elapsed = time.perf_counter() - since
+            # A first cell's time includes loading its dataset (once per process): trusted as
+            # a measure of the cells only once it exceeds what a worker's start costs.
+            if elapsed >= WORKER_START_S:
+                rates.append(elapsed / self.works[cell.id])
+        rate = max(rates, default=0.0)
+        estimates = [
+            known if (known := self.stored[c.id]) is not None else rate * self.works[c.id]
+            for c in left
+        ]
+        share = 1 - 1 / min(processes, len(left) + (self.flight is not None))
+        return sum(estimates) * share > WORKER_START_S
+
+
+def _in_thread(
+    run_cell: CellFunction, threads: int, cell: Cell
+) -> tuple[Future[CellRecord], threading.Thread]:
+    """Run ``cell`` in a new thread of this process with ``threads`` torch threads (a new
+    thread starts with OpenMP's default, every core, whatever this process set). The thread
+    is a daemon: a run that stops does not wait for the cell in flight, which is not
+    recorded."""
+    import torch
+
+    future: Future[CellRecord] = Future()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            torch.set_num_threads(threads)
+            future.set_result(run_cell(cell))
+        except BaseException as exc:  # handed to the run, which raises it where it waits
+            future.set_exception(exc)
+
+    thread = threading.Thread(target=target, name=f"dlbench-cell-{cell.id}", daemon=True)
+    thread.start()
+    return future, thread
+
+
+def _interrupt(thread: threading.Thread, timeout: float = 30.0) -> None:
+    """Raise ``KeyboardInterrupt`` in ``thread`` (at its next Python step: within a batch of
+    training) and wait for it to end; its cell is not recorded, as a cell in flight in a
+    worker is not. Without this, a stopped run in a notebook would train on unseen."""
+    if thread.ident is None or not thread.is_alive():
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+    )
+    thread.join(timeout)
 
 
 def _ready(cell: Cell, planned: set[str], finished: set[str]) -> bool:
