@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from inline_plugins import failing_strategy
 
 from dlbench.bench.results.report_files import read_manifest
 from dlbench.bench.results.store import ResultStore
@@ -256,3 +257,41 @@ def test_an_anytime_valid_rule_may_extend_its_design_and_no_other_may() -> None:
                 _check("e", comparison, before, raised)
         with pytest.raises(DlbenchError, match=r"confidence 0\.95 -> 0\.9"):
             _check("e", comparison, before, DecideSpec(rule=rule, confidence=0.9).design())
+
+
+BROKEN_SIDE = failing_strategy(
+    "broken_side",
+    """
+    if cell.model.name == "residual_mlp" and Path(cell.strategy.params["switch"]).exists():
+        raise RuntimeError("the residual side is broken")
+    """,
+    "fails on one side while a file exists",
+    params='{**dlbench.TRAINING_PARAMS, "switch": dlbench.Param("", str, "fail if it exists")}',
+)
+
+
+def test_a_side_that_always_fails_stops_the_decision_and_retries_are_asked_for(
+    bench, install, write_matrix, tmp_path
+) -> None:
+    install("broken_side", BROKEN_SIDE)
+    switch = tmp_path / "broken"
+    switch.touch()
+    text = DECIDE.replace("depth: [2, 6]", "depth: 2").replace(
+        "{name: plain, epochs: 2, batch_size: 32}",
+        f"{{name: broken_side, epochs: 1, batch_size: 32, switch: {switch}}}",
+    )
+    path, out = write_matrix(text), tmp_path / "o"
+    first = bench("run", "--matrix", path, "--out", out, "--jobs", "1")
+    assert first.code == 1, first.err
+    assert len(stored(out)) == 6  # the first look only: 3 runs a side, no second wave
+    assert "no pair can complete: every run of A failed" in first.err
+    assert "no pair can complete: every run of A failed" in decided_column(out)[0]
+    switch.unlink()
+    again = bench("run", "--matrix", path, "--out", out, "--jobs", "1")
+    assert "0 cell(s) to run, 6 already stored" in again.err, again.err  # failures kept
+    assert "revised" not in decided_column(out)[0]
+    retried = bench("run", "--matrix", path, "--out", out, "--jobs", "1", "--retry-failed")
+    assert retried.code == 0, retried.err
+    assert all(r["status"] == "ok" for r in stored(out).values())
+    column = decided_column(out)[0]
+    assert "(revised: first undecided at n=3; failed runs were retried since)" in column, column

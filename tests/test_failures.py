@@ -334,3 +334,33 @@ def test_a_failing_model_is_named_by_stage(
     assert result.code == 1, result.err
     (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out" / "cells").glob("*.json")]
     assert f"(plugin 'bad_model', {stage}, " in record["error"], record["error"]
+
+
+NAN_METRIC = """\
+import dlbench
+
+
+def run(cell, context):
+    epochs = [{"epoch": 1, "train_loss": 0.5, "val_acc": float("nan")}]
+    return dlbench.TrainingResult(epochs=epochs, final={"val_acc@best": float("nan")})
+
+
+@dlbench.hookimpl
+def dlbench_register_strategies(register):
+    register(dlbench.StrategySpec(
+        name="nan_metric", run=run, description="ends with a NaN", params=dlbench.TRAINING_PARAMS
+    ))
+"""
+
+
+def test_a_run_whose_metrics_are_not_finite_is_stored_as_failed(
+    bench, install, write_matrix, tmp_path
+) -> None:
+    install("nan_metric", NAN_METRIC)
+    out = tmp_path / "o"
+    text = SMALL.replace("{name: plain, epochs: 1}", "{name: nan_metric, epochs: 1}")
+    result = bench("run", "--matrix", write_matrix(text), "--out", out)
+    assert result.code == 1, result.err
+    found = list_records(out)
+    assert len(found) == 2 and all(r["status"] == "failed" for r in found)
+    assert "final.val_acc@best: nan: metrics must be finite numbers" in found[0]["error"]

@@ -272,8 +272,25 @@ def test_files_follow_the_users_umask(write_matrix, tmp_path, umask, mode) -> No
         (lambda d: d["final"].__setitem__("val_acc@best", 10**400), "too large for a float"),
         (lambda d: d["epochs"].append("epoch"), "record.epochs[1]"),
         (lambda d: d["cell"]["model"].__setitem__("params", [1]), "cell.model.params"),
+        (lambda d: d["environment"].__setitem__("machine", "vm"), "environment.machine"),
+        (lambda d: d["environment"]["machine"].__setitem__("cores", "2"), "machine.cores"),
+        (lambda d: d["environment"].__setitem__("threads", 1.5), "environment.threads"),
+        (lambda d: d["final"].__setitem__("val_acc@best", float("nan")), "nan where a finite"),
+        (lambda d: d["epochs"][0].__setitem__("val_loss", float("inf")), "inf where a finite"),
+        (lambda d: d["timings"].__setitem__("total", float("nan")), "record.timings.total"),
     ],
-    ids=["cell-model-a-string", "a-400-digit-accuracy", "an-epoch-not-a-mapping", "params-a-list"],
+    ids=[
+        "cell-model-a-string",
+        "a-400-digit-accuracy",
+        "an-epoch-not-a-mapping",
+        "params-a-list",
+        "machine-a-string",
+        "cores-a-string",
+        "threads-not-whole",
+        "nan-accuracy",
+        "infinite-epoch-loss",
+        "nan-timing",
+    ],
 )
 def test_a_record_with_a_damaged_inside_is_left_out_with_a_warning(
     bench, small_run, tmp_path, change, message

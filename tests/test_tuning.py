@@ -11,6 +11,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from helpers import one_line_error
 from inline_plugins import failing_strategy
 
 pytest.importorskip("optuna", reason="tuning needs Optuna (dlbench[tune])")
@@ -216,3 +217,28 @@ def test_without_optuna_a_tune_block_is_one_line(bench, write_matrix, monkeypatc
     monkeypatch.setattr(builtins, "__import__", no_optuna)
     result = bench("run", "--matrix", write_matrix(TUNED), "--dry-run")
     assert result.code == 2 and "pip install 'dlbench[tune]'" in result.err
+
+
+def test_trials_pass_the_size_check_an_ordinary_cell_passes(bench, write_matrix) -> None:
+    """A tuned depth whose top would need terabytes is refused before anything runs, as the
+    same model given as an ordinary cell is."""
+    tuned = """\
+    name: big
+    defaults:
+      dataset: {name: digits}
+      strategy: {name: plain, epochs: 1}
+    experiments:
+      e:
+        model: {name: mlp, hidden: 65536}
+        tune: {space: {model.depth: {int: [2, 200]}}, trials: 2}
+        tables:
+          - {rows: model.depth, metric: test_acc}
+    """
+    result = bench("run", "--matrix", write_matrix(tuned), "--dry-run")
+    line = one_line_error(result)
+    assert "experiments.e.tune.space.model.depth" in line
+    assert "trials would include an impossible cell (mlp with depth=200)" in line
+    assert "GiB" in line and "narrow the range" in line
+    plain = tuned.replace("tune: {space: {model.depth: {int: [2, 200]}}, trials: 2}", "")
+    plain = plain.replace("hidden: 65536}", "hidden: 65536, depth: 200}")
+    assert "impossible cell" in one_line_error(bench("run", "--matrix", write_matrix(plain)))

@@ -138,6 +138,7 @@ def run(
     force: bool = False,
     keep_stale: bool = False,
     allow_slow: bool = False,
+    retry_failed: bool = False,
 ) -> Results:
     """Run a matrix as ``bench run`` does, in this process, and return its ``Results``.
 
@@ -155,6 +156,8 @@ def run(
     :param force: rerun cells already stored.
     :param keep_stale: reuse results whose plugin code changed since (marked stale).
     :param allow_slow: run options this device runs slowly (bf16 without native support).
+    :param retry_failed: run again the failed runs of decided comparisons (``--retry-failed``);
+        a verdict that changes is marked revised in the report.
     :raises DlbenchError: with the same one-line message ``bench run`` prints.
     :raises KeyboardInterrupt: when interrupted (Ctrl-C, or the notebook's stop button), after
         the report of the finished cells is written; run it again to resume.
@@ -165,7 +168,7 @@ def run(
 
     loaded, catalog, directory, options = _prepare(
         matrix, out, overrides, only, jobs, executor, executor_options, device,
-        force=force, keep_stale=keep_stale, allow_slow=allow_slow,
+        force=force, keep_stale=keep_stale, allow_slow=allow_slow, retry_failed=retry_failed,
         threads_given=threads is not None,
     )  # fmt: skip
     root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()

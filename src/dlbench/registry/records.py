@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
-from dlbench.registry.schema import ShapeError, check_fields
+from dlbench.registry.schema import ShapeError, check_fields, check_value
 
 if TYPE_CHECKING:
     from dlbench.registry.cell import Cell
@@ -31,6 +32,37 @@ STATUSES: tuple[str, ...] = ("ok", "failed", "skipped")
 
 class RecordFormatError(ShapeError):
     """A stored record whose fields are missing or of the wrong type."""
+
+
+#: The types of the environment's keys that reports and exports read (``capture_environment``
+#: writes them); other keys are kept as any JSON value.
+ENVIRONMENT_TYPES: dict[str, Any] = {
+    "device": str,
+    "device_name": str,
+    "threads": int,
+    "jobs": int,
+    "executor": str,
+    "jobs_choice": str,
+    "command": str,
+    "platform": str,
+    "executable": str,
+    "git_revision": str | None,
+    "versions": dict[str, str | None],
+    "capability": dict[str, Any],
+    "machine": dict[str, Any],
+    "plugin_problems": list[str],
+    "observer_failures": list[str],
+    "merged_from": str,
+}
+#: The same for ``environment.machine``.
+MACHINE_TYPES: dict[str, Any] = {
+    "cpu": str | None,
+    "cores": int,
+    "memory_bytes": int | None,
+    "gpus": list[str],
+    "cuda": str | None,
+    "cudnn": int | None,
+}
 
 
 @dataclass(frozen=True)
@@ -109,9 +141,50 @@ class CellRecord:
         try:
             check_fields(cls, data, "record", required=("cell_id", "status", "cell"))
             Cell.from_json(data["cell"])
+            _check_environment(data.get("environment", {}))
+            _check_finite(data)
         except ShapeError as exc:
             raise RecordFormatError(str(exc)) from None
         return cls(**data)
+
+
+def _check_environment(environment: Mapping[str, Any]) -> None:
+    """The environment's known keys, and its machine's, hold values of their types."""
+    for key, expected in ENVIRONMENT_TYPES.items():
+        if key in environment:
+            check_value(environment[key], expected, f"record.environment.{key}")
+    machine = environment.get("machine", {})
+    for key, expected in MACHINE_TYPES.items():
+        if key in machine:
+            check_value(machine[key], expected, f"record.environment.machine.{key}")
+
+
+def _check_finite(data: Mapping[str, Any]) -> None:
+    """Timings, and a finished run's metrics, are finite numbers: training that diverges is
+    stored as failed, so a NaN or an infinity there is damage, not a measurement."""
+    problem = non_finite("timings", data.get("timings", {}))
+    if problem is None and data.get("status") == "ok":
+        problem = non_finite_metrics(data.get("epochs", []), data.get("final", {}))
+    if problem is not None:
+        raise ShapeError(f"record.{problem} where a finite number belongs")
+
+
+def non_finite_metrics(epochs: list[Mapping[str, Any]], final: Mapping[str, Any]) -> str | None:
+    """``final.KEY: nan`` (or ``epochs[i].KEY``) for the first metric that is a NaN or an
+    infinity, else ``None``."""
+    for where, values in [("final", final), *((f"epochs[{i}]", e) for i, e in enumerate(epochs))]:
+        problem = non_finite(where, values)
+        if problem is not None:
+            return problem
+    return None
+
+
+def non_finite(where: str, values: Mapping[str, Any]) -> str | None:
+    """``WHERE.KEY: nan`` for the first value of ``values`` that is a non-finite float."""
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where}.{str(key)[:40]}: {value}"
+    return None
 
 
 def metric_value(record: CellRecord, metric: str, at: str) -> float | None:

@@ -64,6 +64,8 @@ def verdict_text(
             else ""
         )
         text = f"{interval} undecided at n={decision.n}{needs}"
+        if decision.note.startswith("no pair can complete"):
+            text = f"undecided at n={decision.n}: {decision.note}"
     else:
         text = f"{interval} undecided so far, n={decision.n} of up to {derived.decide.max_runs}"
     return text + failed

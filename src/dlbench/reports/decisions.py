@@ -74,7 +74,8 @@ class Comparison:
         words = {
             BETTER_A: f"{first} better",
             BETTER_B: f"{second} better",
-            UNDECIDED: f"undecided at {decision.n} runs a side",
+            UNDECIDED: f"undecided at {decision.n} runs a side"
+            + (f" ({decision.note})" if decision.note.startswith("no pair") else ""),
             RUNNING: "undecided so far",
         }.get(decision.verdict, decision.verdict)
         return f"{words} ({decision.failures})" if decision.failures else words

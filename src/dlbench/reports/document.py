@@ -102,13 +102,15 @@ def build_document(
     records: Mapping[str, CellRecord],
     failed_reruns: Mapping[str, CellRecord] | None = None,
     formats: tuple[str, ...] = FORMATS,
+    first_verdicts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Document:
     """The report of ``records`` as ``manifest`` lays them out.
 
     :param failed_reruns: cell id -> the failed rerun kept beside its finished record.
     :param formats: image formats for every figure.
+    :param first_verdicts: decided comparison key -> the verdict it first reached.
     """
-    view = RecordView(records, stale_cells(manifest, records))
+    view = RecordView(records, stale_cells(manifest, records), first_verdicts or {})
     owners = {c.id: (e.name, c) for e in manifest.shown for c in (*e.cells, *e.trials)}
     planned_skips = [s for e in manifest.shown for s in e.skipped]
     statuses = [records[i].status if i in records else "pending" for i in owners]

@@ -191,6 +191,7 @@ def render_report(
     records: Mapping[str, CellRecord],
     failed_reruns: Mapping[str, CellRecord] | None = None,
     formats: tuple[str, ...] = FORMATS,
+    first_verdicts: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Report:
     """Every selected experiment's tables and plots, then the cells that failed, were skipped,
     are stale, or failed a rerun while their earlier result was kept: as markdown, as a
@@ -198,10 +199,12 @@ def render_report(
 
     :param failed_reruns: cell id -> the failed rerun kept beside its finished record.
     :param formats: image formats for every plot (``png`` first: the markdown links it).
+    :param first_verdicts: decided comparison key -> the verdict it first reached (a changed
+        one is marked revised).
     """
     from dlbench.reports.html import render_html
 
-    document = build_document(manifest, records, failed_reruns, formats)
+    document = build_document(manifest, records, failed_reruns, formats, first_verdicts)
     csv_files = {
         f"{stem}.csv": render_csv(table)
         for section in document.sections

@@ -40,10 +40,13 @@ class RecordView:
     """The stored records a report draws from, with the reason each stale one is stale.
 
     :param stale: cell id -> why its stored record no longer matches the code that would run it.
+    :param first_verdicts: decided comparison key -> the verdict it first reached
+        (``{"verdict": ..., "n": ...}``), to mark one that failed runs retried since revised.
     """
 
     records: Mapping[str, CellRecord]
     stale: Mapping[str, str]
+    first_verdicts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def finished(self, cell_id: str) -> CellRecord | None:
         """The cell's record if it finished (``ok``)."""

@@ -58,7 +58,9 @@ def evaluate(
         failed; ``b`` alike. Runs without a record are absent.
     :param family_size: decided comparisons sharing the error rate (``family: table``).
     :returns: the decision at the first decisive look (or the last look taken), and how many
-        runs (seeds ``0 .. wanted - 1``) each side should have for the next look.
+        runs (seeds ``0 .. wanted - 1``) each side should have for the next look. Where every
+        run of a side so far failed, no pair can complete: the comparison stops, undecided,
+        with a note saying so.
     """
     schedule = spec.schedule()
     looks = []
@@ -72,6 +74,14 @@ def evaluate(
     rule = get_rule(spec.rule)
     first, second = values_of(a, looks[-1]), values_of(b, looks[-1])
     decision = rule.replay(first, second, looks, spec, alpha)
+    dead = [name for name, runs in (("A", first), ("B", second)) if np.isnan(runs).all()]
+    if dead:
+        # Every run of a side failed: no pair can complete, and more runs of a broken
+        # configuration would only repeat its failure (counted as losses they would decide
+        # nothing about the methods). Stop planning and say why.
+        note = f"no pair can complete: every run of {' and '.join(dead)} failed"
+        undecided = replace(decision, verdict=UNDECIDED, note=note)
+        return Standing(undecided, looks[-1], tuple(looks))
     if decision.verdict != RUNNING:
         return Standing(decision, decision.n, tuple(looks))
     if looks[-1] == spec.max_runs:

@@ -64,6 +64,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="run cells with options this device runs slowly (bf16 without native support)",
     )
     run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the failed runs of decided comparisons (kept otherwise: retrying "
+        "failures until they pass biases a decision); a verdict that changes is marked revised",
+    )
+    run.add_argument(
         "--keep-stale",
         action="store_true",
         help="reuse stored results made by plugin code that has changed since; the report marks "
@@ -216,6 +222,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         executor=args.executor,
         device=args.device,
         allow_slow=args.allow_slow,
+        retry_failed=args.retry_failed,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),
         threads_given=args.threads is not None,
     )

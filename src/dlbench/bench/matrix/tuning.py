@@ -14,9 +14,13 @@ with the same budget of trials before its final runs (see ``dlbench.stats.tuning
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from dlbench.bench.matrix.expand import size_refusal
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError, check_keys
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
@@ -100,7 +104,48 @@ def _space(
             raise MatrixError(where, "an axis of the experiment is not tuned; leave one of them")
         declared = [_declared(where, cell, section, name, catalog) for cell in cells]
         dimensions.append(_dimension(where, str(key), body, declared))
+    _check_sizes(keypath, dimensions, cells, catalog)
     return tuple(dimensions)
+
+
+#: The most model corners a study's size check builds (choices multiply them).
+MAX_CORNERS = 256
+
+
+def _check_sizes(
+    keypath: KeyPath, dimensions: Sequence[SearchDimension], cells: Sequence[Cell], catalog: Catalog
+) -> None:
+    """Every trial passes the size check an ordinary cell passes: each arm's model at the
+    largest value of each tuned number (models grow with their widths and depths), crossed
+    with the tuned choices (the first ``MAX_CORNERS`` such corners)."""
+    tuned = [d for d in dimensions if d.key.startswith("model.")]
+    if not tuned:
+        return
+    options = [d.values if d.distribution == "choice" else (max(d.values),) for d in tuned]
+    corners = itertools.islice(itertools.product(*options), MAX_CORNERS)
+    for corner in corners:
+        values = {d.key.partition(".")[2]: value for d, value in zip(tuned, corner, strict=True)}
+        for arm in _arms(cells):
+            trial = replace(arm, model=replace(arm.model, params={**arm.model.params, **values}))
+            too_big = size_refusal(trial, catalog)
+            if too_big is not None:
+                numbers = [d.key for d in tuned if d.distribution != "choice"]
+                where = (*keypath, (numbers or [tuned[0].key])[0])
+                shown = ", ".join(f"{k}={v}" for k, v in values.items())
+                raise MatrixError(
+                    where,
+                    f"trials would include an impossible cell ({trial.model.name} with "
+                    f"{shown}): {too_big}; narrow the range",
+                )
+
+
+def _arms(cells: Sequence[Cell]) -> list[Cell]:
+    """One cell per distinct model and dataset among ``cells``."""
+    arms: dict[str, Cell] = {}
+    for cell in cells:
+        key = json.dumps([cell.model.to_json(), cell.dataset.to_json()], sort_keys=True)
+        arms.setdefault(key, cell)
+    return list(arms.values())
 
 
 def _declared(where: KeyPath, cell: Cell, section: str, name: str, catalog: Catalog) -> Param:

@@ -3,6 +3,10 @@ its manifest and records."""
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
+from dlbench.bench.results.designs import read_designs
 from dlbench.bench.results.files import write_atomic
 from dlbench.bench.results.store import ResultStore
 from dlbench.registry.errors import DlbenchError
@@ -30,7 +34,12 @@ def stored_document(store: ResultStore) -> Document:
     """The content of ``store``'s report (its tables, figures and notes), from its records."""
     manifest = read_manifest(store)
     ids = manifest.cell_ids()
-    return build_document(manifest, store.records(ids), store.failed_attempts(ids))
+    return build_document(
+        manifest,
+        store.records(ids),
+        store.failed_attempts(ids),
+        first_verdicts=first_verdicts(store),
+    )
 
 
 def render_stored_report(
@@ -39,8 +48,29 @@ def render_stored_report(
     """The report of ``store``'s records, drawn with ``manifest`` or the stored one."""
     manifest = manifest or read_manifest(store)
     ids = manifest.cell_ids()
-    kwargs = {"formats": formats} if formats else {}
-    return render_report(manifest, store.records(ids), store.failed_attempts(ids), **kwargs)
+    kwargs: dict[str, Any] = {"formats": formats} if formats else {}
+    return render_report(
+        manifest,
+        store.records(ids),
+        store.failed_attempts(ids),
+        first_verdicts=first_verdicts(store),
+        **kwargs,
+    )
+
+
+def first_verdicts(store: ResultStore) -> dict[str, dict[str, Any]]:
+    """Decided comparison key -> the verdict it first reached, from the stored designs (none,
+    with a warning, where they cannot be read: the report is drawn without the marks)."""
+    try:
+        designs = read_designs(store)
+    except DlbenchError as exc:
+        warnings.warn(f"{exc}; verdicts are not checked for revisions", stacklevel=2)
+        return {}
+    return {
+        key: entry["verdict"]
+        for key, entry in designs.items()
+        if isinstance(entry.get("verdict"), dict)
+    }
 
 
 def write_report(

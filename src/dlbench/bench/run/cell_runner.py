@@ -19,7 +19,7 @@ from dlbench.bench.run.observers import Observers
 from dlbench.bench.run.services import Services
 from dlbench.engine.device import seed_everything
 from dlbench.registry.cell import Cell
-from dlbench.registry.records import CellRecord
+from dlbench.registry.records import CellRecord, non_finite_metrics
 
 
 class CellRunner:
@@ -86,6 +86,9 @@ class CellRunner:
             seed_everything(cell.init_seed)
             strategy = self._services.catalog.strategies.get(cell.strategy.name)
             result = strategy.run(cell, context)
+            problem = non_finite_metrics(result.epochs, result.final)
+            if problem is not None:
+                raise ValueError(f"the run ended with {problem}: metrics must be finite numbers")
             return CellRecord(
                 status="ok",
                 epochs=result.epochs,

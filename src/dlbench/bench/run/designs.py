@@ -12,6 +12,7 @@ from dlbench.bench.results.store import DESIGNS, ResultStore
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.decisions import Comparison
+from dlbench.stats.records import RUNNING
 from dlbench.stats.rules import get_rule
 
 #: Settings a rule that is anytime-valid may change after a look (its rate holds at any looks).
@@ -25,7 +26,8 @@ def keep_designs(
     write: bool = True,
 ) -> None:
     """Check every comparison (experiment name, comparison) that has taken a look against its
-    stored design, and (with ``write``) store the design of those looking for the first time.
+    stored design, and (with ``write``) store the design of those looking for the first time
+    and the verdict of those reaching one for the first time.
 
     :raises DlbenchError: one line naming the comparison, the stored design and the change.
     """
@@ -36,8 +38,18 @@ def keep_designs(
         before = stored.get(key)
         if before is not None:
             _check(experiment, comparison, before.get("design", {}), design)
-        elif comparison.standing(records).looks:
-            stored[key] = {"comparison": f"{experiment}: {comparison.describe()}", "design": design}
+        standing = comparison.standing(records)
+        if before is None and standing.looks:
+            before = stored[key] = {
+                "comparison": f"{experiment}: {comparison.describe()}",
+                "design": design,
+            }
+            added = True
+        decision = standing.decision
+        if before is not None and "verdict" not in before and decision.verdict != RUNNING:
+            # The verdict first reached: a rerun that retries failed runs and changes it is
+            # marked revised in the report.
+            before["verdict"] = {"verdict": decision.verdict, "n": decision.n}
             added = True
     if added and write:
         write_designs(store, stored)

@@ -65,7 +65,7 @@ def preview(
     planned = planned_now(matrix, store)
     stale = stale_cells(planned, store, current_code(matrix, catalog, planned))
     plan = planned_experiments(matrix, records)
-    to_run = pending_cells(planned, matrix, store, stale=stale)
+    to_run = pending_cells(planned, matrix, store, stale=stale, retry_failed=options.retry_failed)
     pending = {cell.id for cell in to_run}
     problems = model_problems(matrix, catalog)
     slow, slow_reason = slow_cells(to_run, settings.device)

@@ -75,21 +75,37 @@ def pending_cells(
     store: ResultStore,
     force: bool = False,
     stale: Iterable[str] = (),
+    retry_failed: bool = False,
 ) -> list[Cell]:
     """Those of ``cells`` that must run: not stored, failed, stale, or lacking what is now asked
-    (an artifact a consumer needs, a probe the matrix adds)."""
+    (an artifact a consumer needs, a probe the matrix adds). A failed run of a decided
+    comparison is kept (the comparison counts it) unless ``retry_failed``."""
     stale = set(stale)
+    kept = set() if retry_failed or force else decided_failures(matrix, store)
     return [
         cell
         for cell in cells
         if force
         or cell.id in stale
-        or not store.is_finished(
-            cell.id,
-            artifacts=matrix.artifacts.get(cell.id, ()),
-            probes=[p.name for p in matrix.probes.get(cell.id, ())],
+        or (
+            cell.id not in kept
+            and not store.is_finished(
+                cell.id,
+                artifacts=matrix.artifacts.get(cell.id, ()),
+                probes=[p.name for p in matrix.probes.get(cell.id, ())],
+            )
         )
     ]
+
+
+def decided_failures(matrix: Matrix, store: ResultStore) -> set[str]:
+    """The runs of decided comparisons whose stored record is a failure."""
+    ids = {
+        cell.id
+        for _, comparison in decided_comparisons(matrix)
+        for cell in (*comparison.a, *comparison.b)
+    }
+    return {i for i, record in store.records(ids).items() if record.status == "failed"}
 
 
 def planned_now(matrix: Matrix, store: ResultStore) -> list[Cell]:
@@ -133,7 +149,9 @@ def run_matrix(
             stale = {} if options.keep_stale else stale_cells(planned, store, code)
             pending = [
                 cell
-                for cell in pending_cells(planned, matrix, store, options.force, stale)
+                for cell in pending_cells(
+                    planned, matrix, store, options.force, stale, options.retry_failed
+                )
                 if cell.id not in attempted
             ]
             if not pending and attempted:

@@ -47,6 +47,9 @@ class RunOptions:
     :param device: the device policy, resolved where each cell runs.
     :param allow_slow: run cells asking for options this device runs slowly (bf16 without
         native support).
+    :param retry_failed: run again the failed runs of decided comparisons (kept otherwise:
+        retrying failures until they pass would bias a decision; a verdict that changes is
+        marked revised).
     :param command: the command line, for the records' environment.
     :param threads_given: whether the settings' threads were chosen by the user (an executor
         that shares the machine between cells keeps them; otherwise it chooses).
@@ -58,6 +61,7 @@ class RunOptions:
     executor_options: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
     device: str = "auto"
     allow_slow: bool = False
+    retry_failed: bool = False
     command: str = ""
     threads_given: bool = False
 
