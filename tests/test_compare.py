@@ -119,3 +119,26 @@ def test_baseline_export_to_a_directory_and_a_baseline_of_the_wrong_shape(
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"format": "dlbench-baseline/1", "cells": {"x": {"cell": 3}}}))
     assert "damaged baseline" in one_line_error(bench("compare", out, wrong))
+
+
+def test_runs_that_differ_only_in_what_the_seed_varies_compare_apart() -> None:
+    from dlbench.registry.records import CellRecord
+    from dlbench.reports.compare import baseline_cells
+
+    cell = {
+        "dataset": {"name": "digits", "params": {}, "plugin": "p", "version": "1"},
+        "model": {"name": "mlp", "params": {"depth": 2}, "plugin": "p", "version": "1"},
+        "strategy": {"name": "plain", "params": {"epochs": 1}, "plugin": "p", "version": "1"},
+        "seed": 0,
+    }
+    split = {**cell, "vary": ["init", "order", "split"]}
+    found = baseline_cells(
+        [
+            CellRecord(cell_id=str(i), status="ok", cell=c, final={"val_acc@best": 0.9})
+            for i, c in enumerate([cell, split])
+        ]
+    )
+    groups = {entry["group"] for entry in found.values()}
+    assert len(found) == 2 and len(groups) == 2
+    described = sorted(entry["configuration"] for entry in found.values())
+    assert "varying init/order/split" in described[1] and "varying" not in described[0]

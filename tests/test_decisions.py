@@ -295,3 +295,17 @@ def test_a_side_that_always_fails_stops_the_decision_and_retries_are_asked_for(
     assert all(r["status"] == "ok" for r in stored(out).values())
     column = decided_column(out)[0]
     assert "(revised: first undecided at n=3; failed runs were retried since)" in column, column
+
+
+@pytest.mark.parametrize(
+    ("margin", "message"),
+    [("5", "an accuracy stored as a fraction"), ("1.0e+300", "between 0 and 1e+06")],
+)
+def test_a_margin_that_makes_everything_equivalent_is_refused(
+    bench, write_matrix, margin, message
+) -> None:
+    text = DECIDE.replace("margin: 0.02", f"margin: {margin}")
+    result = bench("run", "--matrix", write_matrix(text), "--dry-run")
+    assert result.code == 2 and "Traceback" not in result.err
+    line = result.err.strip().splitlines()[-1]
+    assert "decide.margin" in line and message in line, line

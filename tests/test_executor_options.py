@@ -8,7 +8,7 @@ import json
 import textwrap
 
 import pytest
-from helpers import SMALL, list_records
+from helpers import SMALL, list_records, one_line_error
 
 import dlbench
 
@@ -406,3 +406,12 @@ def test_a_plugin_a_worker_cannot_load_fails_its_cells_with_the_reason(
     records = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
     assert records and all(r["status"] == "failed" for r in records)
     assert all("only_here" in r["error"] and "--jobs 1" in r["error"] for r in records)
+
+
+def test_executor_options_without_a_name_are_the_local_executors(bench, write_matrix) -> None:
+    text = SMALL.replace("name: small\n", "name: small\nexecutor: {jobs: 1}\n")
+    result = bench("run", "--matrix", write_matrix(text), "--dry-run")
+    assert result.code == 0, result.err
+    assert "executor local: jobs 1: 1 worker(s)" in result.out
+    wrong = SMALL.replace("name: small\n", "name: small\nexecutor: {name: [1], jobs: 1}\n")
+    assert "unknown executor '[1]'" in one_line_error(bench("run", "--matrix", write_matrix(wrong)))

@@ -254,3 +254,12 @@ def test_the_schema_carries_each_parameters_range(bench) -> None:
         bad["experiments"]["e"][section] = {"name": "digits" if section == "dataset" else "plain"}
         bad["experiments"]["e"][section][key] = value
         assert list(validator.iter_errors(bad)), key
+
+
+def test_a_results_directory_given_twice_is_read_once(small_run) -> None:
+    _, out = small_run
+    with pytest.warns(UserWarning, match="given more than once"):
+        frame = dlbench.load_results([out, str(out)])
+    assert len(frame) == 2
+    with pytest.raises(dlbench.DlbenchError, match="expected a results directory or a list"):
+        dlbench.load_results(3)  # type: ignore[arg-type]

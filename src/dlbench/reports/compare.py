@@ -83,6 +83,10 @@ def configuration_key(cell_json: Mapping[str, Any], with_seed: bool = True) -> s
         kind: {"name": cell_json[kind]["name"], "params": cell_json[kind]["params"]}
         for kind in COMPONENT_KINDS
     }
+    if "vary" in cell_json:
+        # What the seed varies sets runs apart as much as a parameter does (written only when
+        # it differs from the default, so that keys of earlier baselines stay the same).
+        stripped["vary"] = sorted(cell_json["vary"])
     if with_seed:
         stripped["seed"] = cell_json["seed"]
     return hashlib.sha256(json.dumps(stripped, sort_keys=True).encode()).hexdigest()[:16]
@@ -100,9 +104,10 @@ def baseline_cells(
         key = configuration_key(record.cell)
         group = configuration_key(record.cell, with_seed=False)
         cell = Cell.from_json(record.cell)
+        varies = f", varying {'/'.join(sorted(cell.vary))}" if "vary" in record.cell else ""
         cells[key] = {
-            "cell": f"{cell.describe()} ({key[:8]})",
-            "configuration": f"{cell.describe().rpartition(', seed ')[0]} ({group[:8]})",
+            "cell": f"{cell.describe()}{varies} ({key[:8]})",
+            "configuration": f"{cell.describe().rpartition(', seed ')[0]}{varies} ({group[:8]})",
             "group": group,
             "metrics": values,
             "concurrency": concurrency(record.environment),

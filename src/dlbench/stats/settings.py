@@ -7,6 +7,9 @@ from dlbench.registry.params import Param
 from dlbench.stats.records import FAMILIES, MAX_RUNS, MIN_RUNS
 from dlbench.stats.rules import DEFAULT_RULE, RULES
 
+#: A margin larger than this is a typo in any metric's units.
+MAX_MARGIN = 1e6
+
 DECIDE_PARAMS = {
     "rule": Param(
         DEFAULT_RULE,
@@ -30,6 +33,7 @@ DECIDE_PARAMS = {
         "region of practical equivalence, ±margin in the metric's units (0.005 = half a "
         "percentage point of accuracy); 0 for none",
         minimum=0,
+        maximum=MAX_MARGIN,
     ),
     "min_runs": Param(3, int, "runs of each side before the first look", minimum=MIN_RUNS),
     "max_runs": Param(20, int, "the most runs of each side", minimum=MIN_RUNS, maximum=MAX_RUNS),

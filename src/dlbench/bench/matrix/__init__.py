@@ -194,11 +194,12 @@ def _read(
 
 
 def _executor(raw: Any, catalog: Catalog) -> tuple[str, dict[str, Any]]:
-    """``executor: NAME`` or ``executor: {name: NAME, OPTION: VALUE, ...}``, checked."""
+    """``executor: NAME`` or ``executor: {name: NAME, OPTION: VALUE, ...}`` (``name`` left
+    out: the local executor), checked."""
     options: dict[str, Any] = {}
     if isinstance(raw, dict):
         options = {str(k): v for k, v in raw.items() if k != "name"}
-        raw = raw.get("name")
+        raw = raw.get("name", "local")
     if not isinstance(raw, str) or raw not in catalog.executors:
         raise MatrixError(
             ("executor", "name") if options else ("executor",),

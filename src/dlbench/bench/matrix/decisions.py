@@ -18,6 +18,7 @@ from typing import Any
 
 from dlbench.bench.matrix.yamlfile import KeyPath, MatrixError
 from dlbench.registry.params import ParamError, resolve_params
+from dlbench.reports.formatting import is_accuracy
 from dlbench.stats.records import MAX_RUNS, MIN_RUNS, DecideSpec
 from dlbench.stats.settings import DECIDE_PARAMS
 
@@ -34,6 +35,13 @@ def parse_decide(where: KeyPath, raw: Any, metric: str, direction: str | None) -
         values = resolve_params(DECIDE_PARAMS, {str(k): v for k, v in raw.items()}, "decide")
     except ParamError as exc:
         raise MatrixError((*where, exc.key), str(exc)) from None
+    if is_accuracy(metric) and values["margin"] >= 1:
+        raise MatrixError(
+            (*where, "margin"),
+            f"margin {values['margin']:g} for {metric}, an accuracy stored as a fraction: it "
+            "would call any two models equivalent; give it as a fraction (0.005 is half a "
+            "point), below 1",
+        )
     if values["min_runs"] > values["max_runs"]:
         raise MatrixError(
             (*where, "min_runs"),

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,14 @@ def rows(
     """Tidy rows of every results directory in ``paths``, in order: one per cell, per cell and
     epoch (``epochs``), or per decided comparison (``decisions``)."""
     found: list[dict[str, Any]] = []
+    seen: set[Path] = set()
     for path in map(Path, paths):
         if not path.is_dir():
             raise DlbenchError(f"{path}: not a results directory")
+        if path.resolve() in seen:
+            warnings.warn(f"{path}: given more than once; its rows are read once", stacklevel=3)
+            continue
+        seen.add(path.resolve())
         store = ResultStore(path)
         manifest = read_manifest(store)
         records = store.records(manifest.cell_ids())
@@ -47,6 +53,11 @@ def load_results(paths: Path | str | Sequence[Path | str], epochs: bool = False)
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if not isinstance(paths, Sequence) or not all(isinstance(p, (str, Path)) for p in paths):
+        raise DlbenchError(
+            f"load_results: expected a results directory or a list of them (str or Path), got "
+            f"{type(paths).__name__}"
+        )
     found = rows(paths, epochs)
     return pandas.DataFrame(found, columns=columns(found))
 

@@ -95,7 +95,7 @@ def choose(
         else:
             wanted, reason = machine.cores, "small cells: a worker per core"
     else:
-        wanted, reason = int(jobs), f"--jobs {jobs}"
+        wanted, reason = int(jobs), "as asked"
     workers = max(1, min(wanted, *bounds.values()))
     threads = run_cell.threads if run_cell.threads_given else max(1, machine.cores // workers)
     limits = [name for name, bound in bounds.items() if bound == workers and bound < wanted]
