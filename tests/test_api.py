@@ -178,10 +178,15 @@ def test_a_folder_of_the_users_own_files_is_never_written_into(tmp_path, capsys)
         ),
         (lambda out: dlbench.run(3, out=out), "matrix: expected a file path or a mapping"),
         (lambda out: dlbench.plan(MATRIX, out=out, only="mlps"), "--only mlps matches no"),
+        (
+            lambda out: dlbench.plan(MATRIX, out=out, executor_options={"k" * 100_000: 1}),
+            "takes no option 'kkkk",
+        ),
     ],
-    ids=["override-int", "overrides-int", "options-list", "matrix-int", "only-text"],
+    ids=["override-int", "overrides-int", "options-list", "matrix-int", "only-text", "long-key"],
 )
 def test_wrong_typed_arguments_are_one_line_errors(tmp_path, call, message) -> None:
     with pytest.raises(dlbench.DlbenchError) as raised:
         call(tmp_path / "o")
     assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert len(str(raised.value)) < 400  # what the caller wrote is shown cut, never whole

@@ -231,6 +231,7 @@ def _prepare(
     options refused before anything runs."""
     from dlbench.bench.host import load_catalog_reporting
     from dlbench.bench.matrix import load_matrix
+    from dlbench.bench.matrix.yamlfile import as_typed
     from dlbench.bench.run.executors import choose_executor
     from dlbench.bench.run.services import RunOptions
 
@@ -251,7 +252,10 @@ def _prepare(
             f"executor_options: expected a mapping of option to value, e.g. {{'jobs': 2}}; "
             f"got {type(executor_options).__name__}"
         )
-    given = [(str(k), v, f"executor option {k}") for k, v in (executor_options or {}).items()]
+    given = [
+        (str(k), v, f"executor option {as_typed(str(k))}")
+        for k, v in (executor_options or {}).items()
+    ]
     if jobs is not None:
         given.append(("jobs", jobs, f"jobs={jobs!r}"))
     options = RunOptions.given(

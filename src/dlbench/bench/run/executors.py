@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dlbench.bench.matrix.yamlfile import shown
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.errors import DlbenchError, did_you_mean
 from dlbench.registry.params import ParamError, resolve_params
@@ -47,7 +48,8 @@ def choose_executor(matrix: Matrix, catalog: Catalog, options: RunOptions) -> Ex
             hint = f"{hint} " if hint else ""
             accepted = ", ".join(sorted(spec.params)) or "none"
             raise DlbenchError(
-                f"{sources[key]}: executor {name!r} takes no option {key!r}; {hint}its options: "
+                f"{sources[key]}: executor {name!r} takes no option {shown(key)}; {hint}its "
+                "options: "
                 f"{accepted} (bench list executors --include {name})"
             )
     try:
