@@ -8,7 +8,7 @@ import subprocess
 from importlib.metadata import EntryPoint
 
 import pytest
-from helpers import BENCH, REPO
+from helpers import BENCH, REPO, SMALL as TWO_CELLS
 
 from dlbench.registry.manager import dlbench_version
 
@@ -339,3 +339,18 @@ def test_boolean_defaults_are_listed_as_they_are(bench) -> None:
 def test_bench_version(bench) -> None:
     result = bench("--version")
     assert result.code == 0 and result.out.strip() == f"bench (dlbench) {dlbench_version()}"
+
+
+def test_cells_that_differ_only_in_a_strategy_parameter_read_apart(
+    bench, write_matrix, tmp_path
+) -> None:
+    text = TWO_CELLS.replace("epochs: 1}", "epochs: 1, lr: [0.001, 0.01]}")
+    text = text.replace("depth: [2, 3]", "depth: 2").replace("model.depth", "strategy.lr")
+    path = write_matrix(text)
+    dry = bench("run", "--matrix", path, "--out", tmp_path / "o", "--dry-run")
+    assert dry.code == 0, dry.err
+    for lr in ("0.001", "0.01"):
+        assert sum(f"(strategy.lr={lr})" in line for line in dry.out.splitlines()) == 1
+    ran = bench("run", "--matrix", path, "--out", tmp_path / "o", "--jobs", "1")
+    started = [line for line in ran.err.splitlines() if line.startswith("[")]
+    assert len(started) == 2 and len({line.split(" (")[1] for line in started}) == 2, started

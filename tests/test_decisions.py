@@ -95,11 +95,11 @@ def test_a_half_finished_decision_continues_where_it_stopped(decided_run, tmp_pa
     waves = []
     original = progress.LineProgress.matrix_started
 
-    def stop_at_second_wave(self, total, reused):
+    def stop_at_second_wave(self, total, reused, **labels):
         waves.append(total)
         if len(waves) == 2:
             raise KeyboardInterrupt
-        original(self, total, reused)
+        original(self, total, reused, **labels)
 
     matrix = str(decided_run.parent / "m.yaml")
     progress.LineProgress.matrix_started = stop_at_second_wave

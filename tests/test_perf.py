@@ -120,6 +120,9 @@ def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
             "depth: [2, 4, 6, 8, 10]", "depth: [2, 4]"
         ),
     )
+    monkeypatch.setattr(
+        matrix_section, "DECIDED", matrix_section.DECIDED.replace("hidden: 512", "hidden: 32")
+    )
     result = bench(
         "perf",
         "--no-cnn",
@@ -139,6 +142,10 @@ def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
     # --jobs 1, --jobs 2, default: seconds; the default's results equal --jobs 1's.
     assert all(float(value) > 0 for value in cells[1:4]) and cells[5] == "yes"
     assert "worker(s) of" in cells[6]
+    decided = [line for line in result.out.splitlines() if line.startswith("| decided")]
+    assert len(decided) == 1 and decided[0].count("| yes |") == 1, decided
+    assert "300 MNIST-shaped random images standing in for MNIST" in result.out
+    assert "give --data-root for the real size" in result.out
     for seeds in (3, 5):
         assert re.search(
             rf"bench run, {seeds} seeds \(jobs auto\): +[0-9.]+ s \([0-9.]+x\)", result.out
@@ -151,3 +158,19 @@ def test_perf_matrix_option_needs_the_matrix_section(bench, tmp_path) -> None:
     assert result.code == 2 and "--matrix: times a matrix only with --matrix-section" in result.err
     result = bench("perf", "--matrix-section", "--matrix", tmp_path / "missing.yaml")
     assert result.code == 2 and "no such file" in result.err
+
+
+def test_the_matrix_section_uses_real_mnist_at_its_real_size_where_it_is(
+    catalog, tmp_path, monkeypatch
+) -> None:
+    from dlbench.bench.perf import matrix_section
+
+    monkeypatch.setattr(matrix_section, "grid_images", lambda catalog, budget, device: 300)
+    real = tmp_path / "real"
+    (real / matrix_section.REAL_MNIST).parent.mkdir(parents=True)
+    (real / matrix_section.REAL_MNIST).write_bytes(b"")
+    root, images, said = matrix_section.mnist_data(catalog, 150, "cpu", tmp_path, real)
+    assert (root, images) == (real, 60_000) and said.startswith("real MNIST from")
+    root, images, said = matrix_section.mnist_data(catalog, 150, "cpu", tmp_path, tmp_path)
+    assert images == 300 and root == tmp_path / "data"
+    assert f"real MNIST not found under {tmp_path}" in said

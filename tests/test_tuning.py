@@ -129,11 +129,11 @@ def test_an_interrupted_study_continues_and_jobs_do_not_change_it(tuned_run, tmp
     waves = []
     original = progress.LineProgress.matrix_started
 
-    def stop_at_second_wave(self, total, reused):
+    def stop_at_second_wave(self, total, reused, **labels):
         waves.append(total)
         if len(waves) == 2:
             raise KeyboardInterrupt
-        original(self, total, reused)
+        original(self, total, reused, **labels)
 
     progress.LineProgress.matrix_started = stop_at_second_wave
     try:

@@ -67,8 +67,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--matrix-section",
         action="store_true",
         help="also time matrices end to end: --jobs 1, --jobs 2 and the default (auto) on the "
-        "digits lab grid and each --matrix; the lab's MNIST grid with 3 and 5 seeds against the "
-        "lab-style loop with 1, sized to --budget (several minutes)",
+        "digits lab grid, each --matrix and a decided comparison; the lab's MNIST grid with 3 "
+        "and 5 seeds against the lab-style loop with 1: real MNIST from --data-root where it "
+        "is there, else a stand-in sized to --budget (several minutes)",
     )
     perf.add_argument(
         "--matrix",
@@ -83,7 +84,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="instead of speed: train both sides on real MNIST and compare validation accuracy",
     )
-    add_data_options(perf, "with --accuracy: ")
+    add_data_options(perf, "with --accuracy or --matrix-section: ")
     perf.add_argument(
         "--epochs", type=int, default=2, help="with --accuracy: epochs per run (default 2)"
     )
@@ -128,5 +129,8 @@ def command(args: argparse.Namespace) -> int:
         if args.matrix_section:
             from dlbench.bench.perf.matrix_section import matrix_section
 
-            matrix_section(catalog, args.budget, threads, options.device, args.rounds, args.matrix)
+            root = data_root(args) if args.data_root is not None else None
+            matrix_section(
+                catalog, args.budget, threads, options.device, args.rounds, args.matrix, root
+            )
     return EXIT_OK

@@ -1,13 +1,18 @@
 """``bench perf --matrix-section``: matrices timed end to end, each run a separate ``bench run``
 process in a fresh results directory, wall clock from start to exit.
 
-Two comparisons:
+Three comparisons:
 
 * ``--jobs 1``, ``--jobs 2`` and the default (``--jobs auto``) on the digits version of the lab's
   grid (and any ``--matrix`` given), with the default's results checked against ``--jobs 1``'s.
-* The lab's MNIST grid (Exercises 1.1 and 1.2) on MNIST-shaped data: the lab-style loop with one
-  seed (``lab_grid``) against ``bench run`` with 3 and 5 seeds under the
-  default ``--jobs auto``; the same epochs and images on every side, sized to the budget.
+* The same three on a decided comparison: the lab's depth-10 question (residual against plain
+  MLPs) asked in two waves of long cells, the case where workers must start from the first wave.
+* The lab's MNIST grid (Exercises 1.1 and 1.2): the lab-style loop with one seed (``lab_grid``)
+  against ``bench run`` with 3 and 5 seeds under the default ``--jobs auto``; the same epochs and
+  images on every side.
+
+Real MNIST is used at its real size where ``--data-root`` holds it; else MNIST-shaped random
+images stand in, as many as fit the budget, and the lines say so.
 """
 
 from __future__ import annotations
@@ -48,6 +53,28 @@ GRID_EPOCHS = 2
 #: Training images of the lab grid's MNIST-shaped data: at least (fixed costs would dominate),
 #: at most (MNIST's own size).
 GRID_IMAGES = (6_000, 60_000)
+#: The lab's depth-10 question decided in two waves of 2 runs a side (``{epochs}`` filled in):
+#: the sign rule cannot decide on 2 pairs, so both waves always run.
+DECIDED = """\
+name: perf_decided
+defaults:
+  dataset: {{name: mnist, val_fraction: 0.2}}
+  strategy: {{name: plain, optimizer: adam, lr: 0.001, batch_size: 64, epochs: {epochs}}}
+  vary: [init, order, split]
+experiments:
+  depth10:
+    model: {{name: [mlp, residual_mlp], hidden: 512, depth: 10}}
+    tables:
+      - rows: model.depth
+        columns: model.name
+        metric: test_acc
+        derived:
+          - title: Residual - plain
+            diff: [residual_mlp, mlp]
+            decide: {{min_runs: 2, max_runs: 4, wave: 2}}
+"""
+#: Where torchvision's MNIST keeps its training images, below a data root.
+REAL_MNIST = Path("MNIST") / "raw" / "train-images-idx3-ubyte"
 #: Metrics whose values must agree between ``--jobs`` settings.
 COMPARED = ("val_acc@best", "val_acc@last", "test_acc@best", "val_loss@last", "train_loss@last")
 #: Largest difference of those metrics still counted equal: different thread counts may sum in
@@ -120,9 +147,9 @@ def largest_difference(run: TimedRun, reference: TimedRun) -> float:
 
 
 def jobs_rows(
-    matrices: Sequence[tuple[str, Path]], threads: int, device: str, rounds: int
+    matrices: Sequence[tuple[str, Path, Sequence[str]]], threads: int, device: str, rounds: int
 ) -> list[list[str]]:
-    """For each ``(label, matrix file)``: median wall seconds of ``--jobs 1`` (``threads``
+    """For each ``(label, matrix file, options)``: median wall seconds of ``--jobs 1`` (``threads``
     threads), ``--jobs 2`` (half each) and the default, over ``rounds`` rounds that alternate
     the settings, and whether the default's results equal those of ``--jobs 1`` with the same
     threads per cell."""
@@ -133,17 +160,20 @@ def jobs_rows(
     }
     rows = []
     with tempfile.TemporaryDirectory(prefix="perf-jobs-") as folder:
-        for index, (label, matrix) in enumerate(matrices):
+        for index, (label, matrix, extra) in enumerate(matrices):
             runs: dict[str, list[TimedRun]] = {name: [] for name in settings}
             for round_ in range(rounds):
                 for name, options in settings.items():
                     out = Path(folder) / f"m{index}-{round_}-{name.replace(' ', '')}"
-                    runs[name].append(bench_run(matrix, out, [*options, "--device", device]))
+                    given = [*options, *extra, "--device", device]
+                    runs[name].append(bench_run(matrix, out, given))
             seconds = {
                 name: statistics.median(r.seconds for r in found) for name, found in runs.items()
             }
             best = min(seconds["--jobs 1"], seconds["--jobs 2"])
-            reference = _same_threads_as(runs["default"][0], runs, matrix, Path(folder), device)
+            reference = _same_threads_as(
+                runs["default"][0], runs, matrix, Path(folder), [*extra, "--device", device]
+            )
             difference = max(largest_difference(r, reference) for r in runs["default"])
             same = "yes" if difference <= TOLERANCE else f"NO (differs by {difference:.2g})"
             rows.append(
@@ -161,7 +191,11 @@ def jobs_rows(
 
 
 def _same_threads_as(
-    default: TimedRun, runs: dict[str, list[TimedRun]], matrix: Path, folder: Path, device: str
+    default: TimedRun,
+    runs: dict[str, list[TimedRun]],
+    matrix: Path,
+    folder: Path,
+    options: Sequence[str],
 ) -> TimedRun:
     """A ``--jobs 1`` run whose cells trained with the threads the default gave each cell: the
     timed one where those were its threads, else one made now (untimed)."""
@@ -169,7 +203,7 @@ def _same_threads_as(
         return runs["--jobs 1"][0]
     threads = str(max(default.threads, default=1))
     out = folder / f"{matrix.stem}-same-threads-{len(list(folder.iterdir()))}"
-    return bench_run(matrix, out, ["--jobs", "1", "--threads", threads, "--device", device])
+    return bench_run(matrix, out, ["--jobs", "1", "--threads", threads, *options])
 
 
 def _chosen(run: TimedRun) -> str:
@@ -198,19 +232,34 @@ def grid_images(catalog: Catalog, budget: float, device: str) -> int:
     return int(min(max(images, GRID_IMAGES[0]), GRID_IMAGES[1]))
 
 
-def grid_lines(catalog: Catalog, budget: float, device: str) -> list[str]:
+def mnist_data(
+    catalog: Catalog, budget: float, device: str, folder: Path, data_root: Path | None
+) -> tuple[Path, int, str]:
+    """Where the lab's MNIST data for the timing lies, its training images and a line saying
+    what it is: real MNIST from ``data_root`` at its real size where it is there, else
+    MNIST-shaped random images sized to ``budget`` (written into ``folder``)."""
+    if data_root is not None and (data_root / REAL_MNIST).is_file():
+        return data_root, GRID_IMAGES[1], f"real MNIST from {data_root} (60,000 images)"
+    images = grid_images(catalog, budget, device)
+    where = f"under {data_root}" if data_root is not None else "(no --data-root)"
+    said = (
+        f"{images:,} MNIST-shaped random images standing in for MNIST, sized to --budget "
+        f"{budget:g} s (real MNIST not found {where}; give --data-root for the real size)"
+    )
+    return write_mnist(folder / "data", images, images // 6), images, said
+
+
+def grid_lines(root: Path, images: int, said: str, device: str) -> list[str]:
     """The lab's MNIST grid timed end to end: the lab-style loop with one seed, ``bench run``
     with 3 and with 5 seeds under ``--jobs auto``."""
-    images = grid_images(catalog, budget, device)
-    with tempfile.TemporaryDirectory(prefix="perf-grid-") as folder:
-        root = write_mnist(Path(folder) / "data", images, images // 6)
+    with tempfile.TemporaryDirectory(prefix="perf-grid-") as work:
         started = time.perf_counter()
         finished = subprocess.run(
             [sys.executable, "-m", "dlbench.bench.perf.lab_grid", str(root), str(GRID_EPOCHS)],
             capture_output=True,
             text=True,
             check=False,
-            cwd=folder,
+            cwd=work,
         )
         lab = time.perf_counter() - started
         if finished.returncode != 0:
@@ -218,14 +267,14 @@ def grid_lines(catalog: Catalog, budget: float, device: str) -> list[str]:
             raise DlbenchError(f"bench perf: the lab-style grid failed: {last[0]}")
         timed = {}
         for seeds in (3, 5):
-            matrix = Path(folder) / f"grid{seeds}.yaml"
+            matrix = Path(work) / f"grid{seeds}.yaml"
             matrix.write_text(MATRIX.format(epochs=GRID_EPOCHS, seeds=list(range(seeds))))
             options = ["--data-root", str(root), "--no-download", "--device", device]
-            timed[seeds] = bench_run(matrix, Path(folder) / f"seeds{seeds}", options)
+            timed[seeds] = bench_run(matrix, Path(work) / f"seeds{seeds}", options)
     choice = _chosen(timed[3])
     return [
         f"The lab's MNIST grid (Exercises 1.1 and 1.2: {len(GRID)} configurations), "
-        f"{GRID_EPOCHS} epochs of {images:,} MNIST-shaped images",
+        f"{GRID_EPOCHS} epochs of {said}",
         f"({int(images * 0.8):,} to train on), timed end to end, process start included:",
         f"  lab-style loop, 1 seed:          {lab:7.1f} s",
         *(
@@ -244,22 +293,43 @@ def matrix_section(
     device: str,
     rounds: int,
     matrices: Sequence[Path] = (),
+    data_root: Path | None = None,
 ) -> None:
-    """Print both comparisons: ``matrices`` timed beside the digits grid, ``budget`` seconds
-    for the lab grid's three runs."""
+    """Print the three comparisons: ``matrices`` timed beside the digits grid, the decided
+    comparison, and the lab grid, on real MNIST where ``data_root`` holds it."""
     print(f"\nMatrices end to end (wall seconds, median of {rounds} round(s)):\n")
     with tempfile.TemporaryDirectory(prefix="perf-digits-") as folder:
         digits = Path(folder) / "digits-grid.yaml"
         digits.write_text(DIGITS_GRID)
-        given = [(str(path), path.resolve()) for path in matrices]
+        given = [(str(path), path.resolve(), ()) for path in matrices]
         rows = jobs_rows(
-            [("digits, Exercises 1.1 and 1.2, 3 seeds", digits), *given], threads, device, rounds
+            [("digits, Exercises 1.1 and 1.2, 3 seeds", digits, ()), *given],
+            threads,
+            device,
+            rounds,
         )
-    header = ["matrix", "--jobs 1", "--jobs 2", "default", "default / best", "same results"]
-    print(markdown(rows, [*header, "default chose"]))
-    print(
-        "\nsame results: every cell's metrics equal (within 1e-4) to those of --jobs 1 with the "
-        "threads per cell the default chose; with other threads, float sums are added in another "
-        "order and runs differ as seeds do."
-    )
-    print("\n" + "\n".join(grid_lines(catalog, budget, device)))
+        root, images, said = mnist_data(catalog, budget, device, Path(folder), data_root)
+        decided = Path(folder) / "decided.yaml"
+        decided.write_text(DECIDED.format(epochs=GRID_EPOCHS))
+        # One round: its cells are long, and their waves are what is timed.
+        rows += jobs_rows(
+            [
+                (
+                    "decided: residual vs plain depth-10 MLPs, 2 waves of 2 runs a side",
+                    decided,
+                    ["--data-root", str(root), "--no-download"],
+                )
+            ],
+            threads,
+            device,
+            1,
+        )
+        header = ["matrix", "--jobs 1", "--jobs 2", "default", "default / best", "same results"]
+        print(markdown(rows, [*header, "default chose"]))
+        print(
+            "\nsame results: every cell's metrics equal (within 1e-4) to those of --jobs 1 with "
+            "the threads per cell the default chose; with other threads, float sums are added in "
+            f"another order and runs differ as seeds do. The decided row: {GRID_EPOCHS} epochs "
+            f"of {said}, one round."
+        )
+        print("\n" + "\n".join(grid_lines(root, images, said, device)))

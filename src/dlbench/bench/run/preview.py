@@ -24,7 +24,7 @@ from dlbench.bench.run.services import RunOptions, RunSettings
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.cell import Cell
+from dlbench.registry.cell import Cell, varying_keys
 from dlbench.registry.errors import DlbenchError
 
 #: Models above this many parameters are not built by a dry run (it stays quick).
@@ -74,6 +74,7 @@ def preview(
     for experiment in matrix.experiments:
         finals, trials = plan.get(experiment.name, (experiment.cells, ()))
         tuned = [d.key for d in experiment.tune.space] if experiment.tune else []
+        apart = varying_keys(experiment.cells) if experiment.cells else []
         for cell in (*trials, *finals):
             status = "to run" if cell.id in pending else "stored"
             if cell.id in stale:
@@ -83,7 +84,7 @@ def preview(
             problem = problems.get(cell.id)
             if problem is not None:
                 status = "will fail"
-            text = ("trial: " if cell in trials else "") + cell.describe(tuned)
+            text = ("trial: " if cell in trials else "") + cell.describe([*apart, *tuned])
             rows.append([experiment.name, cell.id, status, problem or text])
         for skipped in experiment.skipped:
             rows.append(

@@ -16,9 +16,12 @@ from dlbench.registry.records import CellRecord
 class Progress(Protocol):
     """Receives the events of a run."""
 
-    def matrix_started(self, total: int, reused: int) -> None:
+    def matrix_started(
+        self, total: int, reused: int, labels: Mapping[str, str] | None = None
+    ) -> None:
         """``total`` cells will run; ``reused`` were already stored (called again for each
-        wave a planner adds)."""
+        wave a planner adds); ``labels``: cell id -> the words that name it among the others
+        of its experiment (strategy parameters included)."""
 
     def cell_started(self, cell: Cell) -> None:
         """A cell starts."""
@@ -75,6 +78,7 @@ class LineProgress:
         self._done = 0
         self._started = time.perf_counter()
         self._cell: Cell | None = None
+        self._labels: dict[str, str] = {}
 
     def _print(self, text: str) -> None:
         # One write per line: a signal between a line and its newline would glue the next
@@ -86,15 +90,19 @@ class LineProgress:
         """Print ``text`` as a line."""
         self._print(f"bench: {text}")
 
-    def matrix_started(self, total: int, reused: int) -> None:
+    def matrix_started(
+        self, total: int, reused: int, labels: Mapping[str, str] | None = None
+    ) -> None:
         """Say how many cells will run (again for each wave a planner adds)."""
         self._total, self._done, self._started = total, 0, time.perf_counter()
+        self._labels = dict(labels or {})
         self._print(f"{total} cell(s) to run, {reused} already stored")
 
     def cell_started(self, cell: Cell) -> None:
         """Name the cell."""
         self._cell = cell
-        self._print(f"[{self._done + 1}/{self._total}] {cell.describe()} ({cell.id})")
+        label = self._labels.get(cell.id) or cell.describe()
+        self._print(f"[{self._done + 1}/{self._total}] {label} ({cell.id})")
 
     def epoch_ended(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """One line per epoch."""
@@ -105,10 +113,8 @@ class LineProgress:
         """Outcome and time left."""
         if self._cell is None or self._cell.id != record.cell_id:
             # Run elsewhere (a worker process): name the cell with its outcome.
-            self._print(
-                f"[{self._done + 1}/{self._total}] {Cell.from_json(record.cell).describe()} "
-                f"({record.cell_id})"
-            )
+            label = self._labels.get(record.cell_id) or Cell.from_json(record.cell).describe()
+            self._print(f"[{self._done + 1}/{self._total}] {label} ({record.cell_id})")
         self._cell = None
         self._done += 1
         elapsed = time.perf_counter() - self._started
@@ -137,7 +143,9 @@ class BarProgress:
         """Print ``text`` as a line above the bars."""
         tqdm.write(f"bench: {text}", file=self._stream)
 
-    def matrix_started(self, total: int, reused: int) -> None:
+    def matrix_started(
+        self, total: int, reused: int, labels: Mapping[str, str] | None = None
+    ) -> None:
         """Open the matrix bar (a new one for each wave a planner adds)."""
         if self._matrix is not None:
             self._matrix.close()
@@ -194,7 +202,9 @@ class SilentProgress:
     def note(self, text: str) -> None:
         """Nothing to show."""
 
-    def matrix_started(self, total: int, reused: int) -> None:
+    def matrix_started(
+        self, total: int, reused: int, labels: Mapping[str, str] | None = None
+    ) -> None:
         """Nothing to show."""
 
     def cell_started(self, cell: Cell) -> None:

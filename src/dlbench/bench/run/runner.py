@@ -21,7 +21,7 @@ from dlbench.bench.run.progress import Progress, SilentProgress
 from dlbench.bench.run.services import CellPlan, RunOptions, RunSettings, Services
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.cell import Cell
+from dlbench.registry.cell import Cell, varying_keys
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import Manifest
@@ -98,6 +98,17 @@ def pending_cells(
     ]
 
 
+def cell_labels(matrix: Matrix, cells: Iterable[Cell]) -> dict[str, str]:
+    """Cell id -> its description naming what sets it apart in its experiment (a strategy's
+    ``lr`` as well as the model's parameters), for progress lines."""
+    apart: dict[str, list[str]] = {}
+    for experiment in matrix.experiments:
+        keys = varying_keys(experiment.cells) if experiment.cells else []
+        for cell in experiment.cells:
+            apart.setdefault(cell.id, []).extend(k for k in keys if k not in apart[cell.id])
+    return {cell.id: cell.describe(apart.get(cell.id, ())) for cell in cells}
+
+
 def decided_failures(matrix: Matrix, store: ResultStore) -> set[str]:
     """The runs of decided comparisons whose stored record is a failure."""
     ids = {
@@ -160,7 +171,11 @@ def run_matrix(
             if attempted:
                 progress.note(f"the planners want {len(pending)} more cell(s)")
             attempted.update(cell.id for cell in pending)
-            progress.matrix_started(total=len(pending), reused=len(planned) - len(attempted))
+            progress.matrix_started(
+                total=len(pending),
+                reused=len(planned) - len(attempted),
+                labels=cell_labels(matrix, pending),
+            )
             if not pending:
                 break
             # How long runs of each configuration took (this run's earlier waves, earlier runs
