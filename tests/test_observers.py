@@ -41,10 +41,19 @@ def test_an_observer_that_raises_costs_no_cell(bench, install, write_matrix, tmp
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert result.code == 0
-    assert result.err.count("plugin 'observer' failed in dlbench_cell_end") == 1
+    # Located like a failing strategy: the plugin, the hook, and the file and line that raised.
+    assert result.err.count("plugin 'observer' failed in dlbench_cell_end (") == 1
+    assert "observer.py:8): RuntimeError: observer is broken" in result.err, result.err
+    assert "Traceback" not in result.err
     assert {r["status"] for r in records(out).values()} == {"ok"}
     again = bench("run", "--matrix", write_matrix(SMALL), "--out", out)
     assert again.code == 0 and "0 cell(s) to run" in again.err
+    debug = bench("--debug", "run", "--matrix", write_matrix(SMALL), "--out", tmp_path / "d")
+    assert debug.code == 0
+    assert (
+        "Traceback (most recent call last)" in debug.err
+        and "line 8, in dlbench_cell_end" in debug.err
+    )
 
 
 def test_a_required_observer_that_raises_fails_the_cell(

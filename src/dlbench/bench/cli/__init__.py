@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import warnings
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             # A warning is one line on stderr, never an exception, whatever filters are set.
             warnings.simplefilter("default")
-            warnings.showwarning = _show_warning
+            warnings.showwarning = functools.partial(_show_warning, debug=args.debug)
             code: int = args.handler(args)
         return code
     except DlbenchError as exc:
@@ -78,8 +79,11 @@ def _signal_name(exc: KeyboardInterrupt) -> str:
     return str(exc) if isinstance(exc, Stopped) else "interrupted"
 
 
-def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+def _show_warning(message: Warning | str, *args: Any, debug: bool = False, **kwargs: Any) -> None:
     print(f"bench: warning: {message}", file=sys.stderr)
+    trace = getattr(message, "traceback", "")
+    if debug and trace:
+        print(trace.rstrip(), file=sys.stderr)
 
 
 if __name__ == "__main__":

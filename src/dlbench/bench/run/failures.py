@@ -57,13 +57,13 @@ def _where(exc: BaseException, plugin_files: Mapping[str, tuple[str, frozenset[P
         path = Path(frame.filename).resolve()
         found = next((name for name, files in plugin_files.values() if path in files), None)
         if found is not None:
-            plugin, location = found, f"{_short(path)}:{frame.lineno}"
+            plugin, location = found, f"{short_path(path)}:{frame.lineno}"
             break
     parts = [f"plugin {plugin!r}" if plugin else "", stage, location or ""]
     return ", ".join(part for part in parts if part)
 
 
-def _short(path: Path) -> str:
+def short_path(path: Path) -> str:
     """``path`` relative to the working directory where it lies below it."""
     try:
         return str(path.relative_to(Path.cwd()))

@@ -3,10 +3,12 @@ observer's exception never costs a cell, a record or the run."""
 
 from __future__ import annotations
 
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
 
+from dlbench.bench.run.failures import short_path
 from dlbench.registry.manager import PluginHost
 
 #: A plugin module (or object) that sets this to true makes its lifecycle hooks' exceptions fail
@@ -16,6 +18,24 @@ REQUIRED_ATTRIBUTE = "dlbench_required"
 
 class ObserverError(RuntimeError):
     """A required observer plugin's lifecycle hook raised."""
+
+
+class ObserverWarning(UserWarning):
+    """An optional observer plugin's lifecycle hook raised; ``traceback`` holds its traceback
+    (``bench --debug`` prints it)."""
+
+    traceback: str = ""
+
+
+def hook_location(exc: BaseException, function: Any) -> str:
+    """``path/plugin.py:12``: the deepest line of the traceback in the hook function's own
+    file, else the line where the function starts."""
+    code = getattr(function, "__code__", None)
+    home = Path(code.co_filename).resolve() if code is not None else None
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if home is not None and Path(frame.filename).resolve() == home:
+            return f"{short_path(home)}:{frame.lineno}"
+    return f"{short_path(home)}:{code.co_firstlineno}" if code is not None and home else "?"
 
 
 class Observers:
@@ -42,14 +62,16 @@ class Observers:
             try:
                 impl.function(**{name: kwargs[name] for name in impl.argnames})
             except Exception as exc:
-                message = f"plugin {impl.plugin_name!r} failed in {hook_name}: "
+                where = hook_location(exc, impl.function)
+                message = f"plugin {impl.plugin_name!r} failed in {hook_name} ({where}): "
                 message += f"{type(exc).__name__}: {exc}"
                 if failures_fail and getattr(impl.plugin, REQUIRED_ATTRIBUTE, False) is True:
                     raise ObserverError(message) from exc
                 if impl.plugin_name not in self._warned:
                     self._warned.add(impl.plugin_name)
                     self.failures.append(" ".join(message.split()))
-                    warnings.warn(
-                        f"{message}; its hooks' errors are ignored for the rest of this run",
-                        stacklevel=2,
+                    warning = ObserverWarning(
+                        f"{message}; its hooks' errors are ignored for the rest of this run"
                     )
+                    warning.traceback = "".join(traceback.format_exception(exc))
+                    warnings.warn(warning, stacklevel=2)
