@@ -3,6 +3,8 @@ every module a plugin's distribution ships counts."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import sys
 from importlib.metadata import EntryPoint
 
@@ -183,3 +185,35 @@ def test_a_plugin_named_like_an_unrelated_distribution_reads_only_its_own_files(
     # "pluggy" is installed, but does not ship lonely.py.
     files = plugin_files(module, PluginInfo("pluggy", "pluggy", "0", builtin=False))
     assert files == [(site / "lonely.py").resolve()]
+
+
+def test_an_editable_install_counts_every_package_of_its_distribution(
+    tmp_path, monkeypatch
+) -> None:
+    """``pip install -e`` records only the hooks that point at the source tree: every package
+    the distribution provides is read there, so editing its other package reruns cells."""
+    src = tmp_path / "project" / "src"
+    (src / "editplug").mkdir(parents=True)
+    (src / "editplug" / "__init__.py").write_text("import editplug_math\n")
+    (src / "editplug_math").mkdir()
+    helper = src / "editplug_math" / "scale.py"
+    helper.write_text("SCALE = 1\n")
+    (src / "editplug_math" / "__init__.py").write_text("")
+    site = tmp_path / "site"
+    info = site / "editplug-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: editplug\nVersion: 1.0\n")
+    (info / "RECORD").write_text("__editable__.editplug-1.0.pth,,\n")
+    (info / "top_level.txt").write_text("editplug\neditplug_math\n")
+    url = (tmp_path / "project").as_uri()
+    (info / "direct_url.json").write_text(json.dumps({"url": url, "dir_info": {"editable": True}}))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(src))
+    for name in ("editplug", "editplug_math"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    module = importlib.import_module("editplug")
+    files = plugin_files(module, PluginInfo("edit", "editplug", "1.0", builtin=False))
+    assert helper.resolve() in files
+    before = fingerprint(files)
+    helper.write_text("SCALE = 2\n")
+    assert fingerprint(files) != before

@@ -14,19 +14,24 @@ A built-in plugin's source is its module's file (dlbench's shared code is the tr
 fingerprint). An installed plugin's source is all of its code, whichever entry-point style its
 author chose: every ``.py`` file of the top-level package its entry point lies in, and every
 ``.py`` file of the distribution that ships it, so that editing a helper module the entry point
-only imports reruns its cells too.
+only imports reruns its cells too. For an editable install (``pip install -e``), whose record
+lists only the hooks that point at the source tree, the distribution's files are those of every
+top-level package it provides, read in the source tree.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import inspect
+import json
 import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import unquote, urlparse
 
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
@@ -51,7 +56,7 @@ def plugin_files(plugin: object, info: PluginInfo | None = None) -> list[Path]:
         return _module_files(module)
     top = sys.modules.get(module.__name__.partition(".")[0], module)
     own = {*_module_files(module), *_module_files(top)}
-    shipped = _distribution_files(info.distribution)
+    shipped = _distribution_files(info.distribution) + _editable_files(info.distribution)
     # Only the distribution that holds the plugin's module: a plugin given by name alone may
     # share its name with an unrelated installed distribution.
     if own & set(shipped):
@@ -82,6 +87,37 @@ def _distribution_files(name: str) -> list[Path]:
             if path.is_file():
                 found.append(path)
     return found
+
+
+def _editable_files(name: str) -> list[Path]:
+    """For an editable install of distribution ``name``: the ``.py`` files of every top-level
+    package or module it provides that lies in its source tree (none otherwise)."""
+    try:
+        distribution = metadata.distribution(name)
+        direct = json.loads(distribution.read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return []
+    info = direct.get("dir_info") if isinstance(direct, dict) else None
+    if not isinstance(info, dict) or info.get("editable") is not True:
+        return []
+    tree = Path(unquote(urlparse(str(direct.get("url", ""))).path)).resolve()
+    tops = (distribution.read_text("top_level.txt") or "").split() or [
+        top for top, names in metadata.packages_distributions().items() if name in names
+    ]
+    found: list[Path] = []
+    for top in tops[:MAX_FILES]:
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        folders = [Path(f) for f in spec.submodule_search_locations or ()]
+        files = [p for f in folders for p in f.rglob("*.py")] if folders else []
+        if not folders and spec.origin and spec.origin.endswith(".py"):
+            files = [Path(spec.origin)]
+        found += [p.resolve() for p in files if p.resolve().is_relative_to(tree)]
+    return found[:MAX_FILES]
 
 
 def _module_name(plugin: object) -> str:
