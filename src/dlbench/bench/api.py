@@ -10,9 +10,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlbench.registry.errors import DlbenchError
+
+if TYPE_CHECKING:
+    import pandas
+
+    from dlbench.bench.results.store import ResultStore
+    from dlbench.bench.run.runner import RunSummary
+    from dlbench.reports.document import Document
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ class ResultTable:
     caption: str
     markdown: str
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pandas.DataFrame:
         """The table as a pandas DataFrame (its text, as shown)."""
         return _pandas().DataFrame(self.rows, columns=self.headers)
 
@@ -45,23 +52,23 @@ class Results:
     :param summary: what the run did (``None`` for a directory opened without running).
     """
 
-    def __init__(self, path: Path | str, summary: Any = None) -> None:
+    def __init__(self, path: Path | str, summary: RunSummary | None = None) -> None:
         self.path = Path(path)
         self.summary = summary
 
-    def cells(self) -> Any:
+    def cells(self) -> pandas.DataFrame:
         """One row per cell (``bench export``'s columns) as a pandas DataFrame."""
         from dlbench.bench.results.export import load_results
 
         return load_results(self.path)
 
-    def epochs(self) -> Any:
+    def epochs(self) -> pandas.DataFrame:
         """One row per cell and epoch as a pandas DataFrame."""
         from dlbench.bench.results.export import load_results
 
         return load_results(self.path, epochs=True)
 
-    def decisions(self) -> Any:
+    def decisions(self) -> pandas.DataFrame:
         """One row per decided comparison as a pandas DataFrame."""
         from dlbench.bench.results.export import columns, rows
 
@@ -93,14 +100,14 @@ class Results:
 
         return render_stored_report(self._store()).markdown
 
-    def _store(self) -> Any:
+    def _store(self) -> ResultStore:
         from dlbench.bench.results.store import ResultStore
 
         if not self.path.is_dir():
             raise DlbenchError(f"{self.path}: not a results directory")
         return ResultStore(self.path)
 
-    def _document(self) -> Any:
+    def _document(self) -> Document:
         from dlbench.bench.results.report_files import stored_document
 
         return stored_document(self._store())
@@ -192,7 +199,7 @@ def plan(
     executor_options: Mapping[str, Any] | None = None,
     device: str = "auto",
     threads: int | None = None,
-) -> Any:
+) -> pandas.DataFrame:
     """What ``run`` with the same arguments would do now, training nothing (``bench run
     --dry-run``): a pandas DataFrame with a row per planned cell (experiment, cell, status,
     description), statuses as the dry run prints them (``stored``, ``to run``, ``stale``, ...).

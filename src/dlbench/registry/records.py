@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -169,7 +169,7 @@ def _check_finite(data: Mapping[str, Any]) -> None:
         raise ShapeError(f"record.{problem} where a finite number belongs")
 
 
-def non_finite_metrics(epochs: list[Mapping[str, Any]], final: Mapping[str, Any]) -> str | None:
+def non_finite_metrics(epochs: Sequence[Mapping[str, Any]], final: Mapping[str, Any]) -> str | None:
     """``final.KEY: nan`` (or ``epochs[i].KEY``) for the first metric that is a NaN or an
     infinity, else ``None``."""
     for where, values in [("final", final), *((f"epochs[{i}]", e) for i, e in enumerate(epochs))]:

@@ -151,11 +151,14 @@ def _derived_cells(
     if comparison is not None:
         decision = comparison.standing(view.records).decision
         texts = [verdict_text(spec, derived, decision, spec.labels) + mark]
-        first = view.first_verdicts.get(comparison.key())
-        if first and (first.get("verdict"), first.get("n")) != (decision.verdict, decision.n):
+        reached = view.first_verdicts.get(comparison.key())
+        if reached and (reached.get("verdict"), reached.get("n")) != (
+            decision.verdict,
+            decision.n,
+        ):
             texts[0] += (
-                f" (revised: first {first.get('verdict')} at n={first.get('n')}; failed runs "
-                "were retried since)"
+                f" (revised: first {reached.get('verdict')} at n={reached.get('n')}; failed "
+                "runs were retried since)"
             )
         extra = decision_csv(decision, derived)
         differences = {s: first[s] - second[s] for s in sorted(set(first) & set(second))}

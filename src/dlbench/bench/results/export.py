@@ -10,7 +10,10 @@ import math
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas
 
 from dlbench.bench.results.outputs import write_output, write_output_with
 from dlbench.bench.results.report_files import read_manifest
@@ -44,7 +47,9 @@ def rows(
     return found
 
 
-def load_results(paths: Path | str | Sequence[Path | str], epochs: bool = False) -> Any:
+def load_results(
+    paths: Path | str | Sequence[Path | str], epochs: bool = False
+) -> pandas.DataFrame:
     """A pandas DataFrame with one row per cell (or per cell and epoch, with ``epochs``) of the
     results directories ``paths``: the same columns as ``bench export``.
 
