@@ -222,9 +222,9 @@ def test_the_dry_run_says_what_the_run_does_and_the_records_keep_it(
 def test_the_plan_reads_stored_durations_of_the_same_configurations(
     bench, write_matrix, tmp_path, monkeypatch
 ) -> None:
-    from dlbench.plugins.executors import local
+    from dlbench.plugins.executors import local_workers
 
-    monkeypatch.setattr(local, "WORKER_START_S", 0.0)  # any stored second repays a worker
+    monkeypatch.setattr(local_workers, "WORKER_START_S", 0.0)  # any stored second repays a worker
     path, out = write_matrix(SMALL), tmp_path / "o"
     before = dlbench.plan(path, out=out).attrs["executor"]
     assert before.endswith("cells run here until workers would pay"), before
@@ -267,15 +267,15 @@ class _Cell:
 
 def _pace(monkeypatch, cells: int, stored: float | None = None):
     from dlbench import Footprint
-    from dlbench.plugins.executors import local
+    from dlbench.plugins.executors import local_workers
 
-    assert local.WORKER_START_S == 5.0
+    assert local_workers.WORKER_START_S == 5.0
     clock = [0.0]
-    monkeypatch.setattr(local.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(local_workers.time, "perf_counter", lambda: clock[0])
     run = _Run(1000, 2**29)
     run.print = Footprint(1000, 2**29, seconds=stored)
     found = [_Cell(i) for i in range(cells)]
-    return local._Pace(found, run), found, clock
+    return local_workers._Pace(found, run), found, clock
 
 
 @pytest.mark.parametrize(("seconds", "pays"), [(0.5, False), (0.6, True)])
@@ -342,9 +342,9 @@ def test_a_long_first_cell_starts_a_worker_beside_this_process(
     """Eight cells of about a second: with a worker's start taken as 1 s (it is about 4), the
     pool starts while the first runs here, and this process goes on running cells beside it;
     every record says where it ran."""
-    from dlbench.plugins.executors import local
+    from dlbench.plugins.executors import local_workers
 
-    monkeypatch.setattr(local, "WORKER_START_S", 1.0)
+    monkeypatch.setattr(local_workers, "WORKER_START_S", 1.0)
     text = SMALL.replace("train_subset: 64", "train_subset: 1000").replace(
         "epochs: 1}", "epochs: 100}"
     )

@@ -98,7 +98,8 @@ def test_tensorboard_event_files_read_back(bench, runs, tmp_path) -> None:
     result = bench("export", runs["whole"], "--to", "tensorboard", "--out", out)
     assert result.code == 0 and "16 run(s) written" in result.out
     record = json.loads(next((runs["whole"] / "cells").glob("*.json")).read_text())
-    (run,) = out.glob(f"split/depth/{record['cell_id']}")
+    (run,) = out.glob(f"*-{record['cell_id'][:8]}")
+    assert run.name.startswith("mlp_activation=relu_depth=")  # named by the cell, readably
     accumulator = EventAccumulator(str(run))
     accumulator.Reload()
     losses = [event.value for event in accumulator.Scalars("train_loss")]

@@ -109,9 +109,9 @@ def test_perf_accuracy_without_mnist_is_a_one_line_error(bench, tmp_path) -> Non
 
 
 def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
-    from dlbench.bench.perf import matrix_section
+    from dlbench.bench.perf import lab_data, matrix_section
 
-    monkeypatch.setattr(matrix_section, "grid_images", lambda catalog, budget, device: 300)
+    monkeypatch.setattr(lab_data, "grid_images", lambda catalog, budget, device: 300)
     monkeypatch.setattr(matrix_section, "GRID_EPOCHS", 1)
     monkeypatch.setattr(
         matrix_section,
@@ -121,7 +121,7 @@ def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
         ),
     )
     monkeypatch.setattr(
-        matrix_section, "DECIDED", matrix_section.DECIDED.replace("hidden: 512", "hidden: 32")
+        matrix_section, "DECIDED", lab_data.DECIDED.replace("hidden: 512", "hidden: 32")
     )
     result = bench(
         "perf",
@@ -163,14 +163,14 @@ def test_perf_matrix_option_needs_the_matrix_section(bench, tmp_path) -> None:
 def test_the_matrix_section_uses_real_mnist_at_its_real_size_where_it_is(
     catalog, tmp_path, monkeypatch
 ) -> None:
-    from dlbench.bench.perf import matrix_section
+    from dlbench.bench.perf import lab_data
 
-    monkeypatch.setattr(matrix_section, "grid_images", lambda catalog, budget, device: 300)
+    monkeypatch.setattr(lab_data, "grid_images", lambda catalog, budget, device: 300)
     real = tmp_path / "real"
-    (real / matrix_section.REAL_MNIST).parent.mkdir(parents=True)
-    (real / matrix_section.REAL_MNIST).write_bytes(b"")
-    root, images, said = matrix_section.mnist_data(catalog, 150, "cpu", tmp_path, real)
+    (real / lab_data.REAL_MNIST).parent.mkdir(parents=True)
+    (real / lab_data.REAL_MNIST).write_bytes(b"")
+    root, images, said = lab_data.mnist_data(catalog, 150, "cpu", tmp_path, real)
     assert (root, images) == (real, 60_000) and said.startswith("real MNIST from")
-    root, images, said = matrix_section.mnist_data(catalog, 150, "cpu", tmp_path, tmp_path)
+    root, images, said = lab_data.mnist_data(catalog, 150, "cpu", tmp_path, tmp_path)
     assert images == 300 and root == tmp_path / "data"
     assert f"real MNIST not found under {tmp_path}" in said

@@ -29,6 +29,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "dlbench.plugins.executors.ray",
     "dlbench.plugins.executors.slurm",
     "dlbench.plugins.probes.grad_norms",
+    "dlbench.plugins.observers.tensorboard_live",
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -156,6 +157,12 @@ class Cell:
                 if isinstance(value, str) and value.startswith(CELL_REFERENCE):
                     found.append(value.removeprefix(CELL_REFERENCE))
         return found
+
+    def slug(self) -> str:
+        """A folder name that reads as the cell and is unique to it, for files written per
+        cell (TensorBoard runs): ``mlp_activation=relu_depth=2_..._seed_0-1a2b3c4d``."""
+        readable = re.sub(r"[^A-Za-z0-9_.=-]+", "_", self.describe()).strip("_")[:100]
+        return f"{readable}-{self.id[:8]}"
 
     def describe(self, apart: Sequence[str] = ()) -> str:
         """A one-line summary for progress output and reports.

@@ -36,7 +36,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Write the rows, or the tracker's files."""
-    from dlbench.bench.results.export import rows, write
+    from dlbench.bench.results.export import rows, stored_cells, write
     from dlbench.bench.results.outputs import refuse_inside
     from dlbench.registry.errors import DlbenchError
 
@@ -46,7 +46,9 @@ def command(args: argparse.Namespace) -> int:
         if args.out is None:
             raise DlbenchError("--to tensorboard needs --out DIR")
         refuse_inside(args.out, args.runs)
-        count = export_tensorboard(rows(args.runs), rows(args.runs, epochs=True), args.out)
+        count = export_tensorboard(
+            rows(args.runs), rows(args.runs, epochs=True), args.out, stored_cells(args.runs)
+        )
         print(
             f"{count} run(s) written to {args.out}; view them with: tensorboard --logdir {args.out}"
         )

@@ -64,6 +64,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="run cells with options this device runs slowly (bf16 without native support)",
     )
     run.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write each cell's curves as TensorBoard event files while it trains, under "
+        "RESULTS/tb: watch them with tensorboard --logdir RESULTS/tb",
+    )
+    run.add_argument(
         "--retry-failed",
         action="store_true",
         help="run again the failed runs of decided comparisons (kept otherwise: retrying "
@@ -178,8 +184,8 @@ def read_only(matrix: Matrix, catalog: Catalog, out: Path) -> int:
     else a one-line error saying how many cells would run."""
     from dlbench.bench.results.report_files import render_stored_report
     from dlbench.bench.results.store import ResultStore, StoredRecords
+    from dlbench.bench.run.pending import current_code, pending_cells, planned_now, stale_cells
     from dlbench.bench.run.plan import planned_experiments
-    from dlbench.bench.run.runner import current_code, pending_cells, planned_now, stale_cells
 
     store = ResultStore(out)
     planned = planned_now(matrix, store)
@@ -223,6 +229,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         device=args.device,
         allow_slow=args.allow_slow,
         retry_failed=args.retry_failed,
+        tensorboard=args.tensorboard,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),
         threads_given=args.threads is not None,
     )

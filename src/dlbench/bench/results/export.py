@@ -47,6 +47,17 @@ def rows(
     return found
 
 
+def stored_cells(paths: Iterable[Path | str]) -> dict[str, dict[str, Any]]:
+    """Cell id -> its stored cell (``Cell.to_json``) for every record of the results
+    directories ``paths``."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in map(Path, paths):
+        store = ResultStore(path)
+        records = store.records(read_manifest(store).cell_ids())
+        found.update({cell_id: record.cell for cell_id, record in records.items()})
+    return found
+
+
 def load_results(
     paths: Path | str | Sequence[Path | str], epochs: bool = False
 ) -> pandas.DataFrame:

@@ -1,15 +1,17 @@
 """TensorBoard event files from stored records, so old runs, Ray runs and parallel runs export
-alike and offline: one run per cell, its per-epoch curves as scalars and its parameters as
-hparams with the final metrics; exporting again into the same folder replaces each cell's run.
-Needs ``tensorboard`` (``pip install 'dlbench[tensorboard]'``)."""
+alike and offline: one run per cell, in a folder named by the cell (``Cell.slug``: the layout
+the live observer ``bench run --tensorboard`` writes), its per-epoch curves as scalars and its
+parameters as hparams with the final metrics; exporting again into the same folder replaces
+each cell's run. Needs ``tensorboard`` (``pip install 'dlbench[tensorboard]'``)."""
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
 
 HINT = "pip install 'dlbench[tensorboard]'"
@@ -17,15 +19,17 @@ HINT = "pip install 'dlbench[tensorboard]'"
 EVENT_FILES = "events.out.tfevents."
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_")[:120] or "cell"
-
-
-def export_tensorboard(rows: list[dict[str, Any]], epochs: list[dict[str, Any]], out: Path) -> int:
+def export_tensorboard(
+    rows: list[dict[str, Any]],
+    epochs: list[dict[str, Any]],
+    out: Path,
+    cells: Mapping[str, Mapping[str, Any]],
+) -> int:
     """Write one TensorBoard run per cell of ``rows`` under ``out``; the number written.
 
     :param rows: tidy cell rows (``dlbench.reports.export.cell_rows``).
     :param epochs: tidy cell-and-epoch rows of the same cells.
+    :param cells: cell id -> the stored cell (``Cell.to_json``), which names its run's folder.
     """
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -38,8 +42,7 @@ def export_tensorboard(rows: list[dict[str, Any]], epochs: list[dict[str, Any]],
     for row in rows:
         if row["status"] != "ok":
             continue
-        experiment = row["experiments"].split(",")[0]
-        run = out / _safe(row["matrix"]) / _safe(experiment) / row["cell_id"]
+        run = out / Cell.from_json(cells[row["cell_id"]]).slug()
         # Exported again, a cell's run replaces its earlier event files rather than adding a
         # second copy of every curve beside them.
         for earlier in run.glob(f"{EVENT_FILES}*"):

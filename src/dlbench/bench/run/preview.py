@@ -12,14 +12,9 @@ import torch
 from dlbench.bench.matrix import Matrix
 from dlbench.bench.results.store import ResultStore, StoredRecords
 from dlbench.bench.run.designs import keep_designs
+from dlbench.bench.run.pending import current_code, pending_cells, planned_now, stale_cells
 from dlbench.bench.run.plan import decided_comparisons, planned_experiments, planners
-from dlbench.bench.run.runner import (
-    current_code,
-    executor_plan,
-    pending_cells,
-    planned_now,
-    stale_cells,
-)
+from dlbench.bench.run.runner import executor_plan
 from dlbench.bench.run.services import RunOptions, RunSettings
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.engine.model_check import output_problem

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +15,13 @@ from dlbench.bench.run.cell_runner import CellRunner
 from dlbench.bench.run.designs import keep_designs
 from dlbench.bench.run.environment import capture_environment
 from dlbench.bench.run.executors import ExecutorChoice, choose_executor
-from dlbench.bench.run.fingerprint import CodeFingerprints
+from dlbench.bench.run.pending import cell_labels, current_code, pending_cells, stale_cells
 from dlbench.bench.run.plan import decided_comparisons, planned_cells, planned_experiments, planners
 from dlbench.bench.run.progress import Progress, SilentProgress
 from dlbench.bench.run.services import CellPlan, RunOptions, RunSettings, Services
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
-from dlbench.registry.cell import Cell, varying_keys
+from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import Manifest
@@ -43,85 +43,8 @@ class RunSummary:
     manifest: Manifest | None = None
 
 
-def current_code(
-    matrix: Matrix, catalog: Catalog, planned: Iterable[Cell] = ()
-) -> dict[str, dict[str, str]]:
-    """Cell id -> plugin -> fingerprint of the code that would run it now, for every cell of
-    every experiment (selected or not) and every cell a planner made (``planned``)."""
-    fingerprints = CodeFingerprints(catalog)
-    cells = {c.id: c for e in (*matrix.experiments, *matrix.unselected) for c in e.cells}
-    cells.update(matrix.cells)
-    cells.update((cell.id, cell) for cell in planned)
-    return {cell_id: fingerprints.of_cell(cell) for cell_id, cell in cells.items()}
-
-
-def stale_cells(
-    cells: Iterable[Cell], store: ResultStore, code: Mapping[str, Mapping[str, str]]
-) -> dict[str, list[str]]:
-    """Cell id -> plugins whose code changed since its stored (finished) result was made."""
-    stale = {}
-    for cell in cells:
-        record = store.get(cell.id)
-        if record is not None and record.status == "ok":
-            changed = record.changed_code(code.get(cell.id, {}))
-            if changed:
-                stale[cell.id] = changed
-    return stale
-
-
-def pending_cells(
-    cells: Iterable[Cell],
-    matrix: Matrix,
-    store: ResultStore,
-    force: bool = False,
-    stale: Iterable[str] = (),
-    retry_failed: bool = False,
-) -> list[Cell]:
-    """Those of ``cells`` that must run: not stored, failed, stale, or lacking what is now asked
-    (an artifact a consumer needs, a probe the matrix adds). A failed run of a decided
-    comparison is kept (the comparison counts it) unless ``retry_failed``."""
-    stale = set(stale)
-    kept = set() if retry_failed or force else decided_failures(matrix, store)
-    return [
-        cell
-        for cell in cells
-        if force
-        or cell.id in stale
-        or (
-            cell.id not in kept
-            and not store.is_finished(
-                cell.id,
-                artifacts=matrix.artifacts.get(cell.id, ()),
-                probes=[p.name for p in matrix.probes.get(cell.id, ())],
-            )
-        )
-    ]
-
-
-def cell_labels(matrix: Matrix, cells: Iterable[Cell]) -> dict[str, str]:
-    """Cell id -> its description naming what sets it apart in its experiment (a strategy's
-    ``lr`` as well as the model's parameters), for progress lines."""
-    apart: dict[str, list[str]] = {}
-    for experiment in matrix.experiments:
-        keys = varying_keys(experiment.cells) if experiment.cells else []
-        for cell in experiment.cells:
-            apart.setdefault(cell.id, []).extend(k for k in keys if k not in apart[cell.id])
-    return {cell.id: cell.describe(apart.get(cell.id, ())) for cell in cells}
-
-
-def decided_failures(matrix: Matrix, store: ResultStore) -> set[str]:
-    """The runs of decided comparisons whose stored record is a failure."""
-    ids = {
-        cell.id
-        for _, comparison in decided_comparisons(matrix)
-        for cell in (*comparison.a, *comparison.b)
-    }
-    return {i for i, record in store.records(ids).items() if record.status == "failed"}
-
-
-def planned_now(matrix: Matrix, store: ResultStore) -> list[Cell]:
-    """The cells the matrix's planners want given what is stored now."""
-    return planned_cells(matrix, planners(matrix), StoredRecords(store))
+#: Where live TensorBoard curves go, under the results directory.
+LIVE_CURVES = "tb"
 
 
 def run_matrix(
@@ -142,6 +65,8 @@ def run_matrix(
     """
     options = options or RunOptions()
     choice = choose_executor(matrix, catalog, options)
+    if options.tensorboard:
+        _start_live_curves(store, progress)
     removed = remove_dead_temporaries(store.root, WRITTEN_FOLDERS)
     if removed:
         progress.note(f"removed {removed} temporary file(s) left by an interrupted run")
@@ -221,6 +146,20 @@ def executor_plan(
     job = _cell_job(matrix, store, catalog, settings, SilentProgress(), options, choice)
     job.durations = stored_durations(StoredRecords(store).values())
     return f"executor {choice.name}: {plan(cells, job)}"
+
+
+def _start_live_curves(store: ResultStore, progress: Progress) -> None:
+    """Make ``RESULTS/tb``, which turns the built-in TensorBoard observer on in every process
+    of the run."""
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        raise DlbenchError(
+            "--tensorboard needs tensorboard: pip install 'dlbench[tensorboard]'"
+        ) from None
+    folder = store.target(LIVE_CURVES)
+    folder.mkdir(exist_ok=True)
+    progress.note(f"live curves: tensorboard --logdir {folder}")
 
 
 def _manifest(

@@ -50,6 +50,8 @@ class RunOptions:
     :param retry_failed: run again the failed runs of decided comparisons (kept otherwise:
         retrying failures until they pass would bias a decision; a verdict that changes is
         marked revised).
+    :param tensorboard: write each cell's curves as TensorBoard event files while it trains,
+        under ``RESULTS/tb`` (live curves).
     :param command: the command line, for the records' environment.
     :param threads_given: whether the settings' threads were chosen by the user (an executor
         that shares the machine between cells keeps them; otherwise it chooses).
@@ -62,6 +64,7 @@ class RunOptions:
     device: str = "auto"
     allow_slow: bool = False
     retry_failed: bool = False
+    tensorboard: bool = False
     command: str = ""
     threads_given: bool = False
 

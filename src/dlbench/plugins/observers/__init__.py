@@ -1,0 +1,1 @@
+"""Built-in observers: lifecycle hooks that watch a run."""
