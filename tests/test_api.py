@@ -190,3 +190,46 @@ def test_wrong_typed_arguments_are_one_line_errors(tmp_path, call, message) -> N
         call(tmp_path / "o")
     assert message in str(raised.value) and "\n" not in str(raised.value)
     assert len(str(raised.value)) < 400  # what the caller wrote is shown cut, never whole
+
+
+class TinyModels:
+    """A plugin handed to ``dlbench.run`` as an object, never installed."""
+
+    @dlbench.hookimpl
+    def dlbench_register_models(self, register):
+        from torch import nn
+
+        def build(input_shape, num_classes, *, hidden):
+            return nn.Sequential(
+                nn.Flatten(), nn.Linear(64, hidden), nn.Linear(hidden, num_classes)
+            )
+
+        register(
+            dlbench.ModelSpec(
+                name="tiny_obj",
+                build=build,
+                description="two linear layers",
+                params={"hidden": dlbench.Param(8, int, "width", minimum=1)},
+            )
+        )
+
+
+def test_plugins_handed_as_objects_run_in_this_process(tmp_path, capsys) -> None:
+    matrix = {
+        **MATRIX,
+        "experiments": {
+            "tiny": {
+                "model": {"name": "tiny_obj", "hidden": [4, 8]},
+                "tables": [{"rows": "model.hidden", "metric": "val_acc"}],
+            }
+        },
+    }
+    planned = dlbench.plan(matrix, out=tmp_path / "o", plugins=[TinyModels()])
+    assert len(planned) == 4
+    assert "capped by plugins of this process only (TinyModels)" in planned.attrs["executor"]
+    results = dlbench.run(matrix, out=tmp_path / "o", plugins={"tiny": TinyModels()})
+    assert len(results.cells()) == 4 and set(results.cells()["status"]) == {"ok"}
+    with pytest.raises(dlbench.DlbenchError, match="unknown model 'tiny_obj'"):
+        dlbench.plan(matrix, out=tmp_path / "p")
+    with pytest.raises(dlbench.DlbenchError, match="plugins: expected a list"):
+        dlbench.plan(matrix, out=tmp_path / "p", plugins=TinyModels())  # type: ignore[arg-type]

@@ -61,9 +61,10 @@ def load_catalog(
     )
 
 
-def load_catalog_reporting() -> Catalog:
-    """The installed catalog, each plugin that failed to load reported on stderr as a warning."""
-    host = plugin_host()
+def load_catalog_reporting(plugins: Mapping[str, object] | None = None) -> Catalog:
+    """The installed catalog (with ``plugins``, name -> plugin object, handed to this process),
+    each plugin that failed to load reported on stderr as a warning."""
+    host = plugin_host(plugins=plugins)
     try:
         return build_catalog(host)
     finally:

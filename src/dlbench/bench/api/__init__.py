@@ -37,6 +37,7 @@ def run(
     allow_slow: bool = False,
     retry_failed: bool = False,
     tensorboard: bool = False,
+    plugins: Sequence[object] | Mapping[str, object] = (),
 ) -> Results:
     """Run a matrix as ``bench run`` does, in this process, and return its ``Results``.
 
@@ -58,6 +59,10 @@ def run(
         a verdict that changes is marked revised in the report.
     :param tensorboard: write each cell's curves as TensorBoard event files while it trains,
         under ``out/tb`` (``--tensorboard``).
+    :param plugins: plugin objects (modules, classes or instances with ``@dlbench.hookimpl``
+        functions) to use beside the installed ones, without installing them: a list (each
+        named after its module or class) or a mapping of name to plugin. Only this process can
+        load them, so their cells run here (never in worker processes).
     :raises DlbenchError: with the same one-line message ``bench run`` prints.
     :raises KeyboardInterrupt: when interrupted (Ctrl-C, or the notebook's stop button), after
         the report of the finished cells is written; run it again to resume.
@@ -69,8 +74,7 @@ def run(
     loaded, catalog, directory, options = _prepare(
         matrix, out, overrides, only, jobs, executor, executor_options, device,
         force=force, keep_stale=keep_stale, allow_slow=allow_slow, retry_failed=retry_failed,
-        tensorboard=tensorboard,
-        threads_given=threads is not None,
+        tensorboard=tensorboard, threads_given=threads is not None, plugins=plugins,
     )  # fmt: skip
     root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
     settings = settings_for(device, root, download, threads)
@@ -93,6 +97,7 @@ def plan(
     executor_options: Mapping[str, Any] | None = None,
     device: str = "auto",
     threads: int | None = None,
+    plugins: Sequence[object] | Mapping[str, object] = (),
 ) -> pandas.DataFrame:
     """What ``run`` with the same arguments would do now, training nothing (``bench run
     --dry-run``): a pandas DataFrame with a row per planned cell (experiment, cell, status,
@@ -108,7 +113,7 @@ def plan(
 
     loaded, catalog, directory, options = _prepare(
         matrix, out, overrides, only, jobs, executor, executor_options, device,
-        threads_given=threads is not None,
+        threads_given=threads is not None, plugins=plugins,
     )  # fmt: skip
     settings = settings_for(device, default_data_root(), False, threads)
     found = preview(loaded, catalog, directory, settings, options)
@@ -126,10 +131,11 @@ def _prepare(
     executor: str | None,
     executor_options: Mapping[str, Any] | None,
     device: str,
+    plugins: Sequence[object] | Mapping[str, object] = (),
     **flags: bool,
 ) -> tuple[Any, Any, Path, Any]:
-    """The loaded matrix, the catalog, the results directory and the run's options, with bad
-    options refused before anything runs."""
+    """The loaded matrix, the catalog (the installed plugins and ``plugins``), the results
+    directory and the run's options, with bad options refused before anything runs."""
     from dlbench.bench.host import load_catalog_reporting
     from dlbench.bench.matrix import load_matrix
     from dlbench.bench.matrix.yamlfile import as_typed
@@ -140,7 +146,7 @@ def _prepare(
         raise DlbenchError(
             f"matrix: expected a file path or a mapping, got {type(matrix).__name__}"
         )
-    catalog = load_catalog_reporting()
+    catalog = load_catalog_reporting(_named(plugins))
     source = matrix if isinstance(matrix, Mapping) else Path(matrix)
     if isinstance(only, str):
         only = [only]  # one glob, not its letters
@@ -168,6 +174,28 @@ def _prepare(
     )
     choose_executor(loaded, catalog, options)  # bad options, before anything else
     return loaded, catalog, directory, options
+
+
+def _named(plugins: Sequence[object] | Mapping[str, object]) -> dict[str, object]:
+    """Plugin objects by name: a mapping as given; a list named after each one's module (a
+    module's own name, else the module its class is defined in) or class."""
+    if isinstance(plugins, Mapping):
+        if not all(isinstance(name, str) and name for name in plugins):
+            raise DlbenchError("plugins: a mapping's keys must be non-empty names (str)")
+        return dict(plugins)
+    if isinstance(plugins, (str, bytes)) or not isinstance(plugins, Sequence):
+        raise DlbenchError(
+            f"plugins: expected a list of plugin objects or a mapping of name to plugin, got "
+            f"{type(plugins).__name__}"
+        )
+    named: dict[str, object] = {}
+    for plugin in plugins:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        name = str(name).rpartition(".")[2]
+        if name in named:
+            raise DlbenchError(f"plugins: two plugins named {name!r}; pass a mapping of names")
+        named[name] = plugin
+    return named
 
 
 def _overrides(overrides: Sequence[str] | Mapping[str, Any]) -> list[Any]:
