@@ -115,7 +115,9 @@ class LineProgress:
             # Run elsewhere (a worker process): name the cell with its outcome.
             label = self._labels.get(record.cell_id) or Cell.from_json(record.cell).describe()
             self._print(f"[{self._done + 1}/{self._total}] {label} ({record.cell_id})")
-        self._cell = None
+        else:
+            # The cell running here finished (one run elsewhere leaves it as it is).
+            self._cell = None
         self._done += 1
         elapsed = time.perf_counter() - self._started
         eta = elapsed / self._done * (self._total - self._done)
