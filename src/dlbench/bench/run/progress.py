@@ -140,6 +140,7 @@ class BarProgress:
         self._stream = stream
         self._matrix: tqdm | None = None
         self._cell: tqdm | None = None
+        self._cell_id = ""
 
     def note(self, text: str) -> None:
         """Print ``text`` as a line above the bars."""
@@ -162,6 +163,7 @@ class BarProgress:
 
     def cell_started(self, cell: Cell) -> None:
         """Open a bar for the cell."""
+        self._cell_id = cell.id
         label = f"{cell.model.describe()} seed {cell.seed}"
         self._cell = tqdm(
             total=_epochs(cell),
@@ -180,8 +182,9 @@ class BarProgress:
             self._cell.update(1)
 
     def cell_finished(self, record: CellRecord) -> None:
-        """Close the cell bar and advance the matrix bar; failures get a line of their own."""
-        if self._cell is not None:
+        """Close the cell bar (when it is this cell's) and advance the matrix bar; failures get
+        a line of their own."""
+        if self._cell is not None and self._cell_id == record.cell_id:
             self._cell.close()
             self._cell = None
         if record.status != "ok":
