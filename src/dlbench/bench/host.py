@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "dlbench.plugins.executors.slurm",
     "dlbench.plugins.probes.grad_norms",
     "dlbench.plugins.observers.tensorboard_live",
+    "dlbench.plugins.observers.mlflow_live",
 )
 
 

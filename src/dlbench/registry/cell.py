@@ -158,6 +158,20 @@ class Cell:
                     found.append(value.removeprefix(CELL_REFERENCE))
         return found
 
+    def flat_params(self) -> dict[str, bool | int | float | str]:
+        """Every parameter under its dotted key (``model.name``, ``model.depth``,
+        ``strategy.lr``, ...) and the seed, for trackers: numbers, booleans and text as they
+        are, any other value (a list, a mapping, null) as its JSON text."""
+        found: dict[str, bool | int | float | str] = {}
+        for kind in COMPONENT_KINDS:
+            component = getattr(self, kind)
+            found[f"{kind}.name"] = component.name
+            for key, value in sorted(component.params.items()):
+                plain = isinstance(value, (bool, int, float, str))
+                found[f"{kind}.{key}"] = value if plain else json.dumps(_jsonable(value))
+        found["seed"] = self.seed
+        return found
+
     def slug(self) -> str:
         """A folder name that reads as the cell and is unique to it, for files written per
         cell (TensorBoard runs): ``mlp_activation=relu_depth=2_..._seed_0-1a2b3c4d``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -102,6 +104,12 @@ class CellRecord:
     def to_json(self) -> dict[str, Any]:
         """A plain dictionary for the store."""
         return asdict(self)
+
+    def digest(self) -> str:
+        """A short digest of the record as stored: the same record gives the same digest, a
+        changed one (the cell ran again) another. Trackers tag their runs with it."""
+        text = json.dumps(self.to_json(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def changed_code(self, current: Mapping[str, str]) -> list[str]:
         """The plugins whose code fingerprint differs between this record and ``current``.

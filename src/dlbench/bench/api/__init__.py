@@ -37,6 +37,7 @@ def run(
     allow_slow: bool = False,
     retry_failed: bool = False,
     tensorboard: bool = False,
+    mlflow: str | bool = False,
     plugins: Sequence[object] | Mapping[str, object] = (),
 ) -> Results:
     """Run a matrix as ``bench run`` does, in this process, and return its ``Results``.
@@ -59,6 +60,8 @@ def run(
         a verdict that changes is marked revised in the report.
     :param tensorboard: write each cell's curves as TensorBoard event files while it trains,
         under ``out/tb`` (``--tensorboard``).
+    :param mlflow: log each cell to MLflow while it trains (``--mlflow``): a tracking URI, or
+        ``True`` for ``$MLFLOW_TRACKING_URI``, else MLflow's default store.
     :param plugins: plugin objects (modules, classes or instances with ``@dlbench.hookimpl``
         functions) to use beside the installed ones, without installing them: a list (each
         named after its module or class) or a mapping of name to plugin. Only this process can
@@ -75,6 +78,7 @@ def run(
         matrix, out, overrides, only, jobs, executor, executor_options, device,
         force=force, keep_stale=keep_stale, allow_slow=allow_slow, retry_failed=retry_failed,
         tensorboard=tensorboard, threads_given=threads is not None, plugins=plugins,
+        mlflow=_mlflow(mlflow),
     )  # fmt: skip
     root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
     settings = settings_for(device, root, download, threads)
@@ -132,7 +136,7 @@ def _prepare(
     executor_options: Mapping[str, Any] | None,
     device: str,
     plugins: Sequence[object] | Mapping[str, object] = (),
-    **flags: bool,
+    **flags: bool | str | None,
 ) -> tuple[Any, Any, Path, Any]:
     """The loaded matrix, the catalog (the installed plugins and ``plugins``), the results
     directory and the run's options, with bad options refused before anything runs."""
@@ -174,6 +178,20 @@ def _prepare(
     )
     choose_executor(loaded, catalog, options)  # bad options, before anything else
     return loaded, catalog, directory, options
+
+
+def _mlflow(value: str | bool) -> str | None:
+    """``mlflow=``: off (``False``), MLflow's default (``True``) or a tracking URI."""
+    if value is False:
+        return None
+    if value is True:
+        return ""
+    if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+        raise DlbenchError(
+            f"mlflow: expected True or a tracking URI (sqlite:///mlflow.db, http://HOST:PORT), "
+            f"got {type(value).__name__}"
+        )
+    return value
 
 
 def _named(plugins: Sequence[object] | Mapping[str, object]) -> dict[str, object]:

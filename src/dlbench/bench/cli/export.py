@@ -1,5 +1,6 @@
 """``bench export RUN...``: tidy rows (one per cell, or per cell and epoch) as CSV, JSON lines or
-parquet, or TensorBoard event files with ``--to tensorboard DIR``."""
+parquet; TensorBoard event files with ``--to tensorboard --out DIR``; MLflow runs with ``--to
+mlflow [--tracking-uri URI]``."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.add_argument(
         "--to",
-        choices=("tensorboard",),
-        help="write tracker files instead: event files under --out DIR, one run per cell",
+        choices=("tensorboard", "mlflow"),
+        help="write to a tracker instead: TensorBoard event files under --out DIR, or an MLflow "
+        "tracking store (--tracking-uri); one run per cell",
+    )
+    export.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="with --to mlflow: the tracking store (sqlite:///mlflow.db, http://HOST:PORT; "
+        "default: $MLFLOW_TRACKING_URI, else MLflow's default)",
     )
 
 
@@ -38,6 +46,8 @@ def command(args: argparse.Namespace) -> int:
     """Write the rows, or the tracker's files."""
     from dlbench.bench.results.export import rows, stored_cells, write
     from dlbench.bench.results.outputs import refuse_inside
+    from dlbench.bench.results.report_files import read_manifest
+    from dlbench.bench.results.store import ResultStore
     from dlbench.registry.errors import DlbenchError
 
     if args.to == "tensorboard":
@@ -51,6 +61,19 @@ def command(args: argparse.Namespace) -> int:
         )
         print(
             f"{count} run(s) written to {args.out}; view them with: tensorboard --logdir {args.out}"
+        )
+        return EXIT_OK
+    if args.tracking_uri is not None and args.to != "mlflow":
+        raise DlbenchError("--tracking-uri: only with --to mlflow")
+    if args.to == "mlflow":
+        from dlbench.bench.results.mlflow_export import export_mlflow
+
+        for run in args.runs:
+            read_manifest(ResultStore(run))  # a damaged or missing run, up front
+        done = export_mlflow(args.runs, args.tracking_uri)
+        print(
+            f"{done.written} run(s) written to MLflow ({done.replaced} replacing earlier "
+            f"ones), {done.unchanged} already there; tracking store {done.tracking_uri}"
         )
         return EXIT_OK
     found = rows(args.runs, args.epochs, args.decisions)

@@ -70,6 +70,14 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         "RESULTS/tb: watch them with tensorboard --logdir RESULTS/tb",
     )
     run.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="log each cell to MLflow while it trains: to URI (sqlite:///mlflow.db, "
+        "http://HOST:PORT), or without one to $MLFLOW_TRACKING_URI, else MLflow's default",
+    )
+    run.add_argument(
         "--retry-failed",
         action="store_true",
         help="run again the failed runs of decided comparisons (kept otherwise: retrying "
@@ -230,6 +238,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         allow_slow=args.allow_slow,
         retry_failed=args.retry_failed,
         tensorboard=args.tensorboard,
+        mlflow=args.mlflow,
         command=" ".join(["bench", *map(shlex.quote, args.argv)]),
         threads_given=args.threads is not None,
     )

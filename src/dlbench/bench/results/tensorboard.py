@@ -42,7 +42,8 @@ def export_tensorboard(
     for row in rows:
         if row["status"] != "ok":
             continue
-        run = out / Cell.from_json(cells[row["cell_id"]]).slug()
+        cell = Cell.from_json(cells[row["cell_id"]])
+        run = out / cell.slug()
         # Exported again, a cell's run replaces its earlier event files rather than adding a
         # second copy of every curve beside them.
         for earlier in run.glob(f"{EVENT_FILES}*"):
@@ -53,16 +54,8 @@ def export_tensorboard(
                 for name, value in epoch.items():
                     if _number(value) and name not in ("epoch", "seed") and "." not in name:
                         writer.add_scalar(name, value, int(epoch["epoch"]))
-            hparams = {
-                k: v
-                for k, v in row.items()
-                if "." in k
-                and k.split(".")[0] in ("model", "dataset", "strategy")
-                and isinstance(v, (int, float, str, bool))
-            }
-            hparams["seed"] = row["seed"]
             finals = {f"final/{k}": v for k, v in row.items() if "@" in k and _number(v)}
-            writer.add_hparams(hparams, finals, run_name=".")
+            writer.add_hparams(cell.flat_params(), finals, run_name=".")
         written += 1
     return written
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dlbench.bench.matrix import Matrix
-from dlbench.bench.results.files import remove_dead_temporaries
+from dlbench.bench.results.files import remove_dead_temporaries, write_atomic
 from dlbench.bench.results.store import WRITTEN_FOLDERS, ResultStore, StoredRecords
 from dlbench.bench.run.cell_job import CellJob, stored_durations
 from dlbench.bench.run.cell_runner import CellRunner
@@ -45,6 +46,8 @@ class RunSummary:
 
 #: Where live TensorBoard curves go, under the results directory.
 LIVE_CURVES = "tb"
+#: The file that names the MLflow store live runs go to, under the results directory.
+LIVE_MLFLOW = "mlflow.json"
 
 
 def run_matrix(
@@ -67,6 +70,8 @@ def run_matrix(
     choice = choose_executor(matrix, catalog, options)
     if options.tensorboard:
         _start_live_curves(store, progress)
+    if options.mlflow is not None:
+        _start_live_mlflow(store, options.mlflow, progress)
     removed = remove_dead_temporaries(store.root, WRITTEN_FOLDERS)
     if removed:
         progress.note(f"removed {removed} temporary file(s) left by an interrupted run")
@@ -160,6 +165,18 @@ def _start_live_curves(store: ResultStore, progress: Progress) -> None:
     folder = store.target(LIVE_CURVES)
     folder.mkdir(exist_ok=True)
     progress.note(f"live curves: tensorboard --logdir {folder}")
+
+
+def _start_live_mlflow(store: ResultStore, uri: str, progress: Progress) -> None:
+    """Write ``RESULTS/mlflow.json``, which turns the built-in MLflow observer on in every
+    process of the run, logging to ``uri`` (``""``: MLflow's default store)."""
+    try:
+        from mlflow import MlflowClient
+    except ImportError:
+        raise DlbenchError("--mlflow needs mlflow: pip install 'dlbench[mlflow]'") from None
+    where = MlflowClient(tracking_uri=uri or None)._tracking_client.tracking_uri
+    write_atomic(store.target(LIVE_MLFLOW), json.dumps({"tracking_uri": uri or None}))
+    progress.note(f"live runs in MLflow: {where}")
 
 
 def _manifest(

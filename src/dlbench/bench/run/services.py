@@ -52,6 +52,8 @@ class RunOptions:
         marked revised).
     :param tensorboard: write each cell's curves as TensorBoard event files while it trains,
         under ``RESULTS/tb`` (live curves).
+    :param mlflow: log each cell to an MLflow tracking store while it trains (``""``: MLflow's
+        default store, else its URI); ``None``: off.
     :param command: the command line, for the records' environment.
     :param threads_given: whether the settings' threads were chosen by the user (an executor
         that shares the machine between cells keeps them; otherwise it chooses).
@@ -65,6 +67,7 @@ class RunOptions:
     allow_slow: bool = False
     retry_failed: bool = False
     tensorboard: bool = False
+    mlflow: str | None = None
     command: str = ""
     threads_given: bool = False
 

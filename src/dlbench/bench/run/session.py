@@ -48,7 +48,13 @@ def run_into(
             with contextlib.suppress(KeyboardInterrupt, DlbenchError, OSError):
                 write_report(store)
             raise
-        return summary, write_report(store, manifest=summary.manifest)
+        markdown = write_report(store, manifest=summary.manifest)
+        if options.mlflow is not None:
+            from dlbench.bench.results.mlflow_export import export_mlflow
+
+            # Attaches the report to each cell's run (the live observer logged the rest).
+            export_mlflow([store.root], options.mlflow or None)
+        return summary, markdown
 
 
 def stopped_message(reason: str, out: Path, again: str = "command") -> str:

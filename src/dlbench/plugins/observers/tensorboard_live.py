@@ -32,19 +32,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def hparams(cell: Cell) -> dict[str, Any]:
-    """The cell's parameters as TensorBoard hparams (``model.depth``, ..., ``seed``)."""
-    found: dict[str, Any] = {}
-    for kind in ("model", "dataset", "strategy"):
-        component = getattr(cell, kind)
-        found[f"{kind}.name"] = component.name
-        for key, value in component.params.items():
-            if isinstance(value, (int, float, str, bool)):
-                found[f"{kind}.{key}"] = value
-    found["seed"] = cell.seed
-    return found
-
-
 @hookimpl
 def dlbench_cell_start(cell: Cell, results_dir: Path) -> None:
     """Open the cell's run (when live curves are on)."""
@@ -83,6 +70,6 @@ def dlbench_cell_end(cell: Cell, record: CellRecord, results_dir: Path) -> None:
     try:
         finals = {f"final/{k}": v for k, v in record.final.items() if "@" in k and _number(v)}
         if record.status == "ok":
-            writer.add_hparams(hparams(cell), finals, run_name=".")
+            writer.add_hparams(cell.flat_params(), finals, run_name=".")
     finally:
         writer.close()
