@@ -59,3 +59,43 @@ def test_ctrl_c_during_start_up_prints_no_traceback(write_matrix, tmp_path) -> N
     assert "Traceback" not in err
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("bench: stopped (interrupted)")
+
+
+LONG_PAIR = """\
+name: long
+defaults:
+  dataset: {name: digits, train_subset: 1000}
+  strategy: {name: plain, epochs: 5000}
+experiments:
+  e:
+    model: {name: mlp, hidden: 64, depth: [2, 3]}
+    tables:
+      - {rows: model.depth, metric: val_acc}
+"""
+
+
+@pytest.mark.parametrize(
+    ("jobs", "started"),
+    [("2", "jobs 2: 2 worker(s)"), ("auto", "starting 1 worker(s) beside this process")],
+)
+def test_ctrl_c_stops_cells_running_in_workers_and_beside_them_at_once(
+    write_matrix, tmp_path, jobs, started
+) -> None:
+    """Two long cells in flight (in two workers, or here and in one worker): Ctrl-C stops the
+    run within seconds, whichever thread of the run the signal reaches, and records nothing."""
+    out = tmp_path / "o"
+    process = start_bench(write_matrix(LONG_PAIR), out, "--jobs", jobs)
+    seen = ""
+    deadline = time.monotonic() + 120
+    assert process.stderr is not None
+    while started not in seen and time.monotonic() < deadline:
+        seen += process.stderr.readline()
+    assert started in seen, seen
+    time.sleep(8)  # both cells training
+    stopped_at = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert time.monotonic() - stopped_at < 20, "the run went on after Ctrl-C"
+    assert process.returncode == 130, seen + err
+    assert "Traceback" not in err
+    assert not list((out / "cells").glob("*.json"))

@@ -30,6 +30,8 @@ RETRIES = 2
 WORKER_START_S = 5.0
 #: Seconds between looks at a cell in flight in this process, before workers start.
 POLL_S = 0.5
+#: Seconds between wake-ups of the run's thread while cells run, to answer signals.
+WAKE_S = 1.0
 
 
 class _Workers:
@@ -96,9 +98,11 @@ class _Workers:
                     for cell in longest_first(ready, self.run_cell)[:free]:
                         waiting.remove(cell)
                         running[pool.submit(self.run_cell, cell)] = cell
-                # Without workers yet, look again soon: the cell in flight here may show that
-                # the work left repays them.
-                timeout = POLL_S if pool is None and waiting else None
+                # Never wait without a timeout: a signal (Ctrl-C, SIGTERM) delivered to another
+                # thread of this process would not wake a wait that has none, and the run would
+                # go on until a cell ends. Without workers yet, look again soon: the cell in
+                # flight here may show that the work left repays them.
+                timeout = POLL_S if pool is None and waiting else WAKE_S
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in done:
