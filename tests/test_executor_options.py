@@ -354,7 +354,7 @@ def test_a_long_first_cell_starts_a_worker_beside_this_process(
     out = tmp_path / "o"
     result = bench("run", "--matrix", write_matrix(text), "--out", out, "--threads", "1")
     assert result.code == 0, result.err
-    assert "starting 1 worker(s) beside this process for 7 cell(s)" in result.err, result.err
+    assert "starting 1 worker(s) beside this process for" in result.err, result.err
     places = [r["environment"]["jobs_choice"] for r in list_records(out)]
     assert len(places) == 8
     here = [p for p in places if p.endswith("ran in the starting process")]

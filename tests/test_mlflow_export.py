@@ -89,6 +89,7 @@ def test_bad_mlflow_requests_are_one_line_errors(bench, tmp_path, small_run) -> 
     unreachable = bench("export", out, "--to", "mlflow", "--tracking-uri", "nosuch://x")
     assert unreachable.code == 2 and "Traceback" not in unreachable.err
     assert unreachable.err.count("\n") == 1, unreachable.err
+    assert "the tracking store nosuch://x" in unreachable.err
 
 
 def _free_port() -> int:
@@ -106,7 +107,8 @@ def mlflow_server(tmp_path):
         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
         "--default-artifact-root", str(tmp_path / "artifacts"), "--workers", "1",
     ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed below, after the server)
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -116,10 +118,13 @@ def mlflow_server(tmp_path):
                     break
         except OSError:
             if server.poll() is not None:
-                pytest.fail(f"mlflow server exited: {server.stderr.read().decode()[-500:]}")
+                log.close()
+                text = (tmp_path / "server.log").read_text()[-500:]
+                pytest.fail(f"mlflow server exited: {text}")
             time.sleep(0.5)
     else:
         server.kill()
+        log.close()
         pytest.fail("mlflow server did not answer within 90 s")
     yield url
     server.terminate()
@@ -127,6 +132,8 @@ def mlflow_server(tmp_path):
         server.wait(timeout=20)
     except subprocess.TimeoutExpired:
         server.kill()
+        server.wait()
+    log.close()
 
 
 def test_export_to_a_real_mlflow_server(bench, write_matrix, tmp_path, mlflow_server) -> None:

@@ -175,8 +175,11 @@ def test_failures_are_losses_counted_and_shown() -> None:
     decision = dlbench.decide([None, 0.9, None, 0.91], [0.8, 0.81, 0.8, 0.82], min_runs=4)
     assert (decision.failed_a, decision.failed_b) == (2, 0)
     assert decision.failures == "2 of 8 runs failed (A 2, B 0)"
+    # Every run of A failed: no pair can complete, and the comparison stops there, undecided,
+    # saying why (a verdict about crashes is not one about the methods).
     everything_fails = dlbench.decide([None] * 20, [0.8] * 20)
-    assert everything_fails.verdict == "b better"
+    assert everything_fails.verdict == "undecided" and everything_fails.n == 3
+    assert everything_fails.note == "no pair can complete: every run of A failed"
     assert everything_fails.n < 20  # decided as soon as the looks allow, not at max_runs
 
 

@@ -73,15 +73,17 @@ def evaluate(
     alpha = (1 - spec.confidence) / max(family_size, 1)
     rule = get_rule(spec.rule)
     first, second = values_of(a, looks[-1]), values_of(b, looks[-1])
-    decision = rule.replay(first, second, looks, spec, alpha)
-    dead = [name for name, runs in (("A", first), ("B", second)) if np.isnan(runs).all()]
+    start = looks[0]
+    dead = [n for n, runs in (("A", first), ("B", second)) if np.isnan(runs[:start]).all()]
     if dead:
-        # Every run of a side failed: no pair can complete, and more runs of a broken
-        # configuration would only repeat its failure (counted as losses they would decide
-        # nothing about the methods). Stop planning and say why.
+        # Every run of a side at the first look failed: no pair can complete, and more runs of
+        # a broken configuration would only repeat its failure (counted as losses they would
+        # decide nothing about the methods). Stop there and say why.
+        decision = rule.replay(first[:start], second[:start], [start], spec, alpha)
         note = f"no pair can complete: every run of {' and '.join(dead)} failed"
         undecided = replace(decision, verdict=UNDECIDED, note=note)
-        return Standing(undecided, looks[-1], tuple(looks))
+        return Standing(undecided, start, (start,))
+    decision = rule.replay(first, second, looks, spec, alpha)
     if decision.verdict != RUNNING:
         return Standing(decision, decision.n, tuple(looks))
     if looks[-1] == spec.max_runs:

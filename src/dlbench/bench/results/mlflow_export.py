@@ -57,16 +57,19 @@ def export_mlflow(paths: Iterable[Path], tracking_uri: str | None = None) -> Exp
         from mlflow.exceptions import MlflowException
     except ImportError:
         raise DlbenchError(f"--to mlflow needs mlflow: {HINT}") from None
-    client = MlflowClient(tracking_uri=tracking_uri)
-    done = Exported(tracking_uri=str(client._tracking_client.tracking_uri))
+    where = f"--to mlflow: the tracking store {tracking_uri or '(MLflow default)'}"
     try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        done = Exported(tracking_uri=str(client._tracking_client.tracking_uri))
         for path in paths:
             _export_one(client, ResultStore(path), done)
+    except DlbenchError:
+        raise
     except MlflowException as exc:
-        message = " ".join(str(exc).split())[:300]
-        raise DlbenchError(
-            f"--to mlflow: the tracking store {done.tracking_uri}: {message}"
-        ) from None
+        raise DlbenchError(f"{where}: {' '.join(str(exc).split())[:300]}") from None
+    except Exception as exc:  # the store's own errors: an unknown scheme, a refused connection
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise DlbenchError(f"{where}: {message}") from None
     return done
 
 
