@@ -53,14 +53,14 @@ def export_mlflow(paths: Iterable[Path], tracking_uri: str | None = None) -> Exp
     :raises DlbenchError: when mlflow is not installed or the store cannot be reached.
     """
     try:
-        from mlflow import MlflowClient
+        from mlflow import MlflowClient, get_tracking_uri
         from mlflow.exceptions import MlflowException
     except ImportError:
         raise DlbenchError(f"--to mlflow needs mlflow: {HINT}") from None
     where = f"--to mlflow: the tracking store {tracking_uri or '(MLflow default)'}"
     try:
         client = MlflowClient(tracking_uri=tracking_uri)
-        done = Exported(tracking_uri=str(client._tracking_client.tracking_uri))
+        done = Exported(tracking_uri=tracking_uri or get_tracking_uri())
         for path in paths:
             _export_one(client, ResultStore(path), done)
     except DlbenchError:

@@ -171,10 +171,10 @@ def _start_live_mlflow(store: ResultStore, uri: str, progress: Progress) -> None
     """Write ``RESULTS/mlflow.json``, which turns the built-in MLflow observer on in every
     process of the run, logging to ``uri`` (``""``: MLflow's default store)."""
     try:
-        from mlflow import MlflowClient
+        from mlflow import get_tracking_uri
     except ImportError:
         raise DlbenchError("--mlflow needs mlflow: pip install 'dlbench[mlflow]'") from None
-    where = MlflowClient(tracking_uri=uri or None)._tracking_client.tracking_uri
+    where = uri or get_tracking_uri()
     write_atomic(store.target(LIVE_MLFLOW), json.dumps({"tracking_uri": uri or None}))
     progress.note(f"live runs in MLflow: {where}")
 
