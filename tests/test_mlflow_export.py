@@ -19,6 +19,13 @@ mlflow = pytest.importorskip("mlflow", reason="needs mlflow (the mlflow extra)")
 TWO_EPOCHS = SMALL.replace("epochs: 1}", "epochs: 2}")
 
 
+@pytest.fixture(autouse=True)
+def _in_a_folder_of_its_own(tmp_path, monkeypatch) -> None:
+    # A SQLite store keeps its artifacts in ./mlruns of the working folder (MLflow's default):
+    # never the checkout's.
+    monkeypatch.chdir(tmp_path)
+
+
 def runs_of(uri: str) -> list:
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("dlbench/small")
