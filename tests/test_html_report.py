@@ -49,7 +49,14 @@ def results(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("html")
     (folder / "matrix.yaml").write_text(MATRIX)
-    assert main(["run", "--matrix", str(folder / "matrix.yaml"), "--out", str(folder / "o")]) == 0
+    # Run from the matrix's folder, as a user would: the page names ``matrix.yaml``, not a
+    # temporary path (its screenshot is the README's picture).
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["run", "--matrix", "matrix.yaml", "--out", "o"]) == 0
+    finally:
+        os.chdir(here)
     return folder / "o"
 
 
