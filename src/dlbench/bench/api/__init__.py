@@ -39,6 +39,7 @@ def run(
     tensorboard: bool = False,
     mlflow: str | bool = False,
     plugins: Sequence[object] | Mapping[str, object] = (),
+    progress: bool = True,
 ) -> Results:
     """Run a matrix as ``bench run`` does, in this process, and return its ``Results``.
 
@@ -62,6 +63,8 @@ def run(
         under ``out/tb`` (``--tensorboard``).
     :param mlflow: log each cell to MLflow while it trains (``--mlflow``): a tracking URI, or
         ``True`` for ``$MLFLOW_TRACKING_URI``, else MLflow's default store.
+    :param progress: show progress (bars in a terminal or a notebook, lines otherwise); false
+        keeps a notebook's saved outputs to the run's one-line notes.
     :param plugins: plugin objects (modules, classes or instances with ``@dlbench.hookimpl``
         functions) to use beside the installed ones, without installing them: a list (each
         named after its module or class) or a mapping of name to plugin. Only this process can
@@ -71,9 +74,11 @@ def run(
         the report of the finished cells is written; run it again to resume.
     """
     from dlbench.bench.host import default_data_root
-    from dlbench.bench.run.progress import make_progress
+    from dlbench.bench.run.progress import NotesOnly, make_progress
     from dlbench.bench.run.session import run_into, settings_for, stopped_message
 
+    if not isinstance(progress, bool):
+        raise DlbenchError(f"progress: expected True or False, got {type(progress).__name__}")
     loaded, catalog, directory, options = _prepare(
         matrix, out, overrides, only, jobs, executor, executor_options, device,
         force=force, keep_stale=keep_stale, allow_slow=allow_slow, retry_failed=retry_failed,
@@ -83,7 +88,8 @@ def run(
     root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
     settings = settings_for(device, root, download, threads)
     try:
-        summary, _ = run_into(loaded, catalog, directory, settings, options, make_progress())
+        shown = make_progress() if progress else NotesOnly(sys.stderr)
+        summary, _ = run_into(loaded, catalog, directory, settings, options, shown)
     except KeyboardInterrupt:
         print(stopped_message("interrupted", directory, "call"), file=sys.stderr)
         raise
