@@ -9,6 +9,7 @@ import re
 import textwrap
 
 import pytest
+from helpers import SMALL
 
 from dlbench import Cell, CellRecord, Component
 from dlbench.reports.formatting import format_value, format_values, human_count
@@ -366,20 +367,12 @@ def test_a_plot_that_cannot_be_drawn_is_listed_and_the_rest_is_written(
         raise ValueError("cannot draw this")
 
     monkeypatch.setattr("dlbench.reports.document.curves_plot", broken)
-    text = """\
-    name: curves
-    defaults:
-      dataset: {name: digits, train_subset: 64}
-      strategy: {name: plain, epochs: 1}
-    experiments:
-      e:
-        model: {name: mlp, hidden: 8, depth: [2, 3]}
-        tables:
-          - {rows: model.depth, metric: val_acc}
-          - {kind: leaderboard, experiments: [e], metrics: [val_acc@best], curves: [val_acc]}
-    """
+    leaderboard = (
+        "{kind: leaderboard, experiments: [e], metrics: [val_acc@best], curves: [val_acc]}"
+    )
+    text = SMALL.replace("metric: val_acc}\n", f"metric: val_acc}}\n      - {leaderboard}\n")
     out = tmp_path / "o"
-    result = bench("run", "--matrix", write_matrix(textwrap.dedent(text)), "--out", out)
+    result = bench("run", "--matrix", write_matrix(text), "--out", out)
     assert result.code == 0, result.err
     report = (out / "report.md").read_text()
     assert "## Plots that could not be drawn" in report

@@ -12,7 +12,6 @@ Needs ``mlflow`` (``pip install 'dlbench[mlflow]'``).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,9 +23,11 @@ from dlbench.bench.results.store import ResultStore
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
 from dlbench.registry.records import CellRecord
+from dlbench.reports.compare import finite_number
 
 HINT = "pip install 'dlbench[mlflow]'"
-#: Tags that name a cell's MLflow run.
+#: Tags that name a cell's MLflow run; the live observer (a plugin: it reads the public API
+#: only) writes the same two, test_mlflow_export checks they agree.
 CELL_TAG, DIGEST_TAG = "dlbench.cell_id", "dlbench.record_digest"
 #: MLflow takes at most this many metrics in one batch.
 BATCH = 1000
@@ -118,12 +119,12 @@ def _write_run(
         Metric(key, float(value), now, int(epoch.get("epoch", index + 1)))
         for index, epoch in enumerate(record.epochs)
         for key, value in epoch.items()
-        if key != "epoch" and _number(value)
+        if key != "epoch" and finite_number(value)
     ]
     metrics += [
         Metric(f"final/{key.replace('@', '.')}", float(value), now, 0)
         for key, value in record.final.items()
-        if _number(value)
+        if finite_number(value)
     ]
     params = [Param(key, value) for key, value in params_of(cell).items()]
     client.log_batch(run_id, params=params[:100])
@@ -134,7 +135,3 @@ def _write_run(
     if report.is_file() and not report.is_symlink():
         client.log_artifact(run_id, str(report))
     client.set_terminated(run_id, status="FINISHED")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -6,13 +6,13 @@ each cell's run. Needs ``tensorboard`` (``pip install 'dlbench[tensorboard]'``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dlbench.registry.cell import Cell
 from dlbench.registry.errors import DlbenchError
+from dlbench.reports.compare import finite_number
 
 HINT = "pip install 'dlbench[tensorboard]'"
 #: How TensorBoard names its event files.
@@ -52,13 +52,9 @@ def export_tensorboard(
         with SummaryWriter(log_dir=str(run)) as writer:
             for epoch in by_cell.get(row["cell_id"], []):
                 for name, value in epoch.items():
-                    if _number(value) and name not in ("epoch", "seed") and "." not in name:
+                    if finite_number(value) and name not in ("epoch", "seed") and "." not in name:
                         writer.add_scalar(name, value, int(epoch["epoch"]))
-            finals = {f"final/{k}": v for k, v in row.items() if "@" in k and _number(v)}
+            finals = {f"final/{k}": v for k, v in row.items() if "@" in k and finite_number(v)}
             writer.add_hparams(cell.flat_params(), finals, run_name=".")
         written += 1
     return written
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
