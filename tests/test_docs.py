@@ -28,7 +28,7 @@ def python_blocks(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("matrix", MATRICES, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_documented_matrix_passes_a_dry_run(bench, matrix: Path, tmp_path) -> None:
-    pytest.importorskip("optuna", reason="examples/tuned.yaml needs Optuna (dlbench[tune])")
+    pytest.importorskip("optuna", reason="examples/tuned.yaml needs Optuna (the tune extra)")
     result = bench("run", "--matrix", matrix, "--out", tmp_path / "o", "--dry-run")
     assert result.code == 0, result.err
     assert "planned" in result.out

@@ -148,3 +148,18 @@ def test_strict_switch_refuses_other_words(bench, monkeypatch) -> None:
     assert result.code == 2
     assert result.err.startswith("bench: error: DLBENCH_STRICT_PLUGINS='maybe': expected one of")
     assert result.err.count("\n") == 1
+
+
+def test_install_hints_name_what_pyproject_declares_for_each_extra() -> None:
+    # dlbench installs from its checkout: a hint saying `pip install 'dlbench[tune]'` would
+    # send a user to a package index that does not have it.
+    import tomllib
+    from helpers import REPO
+
+    from dlbench import install_hint
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for extra, requirements in project["optional-dependencies"].items():
+        hint = install_hint(extra)
+        assert f"pip install '.[{extra}]'" in hint and "dlbench[" not in hint, hint
+        assert all(f"'{requirement}'" in hint for requirement in requirements), hint

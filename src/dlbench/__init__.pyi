@@ -43,6 +43,7 @@ from .registry.errors import (
     ConformanceError as ConformanceError,
     DataUnavailableError as DataUnavailableError,
     DlbenchError as DlbenchError,
+    install_hint as install_hint,
 )
 from .registry.execution import (
     CellFunction as CellFunction,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+from importlib import metadata
 
 
 def closest(word: object, choices: Iterable[object], most: int = 1) -> list[str]:
@@ -22,6 +24,27 @@ def did_you_mean(word: object, choices: Iterable[object], most: int = 1) -> str:
 
 class DlbenchError(Exception):
     """A bad input: the message says what is wrong, where, and what is accepted."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install what dlbench's optional ``extra`` brings, for a "needs X" message:
+    ``pip install 'optuna>=3.4' (dlbench's 'tune' extra; in its checkout: pip install '.[tune]')``.
+
+    The requirements are read from the installed distribution's metadata, so the hint names
+    exactly what ``pyproject.toml`` declares; dlbench installs from a checkout of its repository,
+    so ``pip install 'dlbench[tune]'`` would not find it.
+    """
+    try:
+        declared = metadata.requires("dlbench") or []
+    except metadata.PackageNotFoundError:
+        declared = []
+    marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
+    wanted = [req.split(";")[0].strip() for req in declared if marker.search(req)]
+    packages = " ".join(f"'{req}'" for req in wanted)
+    checkout = f"pip install '.[{extra}]'"
+    if not packages:
+        return f"{checkout} in dlbench's checkout"
+    return f"pip install {packages} (dlbench's {extra!r} extra; in its checkout: {checkout})"
 
 
 class UnknownNameError(DlbenchError, KeyError):

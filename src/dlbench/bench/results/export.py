@@ -18,11 +18,10 @@ if TYPE_CHECKING:
 from dlbench.bench.results.outputs import write_output, write_output_with
 from dlbench.bench.results.report_files import read_manifest
 from dlbench.bench.results.store import ResultStore
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, install_hint
 from dlbench.reports.export import cell_rows, columns, decision_rows, epoch_rows
 
 FORMATS = ("csv", "jsonl", "parquet")
-PANDAS_HINT = "pip install 'dlbench[export]' (pyarrow, for parquet)"
 
 
 def rows(
@@ -99,7 +98,7 @@ def write(
         try:
             write_output_with(out, lambda path: frame.to_parquet(path), inputs)
         except ImportError as exc:
-            raise DlbenchError(f"--format parquet: {exc}; {PANDAS_HINT}") from None
+            raise DlbenchError(f"--format parquet: {exc}; {install_hint('export')}") from None
         return None
     buffer = io.StringIO()
     if fmt == "csv":

@@ -7,7 +7,7 @@ Idempotent: a cell whose record is already there (same cell id, same record dige
 it is; a cell whose record changed since (it ran again) replaces its earlier MLflow run. The
 tracking store is MLflow's own default (``MLFLOW_TRACKING_URI``, else MLflow's default store)
 unless a URI is given: ``sqlite:///mlflow.db``, ``http://127.0.0.1:5000``, ...
-Needs ``mlflow`` (``pip install 'dlbench[mlflow]'``).
+Needs ``mlflow`` (``the 'mlflow' extra``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from typing import Any
 from dlbench.bench.results.report_files import REPORT, read_manifest
 from dlbench.bench.results.store import ResultStore
 from dlbench.registry.cell import Cell
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, install_hint
 from dlbench.registry.records import CellRecord
 from dlbench.reports.compare import finite_number
 
-HINT = "pip install 'dlbench[mlflow]'"
 #: Tags that name a cell's MLflow run; the live observer (a plugin: it reads the public API
 #: only) writes the same two, test_mlflow_export checks they agree.
 CELL_TAG, DIGEST_TAG = "dlbench.cell_id", "dlbench.record_digest"
@@ -57,7 +56,7 @@ def export_mlflow(paths: Iterable[Path], tracking_uri: str | None = None) -> Exp
         from mlflow import MlflowClient, get_tracking_uri
         from mlflow.exceptions import MlflowException
     except ImportError:
-        raise DlbenchError(f"--to mlflow needs mlflow: {HINT}") from None
+        raise DlbenchError(f"--to mlflow needs mlflow: {install_hint('mlflow')}") from None
     where = f"--to mlflow: the tracking store {tracking_uri or '(MLflow default)'}"
     try:
         client = MlflowClient(tracking_uri=tracking_uri)

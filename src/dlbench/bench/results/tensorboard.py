@@ -2,7 +2,7 @@
 alike and offline: one run per cell, in a folder named by the cell (``Cell.slug``: the layout
 the live observer ``bench run --tensorboard`` writes), its per-epoch curves as scalars and its
 parameters as hparams with the final metrics; exporting again into the same folder replaces
-each cell's run. Needs ``tensorboard`` (``pip install 'dlbench[tensorboard]'``)."""
+each cell's run. Needs ``tensorboard`` (``the 'tensorboard' extra``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from dlbench.registry.cell import Cell
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, install_hint
 from dlbench.reports.compare import finite_number
 
-HINT = "pip install 'dlbench[tensorboard]'"
 #: How TensorBoard names its event files.
 EVENT_FILES = "events.out.tfevents."
 
@@ -34,7 +33,9 @@ def export_tensorboard(
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise DlbenchError(f"--to tensorboard needs tensorboard: {HINT}") from None
+        raise DlbenchError(
+            f"--to tensorboard needs tensorboard: {install_hint('tensorboard')}"
+        ) from None
     by_cell: dict[str, list[dict[str, Any]]] = {}
     for row in epochs:
         by_cell.setdefault(row["cell_id"], []).append(row)

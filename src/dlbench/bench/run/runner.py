@@ -23,7 +23,7 @@ from dlbench.bench.run.services import CellPlan, RunOptions, RunSettings, Servic
 from dlbench.bench.run.slow_options import slow_cells
 from dlbench.registry.catalog import Catalog
 from dlbench.registry.cell import Cell
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, install_hint
 from dlbench.registry.records import CellRecord
 from dlbench.reports.manifest import Manifest
 
@@ -160,7 +160,7 @@ def _start_live_curves(store: ResultStore, progress: Progress) -> None:
         import torch.utils.tensorboard  # noqa: F401
     except ImportError:
         raise DlbenchError(
-            "--tensorboard needs tensorboard: pip install 'dlbench[tensorboard]'"
+            f"--tensorboard needs tensorboard: {install_hint('tensorboard')}"
         ) from None
     folder = store.target(LIVE_CURVES)
     folder.mkdir(exist_ok=True)
@@ -173,7 +173,7 @@ def _start_live_mlflow(store: ResultStore, uri: str, progress: Progress) -> None
     try:
         from mlflow import get_tracking_uri
     except ImportError:
-        raise DlbenchError("--mlflow needs mlflow: pip install 'dlbench[mlflow]'") from None
+        raise DlbenchError(f"--mlflow needs mlflow: {install_hint('mlflow')}") from None
     where = uri or get_tracking_uri()
     write_atomic(store.target(LIVE_MLFLOW), json.dumps({"tracking_uri": uri or None}))
     progress.note(f"live runs in MLflow: {where}")

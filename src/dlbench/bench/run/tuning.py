@@ -19,12 +19,10 @@ from typing import Any
 from dlbench.bench.matrix.experiment import Experiment
 from dlbench.bench.run.planners import DecisionPlanner, PlannedCells
 from dlbench.registry.cell import COMPONENT_KINDS, Cell
-from dlbench.registry.errors import DlbenchError
+from dlbench.registry.errors import DlbenchError, install_hint
 from dlbench.registry.records import CellRecord
 from dlbench.reports.decisions import comparisons
 from dlbench.stats.tuning import TRIAL_SEED_BASE, TuneSpec, best_trial, trial_value
-
-HINT = "pip install 'dlbench[tune]' (Optuna)"
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ def _optuna() -> Any:
     try:
         import optuna
     except ImportError:
-        raise DlbenchError(f"a tune block needs Optuna: {HINT}") from None
+        raise DlbenchError(f"a tune block needs Optuna: {install_hint('tune')}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 

@@ -22,6 +22,7 @@ from dlbench import (
     Param,
     Register,
     hookimpl,
+    install_hint,
 )
 
 #: Retries of a cell whose worker process or node died.
@@ -41,7 +42,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise DlbenchError("the ray executor needs Ray: pip install 'dlbench[ray]'") from None
+            raise DlbenchError(f"the ray executor needs Ray: {install_hint('ray')}") from None
         self._ray = ray
         self._address = address or os.environ.get("RAY_ADDRESS", "local")
 
@@ -80,7 +81,7 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
         ExecutorSpec(
             name="ray",
             create=RayExecutor,
-            description="cells as tasks on a Ray cluster (dlbench[ray])",
+            description="cells as tasks on a Ray cluster (the 'ray' extra)",
             params={
                 "address": Param(
                     None,

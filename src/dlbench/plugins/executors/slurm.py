@@ -35,6 +35,7 @@ from dlbench import (
     Param,
     Register,
     hookimpl,
+    install_hint,
 )
 
 #: SLURM job states of a job that is not over.
@@ -82,7 +83,7 @@ class SlurmExecutor:
             import submitit
         except ImportError:
             raise DlbenchError(
-                "the slurm executor needs submitit: pip install 'dlbench[slurm]'"
+                f"the slurm executor needs submitit: {install_hint('slurm')}"
             ) from None
         if shutil.which("sbatch") is None:
             raise DlbenchError("the slurm executor needs SLURM's sbatch on the PATH (a login node)")
@@ -293,7 +294,7 @@ def dlbench_register_executors(register: Register[ExecutorSpec]) -> None:
         ExecutorSpec(
             name="slurm",
             create=SlurmExecutor,
-            description="cells as SLURM job arrays, via submitit (dlbench[slurm])",
+            description="cells as SLURM job arrays, via submitit (the 'slurm' extra)",
             params=PARAMS,
         )
     )
