@@ -102,14 +102,14 @@ def test_pip_settings_reach_the_tox_environments_installer_and_torch_is_installe
     # the pip that builds py's environment; and every other environment that needs torch runs in
     # py's environment (installing the checkout there first), so torch is installed once.
     shown = run(
-        sys.executable, "-m", "tox", "config", "-e", "py,regression,notebooks,ray,slurm,plugin",
+        sys.executable, "-m", "tox", "config", "-e", "py,regression,notebooks,readme,ray,slurm,plugin",
         "-k", "pass_env", "skip_install", "commands_pre", cwd=REPO,
     )  # fmt: skip
     if shown.returncode != 0 and "No module named tox" in shown.stderr:
         pytest.skip("tox is not installed here")
     assert shown.returncode == 0, shown.stderr
     sections = shown.stdout.split("[testenv:")[1:]
-    assert len(sections) == 6
+    assert len(sections) == 7
     assert all("PIP_*" in section for section in sections)
     py, *others = sections
     assert "skip_install = False" in py
