@@ -235,12 +235,16 @@ def test_plugins_handed_as_objects_run_in_this_process(tmp_path, capsys) -> None
         dlbench.plan(matrix, out=tmp_path / "p", plugins=TinyModels())  # type: ignore[arg-type]
 
 
-def test_progress_off_keeps_only_the_runs_notes(tmp_path, capsys) -> None:
+def test_progress_off_prints_nothing_and_a_table_renders_as_the_report_shows_it(
+    tmp_path, capsys
+) -> None:
     capsys.readouterr()
-    results = dlbench.run(MATRIX, out=tmp_path / "o", progress=False)
-    err = capsys.readouterr().err
+    results = dlbench.run(MATRIX, out=tmp_path / "o", progress=False, jobs=2)
+    printed = capsys.readouterr()
     assert len(results.cells()) == 4
-    assert "epoch" not in err and "[1/" not in err and "%|" not in err, err
-    assert all(line.startswith("bench: ") for line in err.splitlines() if line.strip()), err
+    assert printed.out == "" and printed.err == "", printed
+    table = results.tables()[0]
+    shown = table._repr_markdown_()
+    assert table.markdown in shown and table.caption in shown and table.experiment in shown
     with pytest.raises(dlbench.DlbenchError, match="progress: expected True or False"):
         dlbench.run(MATRIX, out=tmp_path / "p", progress="no")  # type: ignore[arg-type]

@@ -101,8 +101,9 @@ def test_pip_settings_reach_the_tox_environments_installer_and_torch_is_installe
     # The README's CPU-only torch recipe sets PIP_EXTRA_INDEX_URL for tox: tox must pass it to
     # the pip that builds py's environment; and every other environment that needs torch runs in
     # py's environment (installing the checkout there first), so torch is installed once.
+    environments = "py,regression,notebooks,readme,ray,slurm,plugin"
     shown = run(
-        sys.executable, "-m", "tox", "config", "-e", "py,regression,notebooks,readme,ray,slurm,plugin",
+        sys.executable, "-m", "tox", "config", "-e", environments,
         "-k", "pass_env", "skip_install", "commands_pre", cwd=REPO,
     )  # fmt: skip
     if shown.returncode != 0 and "No module named tox" in shown.stderr:

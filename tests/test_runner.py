@@ -244,6 +244,8 @@ def test_line_progress_names_cells_epochs_and_outcomes(
     run_matrix(matrix, store, fake_catalog, settings, LineProgress(stream))
     lines = stream.getvalue().splitlines()
     assert lines[0] == "2 cell(s) to run, 0 already stored"
+    # The executor's note about its workers comes through the progress display, as a line.
+    assert lines.pop(1).startswith("bench: jobs auto: 1 worker(s)")
     assert lines[1].startswith("[1/2] mlp(activation=relu, depth=2, hidden=512) on digits by fake")
     assert lines[2] == "  epoch 1/2: train_loss 0.7500, val_acc 25.00%"
     assert lines[4].startswith("  done in 0s; eta ")

@@ -72,6 +72,12 @@ class CellFunction(Protocol):
         """Store a record made outside a cell's run: the failure of a cell whose worker died."""
         ...
 
+    def note(self, text: str) -> None:
+        """Tell the user one line about how the cells run (the workers chosen, a pool started,
+        jobs submitted), shown with the run's progress: above its bars in a terminal, and not
+        at all where the run was asked to be quiet (``dlbench.run(progress=False)``)."""
+        ...
+
 
 class Executor(Protocol):
     """Runs cells and yields their records as they finish."""

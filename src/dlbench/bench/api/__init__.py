@@ -63,8 +63,9 @@ def run(
         under ``out/tb`` (``--tensorboard``).
     :param mlflow: log each cell to MLflow while it trains (``--mlflow``): a tracking URI, or
         ``True`` for ``$MLFLOW_TRACKING_URI``, else MLflow's default store.
-    :param progress: show progress (bars in a terminal or a notebook, lines otherwise); false
-        keeps a notebook's saved outputs to the run's one-line notes.
+    :param progress: show progress (bars in a terminal or a notebook, lines otherwise, and the
+        run's notes: what auto jobs chose, what each wave of a decided comparison adds); false
+        shows nothing, for outputs that are kept (a notebook's). Errors are raised either way.
     :param plugins: plugin objects (modules, classes or instances with ``@dlbench.hookimpl``
         functions) to use beside the installed ones, without installing them: a list (each
         named after its module or class) or a mapping of name to plugin. Only this process can
@@ -74,7 +75,7 @@ def run(
         the report of the finished cells is written; run it again to resume.
     """
     from dlbench.bench.host import default_data_root
-    from dlbench.bench.run.progress import NotesOnly, make_progress
+    from dlbench.bench.run.progress import SilentProgress, make_progress
     from dlbench.bench.run.session import run_into, settings_for, stopped_message
 
     if not isinstance(progress, bool):
@@ -88,7 +89,7 @@ def run(
     root = (Path(data_root) if data_root else default_data_root()).expanduser().resolve()
     settings = settings_for(device, root, download, threads)
     try:
-        shown = make_progress() if progress else NotesOnly(sys.stderr)
+        shown = make_progress() if progress else SilentProgress()
         summary, _ = run_into(loaded, catalog, directory, settings, options, shown)
     except KeyboardInterrupt:
         print(stopped_message("interrupted", directory, "call"), file=sys.stderr)

@@ -40,6 +40,12 @@ class ResultTable:
         """The table as a pandas DataFrame (its text, as shown)."""
         return _pandas().DataFrame(self.rows, columns=self.headers)
 
+    def _repr_markdown_(self) -> str:
+        """The table as the report shows it, under its title and over its caption (Jupyter
+        renders it)."""
+        heading = " - ".join(part for part in (self.experiment, self.title) if part)
+        return f"**{heading}**\n\n{self.markdown}\n\n*{self.caption}*\n"
+
 
 class Results:
     """A results directory, as ``run`` left it (or any results directory).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -66,16 +67,26 @@ class CellJob:
     _runner: CellRunner | None = field(default=None, repr=False, compare=False)
     _own_catalog: Catalog | None = field(default=None, repr=False, compare=False)
     _parameters: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _notes: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # The runner holds this process's catalog and progress display; elsewhere a new one is
         # built from the plain data.
-        return {**self.__dict__, "_runner": None, "_own_catalog": None}
+        return {**self.__dict__, "_runner": None, "_own_catalog": None, "_notes": None}
 
-    def attach(self, runner: CellRunner) -> CellJob:
-        """Use ``runner`` (this process's catalog and progress) when called here."""
+    def attach(self, runner: CellRunner, notes: Callable[[str], None]) -> CellJob:
+        """Use ``runner`` (this process's catalog and progress) when called here, and show
+        executors' notes with ``notes`` (copies for workers keep it)."""
         self._runner = runner
+        self._notes = notes
         return self
+
+    def note(self, text: str) -> None:
+        """Show ``text`` with the run's progress (on standard error where none is attached)."""
+        if self._notes is not None:
+            self._notes(text)
+        else:
+            print(f"bench: {text}", file=sys.stderr)
 
     def for_workers(self, workers: int, threads: int, why: str = "") -> CellJob:
         """A copy for ``workers`` processes running cells at once, each cell with ``threads``

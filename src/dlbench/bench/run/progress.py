@@ -223,15 +223,3 @@ class SilentProgress:
 
     def close(self) -> None:
         """Nothing to close."""
-
-
-class NotesOnly(SilentProgress):
-    """No bars and no per-cell lines: only the run's one-line notes (a comparison's standing,
-    what a wave adds), for outputs that are kept (a notebook's)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def note(self, text: str) -> None:
-        """Print ``text`` as a line."""
-        self._stream.write(f"bench: {text}\n")

@@ -248,4 +248,4 @@ def _cell_job(
         environment=dict(environment),
         plugins=tuple(catalog.host.plugins),
         in_process_plugins=tuple(n for n, i in catalog.host.plugins.items() if i.in_process),
-    ).attach(runner)
+    ).attach(runner, progress.note)

@@ -13,7 +13,6 @@ worker, up to ``RETRIES`` times, and is then a failed record: never lost silentl
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Sequence
 
 from dlbench import Cell, CellFunction, CellRecord, ExecutorSpec, Param, Register, hookimpl
@@ -55,7 +54,7 @@ class LocalExecutor:
             return
         chosen = self._choose(cells, run_cell)
         workers, threads, why, here_first = chosen
-        print(f"bench: {_said(cells, run_cell, *chosen)}", file=sys.stderr)
+        run_cell.note(_said(cells, run_cell, *chosen))
         if here_first:
             # Starting workers costs seconds (each imports torch and the plugins): this process
             # runs cells, at a worker's threads, and starts the other workers only once the

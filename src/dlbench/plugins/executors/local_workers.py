@@ -9,7 +9,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -86,10 +85,9 @@ class _Workers:
                     running[future] = here_cell
                     pace.started(here_cell)
                 if pool is None and pace.workers_pay(waiting, self.jobs + 1):
-                    print(
-                        f"bench: jobs auto: starting {self.jobs} worker(s) beside this process "
-                        f"for {len(waiting)} cell(s)",
-                        file=sys.stderr,
+                    self.run_cell.note(
+                        f"jobs auto: starting {self.jobs} worker(s) beside this process "
+                        f"for {len(waiting)} cell(s)"
                     )
                     pool = self._pool()
                 if pool is not None:
