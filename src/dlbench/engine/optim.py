@@ -33,6 +33,9 @@ TRAINING_PARAMS: dict[str, Param] = {
         0.1, float, "decay factor for schedule 'step'", minimum=0, exclusive_minimum=True
     ),
 }
+"""The training loop's parameters (epochs, batch sizes, optimizer, learning rate, momentum,
+weight decay, schedule, precision, memory layout), which a strategy built on the loop declares
+among its own: ``StrategySpec(params={**dlbench.TRAINING_PARAMS, ...})``."""
 
 
 def make_optimizer(

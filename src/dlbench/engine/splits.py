@@ -92,8 +92,9 @@ SPLIT_PARAMS: dict[str, Param] = {
         nullable=True,
     ),
 }
+"""A dataset's split parameters, which ``make_splits`` reads: ``val_fraction``,
+``split_seed``, ``classes`` and ``train_subset``; a dataset declares them among its own."""
 
-#: Parameters of datasets of images, which can be augmented per batch.
 IMAGE_PARAMS: dict[str, Param] = {
     **SPLIT_PARAMS,
     "augment": Param(
@@ -104,6 +105,7 @@ IMAGE_PARAMS: dict[str, Param] = {
     ),
     "crop_padding": Param(4, int, "padding for 'crop' augmentation, in pixels", minimum=1),
 }
+"""An image dataset's parameters: ``SPLIT_PARAMS``, ``augment`` and ``crop_padding``."""
 
 
 def make_splits(

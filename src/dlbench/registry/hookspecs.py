@@ -37,12 +37,15 @@ PROJECT_NAME = "dlbench"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marks a plugin's hook functions, e.g. ``@dlbench.hookimpl`` over
+``def dlbench_register_models(register)``; the hooks reference lists every hook."""
 
 SpecT = TypeVar("SpecT")
 
-#: The callback a registration hook receives: ``register(spec)``. Annotate with the record type,
-#: e.g. ``def dlbench_register_models(register: Register[ModelSpec]) -> None``.
 Register: TypeAlias = Callable[[SpecT], None]
+"""The callback a registration hook receives: ``register(spec)``. Annotate with the record
+type, e.g. ``def dlbench_register_models(register: Register[ModelSpec]) -> None``.
+"""
 
 
 # -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 class Probe(Protocol):
-    """Observes a model during training; see ``dlbench.registry.specs.ProbeSpec``."""
+    """Observes a model during training; see ``dlbench.ProbeSpec``."""
 
     #: Global training steps (counting from 1) after whose backward pass ``observe`` runs.
     steps: frozenset[int]

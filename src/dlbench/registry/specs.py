@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from dlbench.registry.params import Param
 
-#: Metrics every strategy built on the training loop records; tables may name any of these.
-#: Per-epoch metrics are stored for the best-validation and the last epoch as ``name@best`` and
-#: ``name@last``.
 STANDARD_METRICS: tuple[str, ...] = (
     "train_loss",
     "train_acc",
@@ -29,6 +26,10 @@ STANDARD_METRICS: tuple[str, ...] = (
     "images_per_second",
     "parameters",
 )
+"""Metrics every strategy built on the training loop records; tables may name any of these.
+Per-epoch metrics are stored for the best-validation and the last epoch as ``name@best`` and
+``name@last``.
+"""
 
 #: Which values of the standard metrics are the better ones (``best_epoch`` has no direction).
 METRIC_DIRECTIONS: Mapping[str, str] = {

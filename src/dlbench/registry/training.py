@@ -39,21 +39,24 @@ class Batch:
     labels: torch.Tensor
 
 
-#: ``loss_fn(logits, batch) -> (loss, parts)``: the loss to minimise and named parts of it (each
-#: averaged over the batch), which the loop reports per epoch as ``train_<name>``. The default,
-#: cross-entropy, takes hard and soft targets alike.
 LossFn = Callable[["torch.Tensor", Batch], tuple["torch.Tensor", dict[str, "torch.Tensor"]]]
+"""``loss_fn(logits, batch) -> (loss, parts)``: the loss to minimise and named parts of it
+(each averaged over the batch), which the loop reports per epoch as ``train_<name>``. The
+default, cross-entropy, takes hard and soft targets alike.
+"""
 
-#: ``transform(batch, generator) -> batch``: change a training batch before the forward pass;
-#: draw randomness from ``generator`` (seeded per cell) so that runs repeat exactly.
 BatchTransform = Callable[[Batch, "torch.Generator"], Batch]
+"""``transform(batch, generator) -> batch``: change a training batch before the forward pass;
+draw randomness from ``generator`` (seeded per cell) so that runs repeat exactly.
+"""
 
-#: ``after_backward(model, step)``: runs after each backward pass, before the optimizer step
-#: (e.g. ``torch.nn.utils.clip_grad_norm_``). ``step`` counts optimizer steps from 1.
 AfterBackward = Callable[["nn.Module", int], None]
+"""``after_backward(model, step)``: runs after each backward pass, before the optimizer step
+(e.g. ``torch.nn.utils.clip_grad_norm_``). ``step`` counts optimizer steps from 1.
+"""
 
-#: ``on_epoch(epoch, metrics)``: runs after each epoch's validation, before the next epoch.
 EpochCallback = Callable[[int, Mapping[str, float]], None]
+"""``on_epoch(epoch, metrics)``: runs after each epoch's validation, before the next epoch."""
 
 
 @dataclass(frozen=True)
