@@ -35,7 +35,9 @@ def test_every_documented_matrix_passes_a_dry_run(bench, matrix: Path, tmp_path)
 
 
 #: Pages with Python, each run as one script: a page's snippets build on each other, in order.
-SNIPPET_PAGES = [page for page in [*PAGES, REPO / "README.md"] if python_blocks(page)]
+#: The README's run in tests/test_readme.py (tox -e readme), after its commands, in a fresh
+#: environment, as a reader runs them.
+SNIPPET_PAGES = [page for page in PAGES if python_blocks(page)]
 
 
 @pytest.mark.parametrize("page", SNIPPET_PAGES, ids=lambda p: str(p.relative_to(REPO)))
