@@ -24,7 +24,7 @@ def distillation_loss(
     alpha: float,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Hinton et al.'s distillation loss and its parts ``ce`` (hard labels) and ``kl`` (soft,
-    before the T² factor)::
+    before the T² factor):
 
         (1 - alpha) * CE(student, targets)
             + alpha * T² * KL(softmax(teacher / T) || softmax(student / T))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class RunContext(Protocol):
     """What a strategy's ``run(cell, context)`` uses to train its cell.
 
-    The shortest strategy is three lines::
+    The shortest strategy is three lines:
 
         splits = context.load_dataset()
         model = context.build_model(splits)
