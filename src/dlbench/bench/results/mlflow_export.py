@@ -7,7 +7,7 @@ Idempotent: a cell whose record is already there (same cell id, same record dige
 it is; a cell whose record changed since (it ran again) replaces its earlier MLflow run. The
 tracking store is MLflow's own default (``MLFLOW_TRACKING_URI``, else MLflow's default store)
 unless a URI is given: ``sqlite:///mlflow.db``, ``http://127.0.0.1:5000``, ...
-Needs ``mlflow`` (``the 'mlflow' extra``).
+Needs ``mlflow`` (the ``mlflow`` extra).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 alike and offline: one run per cell, in a folder named by the cell (``Cell.slug``: the layout
 the live observer ``bench run --tensorboard`` writes), its per-epoch curves as scalars and its
 parameters as hparams with the final metrics; exporting again into the same folder replaces
-each cell's run. Needs ``tensorboard`` (``the 'tensorboard' extra``)."""
+each cell's run. Needs ``tensorboard`` (the ``tensorboard`` extra)."""
 
 from __future__ import annotations
 

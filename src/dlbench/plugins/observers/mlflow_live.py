@@ -7,7 +7,7 @@ On when the results directory holds ``mlflow.json`` (``bench run --mlflow [URI]`
 gets the cell's parameters as params, each epoch's metrics at its epoch, its final metrics, and
 its cell id and record digest as tags when it ends, the tags ``bench export --to mlflow`` reads:
 exporting the directory afterwards adds nothing twice (and attaches the report). Works in every
-process of a run. Needs ``mlflow`` (``the 'mlflow' extra``).
+process of a run. Needs ``mlflow`` (the ``mlflow`` extra).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ On when the results directory holds a ``tb`` folder (``bench run --tensorboard``
 folder named by the cell (``Cell.slug``, the layout ``bench export --to tensorboard`` writes);
 the cell's parameters and seed as hparams with its final metrics when it ends. A cell that runs
 again replaces its earlier event files. Works in every process of a run (each worker writes the
-cells it trains). Needs ``tensorboard`` (``the 'tensorboard' extra``).
+cells it trains). Needs ``tensorboard`` (the ``tensorboard`` extra).
 """
 
 from __future__ import annotations
