@@ -40,11 +40,15 @@ class ResultTable:
         """The table as a pandas DataFrame (its text, as shown)."""
         return _pandas().DataFrame(self.rows, columns=self.headers)
 
+    @property
+    def heading(self) -> str:
+        """``experiment - title`` (the experiment alone for its only table)."""
+        return " - ".join(part for part in (self.experiment, self.title) if part)
+
     def _repr_markdown_(self) -> str:
-        """The table as the report shows it, under its title and over its caption (Jupyter
+        """The table as the report shows it, under its heading and over its caption (Jupyter
         renders it)."""
-        heading = " - ".join(part for part in (self.experiment, self.title) if part)
-        return f"**{heading}**\n\n{self.markdown}\n\n*{self.caption}*\n"
+        return f"**{self.heading}**\n\n{self.markdown}\n\n*{self.caption}*\n"
 
 
 class Results:
@@ -79,22 +83,7 @@ class Results:
 
     def tables(self) -> list[ResultTable]:
         """Every table of the report, in order."""
-        from dlbench.reports.markdown import render_markdown_table
-
-        found = []
-        for section in self._document().sections:
-            for table, _ in section.tables:
-                found.append(
-                    ResultTable(
-                        section.title,
-                        table.title,
-                        table.headers,
-                        table.rows,
-                        table.caption,
-                        render_markdown_table(table),
-                    )
-                )
-        return found
+        return _tables(self._document())
 
     def report(self) -> str:
         """The report as markdown (what ``report.md`` holds)."""
@@ -118,17 +107,32 @@ class Results:
         """The report's summary and tables, for Jupyter."""
         document = self._document()
         parts = [f"<p><b>{html.escape(document.name)}</b>: {html.escape(document.summary)}</p>"]
-        for section in document.sections:
-            for table, _ in section.tables:
-                heading = " - ".join(t for t in (section.title, table.title) if t)
-                frame = _pandas().DataFrame(table.rows, columns=table.headers)
-                parts.append(f"<h4>{html.escape(heading)}</h4>")
-                parts.append(frame.to_html(index=False, escape=True))
-                parts.append(f"<p><i>{html.escape(table.caption)}</i></p>")
+        for table in _tables(document):
+            parts.append(f"<h4>{html.escape(table.heading)}</h4>")
+            parts.append(table.to_frame().to_html(index=False, escape=True))
+            parts.append(f"<p><i>{html.escape(table.caption)}</i></p>")
         return "\n".join(parts)
 
     def __repr__(self) -> str:
         return f"Results({str(self.path)!r})"
+
+
+def _tables(document: Document) -> list[ResultTable]:
+    """A report document's tables, in order."""
+    from dlbench.reports.markdown import render_markdown_table
+
+    return [
+        ResultTable(
+            section.title,
+            table.title,
+            table.headers,
+            table.rows,
+            table.caption,
+            render_markdown_table(table),
+        )
+        for section in document.sections
+        for table, _ in section.tables
+    ]
 
 
 def _pandas() -> Any:
