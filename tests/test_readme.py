@@ -35,7 +35,7 @@ NOT_RUN_HERE = {
 #: The instruction set the README's figures come from ("Figures from a 2-core AVX-512 CPU"):
 #: float results differ between instruction sets, so elsewhere only the tables' shape is checked.
 FIGURES_ISA = "AVX512"
-#: The longest a block may take (the quick matrix is about 90 s; installing torch about a minute).
+#: The longest a block may take (the quick matrix and installing torch take about a minute each).
 BLOCK_TIMEOUT_S = 1200
 
 
