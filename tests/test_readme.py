@@ -6,7 +6,11 @@ Several minutes (it installs torch into the new environment), so ``tox -e readme
 ``tox``'s default environments leave it out. Two things are not done as written, each said when
 the test runs: the README's test command (``tox``), which ``.ci/run`` runs itself and which would
 run this test inside itself; and a package index the machine cannot reach (torch's CPU-only
-index, offline), in whose place pip's configured index serves the same packages.
+index, offline). In its place the new environment is offered the torch this test runs with: its
+files and those of the packages it needs, linked (not copied) into a directory the environment
+reads last, so that the block's ``pip install torch torchvision`` finds them installed rather than
+downloading a CUDA build of several GB (which a CI disk may not hold). Everything else the README
+installs is installed into the new environment.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from helpers import REPO
+from packaging.requirements import Requirement
 
 README = REPO / "README.md"
 #: Blocks the walkthrough leaves to others, and why.
@@ -35,6 +41,8 @@ NOT_RUN_HERE = {
 #: The instruction set the README's figures come from ("Figures from a 2-core AVX-512 CPU"):
 #: float results differ between instruction sets, so elsewhere only the tables' shape is checked.
 FIGURES_ISA = "AVX512"
+#: The index the README installs torch's CPU-only wheels from.
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 #: The longest a block may take (the quick matrix and installing torch take about a minute each).
 BLOCK_TIMEOUT_S = 1200
 
@@ -97,14 +105,58 @@ def reachable(url: str) -> bool:
 
 
 def as_run_here(code: str) -> tuple[str, list[str]]:
-    """``code`` with each unreachable ``--index-url URL`` dropped (pip's configured index serves
-    the same packages), and a note for each."""
+    """``code`` with each unreachable ``--index-url URL`` dropped, and a note for each: the
+    packages it would serve are the ones :func:`offer_installed` offers."""
     notes = []
     for url in re.findall(r"--index-url\s+(\S+)", code):
         if not reachable(url):
             code = re.sub(rf"\s*--index-url\s+{re.escape(url)}", "", code)
-            notes.append(f"{url} is unreachable here: pip's configured index is used instead")
+            notes.append(
+                f"{url} is unreachable here: the block runs without it, and finds the torch "
+                "this test runs with (linked into the new environment, not downloaded)"
+            )
     return code, notes
+
+
+def closure(names: list[str]) -> list[metadata.Distribution]:
+    """The installed distributions ``names`` are, and every one they need, with the extras
+    they ask of each other."""
+    found: dict[str, metadata.Distribution] = {}
+    done: set[tuple[str, str]] = set()
+    pending = [(name, "") for name in names]
+    while pending:
+        name, extra = pending.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if (key, extra) in done:
+            continue
+        done.add((key, extra))
+        try:
+            found[key] = distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # a requirement of this platform's that is not installed: not needed here
+        for line in distribution.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra}):
+                pending += [(requirement.name, wanted) for wanted in ["", *requirement.extras]]
+    return list(found.values())
+
+
+def offer_installed(names: list[str], venv: Path, directory: Path) -> list[str]:
+    """Link the installed ``names`` and what they need into ``directory`` (top-level entries
+    only: no file is copied) and put it last on ``venv``'s path with a ``.pth`` file, so that
+    pip in ``venv`` finds them installed. The distributions offered, by name."""
+    directory.mkdir()
+    offered = []
+    for distribution in closure(names):
+        site = Path(distribution.locate_file(""))
+        tops = {Path(str(file)).parts[0] for file in distribution.files or []}
+        for top in sorted(tops - {".."}):
+            if (site / top).exists() and not (directory / top).exists():
+                (directory / top).symlink_to(site / top)
+        offered.append(distribution.metadata["Name"])
+    (site_packages,) = venv.glob("lib/python*/site-packages")
+    (site_packages / "offered-by-the-readme-test.pth").write_text(f"{directory}\n")
+    return sorted(offered)
 
 
 def copy_checkout(destination: Path) -> Path:
@@ -131,6 +183,10 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     checkout = copy_checkout(root / "dlbench")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if not reachable(TORCH_INDEX):
+        offered = offer_installed(["torch", "torchvision"], venv, root / "offered")
+        print(f"\n  note: offered to the new environment as installed here: torch, torchvision "
+              f"and the {len(offered) - 2} packages they need")  # fmt: skip
     env = {
         key: value
         for key, value in os.environ.items()
@@ -210,3 +266,20 @@ def test_an_unreachable_index_is_replaced_by_pips_configured_one(monkeypatch) ->
     monkeypatch.setattr(sys.modules[__name__], "reachable", lambda url: False)
     code, notes = as_run_here("pip install torch --index-url https://example.invalid/cpu  # x\n")
     assert code == "pip install torch  # x\n" and "example.invalid" in notes[0]
+    assert f"--index-url {TORCH_INDEX}" in README.read_text()  # the index the fixture stands in for
+
+
+def test_what_is_offered_is_found_installed_by_a_new_environment(tmp_path) -> None:
+    # pytest and what it needs stand in for torch (same mechanism, a fraction of the size).
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    offered = offer_installed(["pytest"], venv, tmp_path / "offered")
+    assert "pytest" in offered and "pluggy" in offered and "torch" not in offered
+    assert all(path.is_symlink() for path in (tmp_path / "offered").iterdir())  # nothing copied
+    found = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import importlib.metadata as m, pytest; print(m.version('pluggy'), pytest.__file__)"],
+        capture_output=True, text=True, env={"PATH": os.environ["PATH"]},
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert str(tmp_path / "offered") in found.stdout
