@@ -2,8 +2,8 @@
 of the checkout, every command block and Python snippet it shows runs, in the order written, and
 prints what the README says it prints.
 
-Several minutes (it installs torch into the new environment), so ``tox -e readme`` runs it and
-``tox``'s default environments leave it out. Two things are not done as written, each said when
+A few minutes (it installs dlbench into the new environment and trains the README's matrices),
+so ``tox -e readme`` runs it and ``tox``'s default environments leave it out. Two things are not done as written, each said when
 the test runs: the README's test command (``tox``), which ``.ci/run`` runs itself and which would
 run this test inside itself; and a package index the machine cannot reach (torch's CPU-only
 index, offline). In its place the new environment is offered the torch this test runs with: its
