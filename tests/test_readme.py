@@ -3,14 +3,14 @@ of the checkout, every command block and Python snippet it shows runs, in the or
 prints what the README says it prints.
 
 A few minutes (it installs dlbench into the new environment and trains the README's matrices),
-so ``tox -e readme`` runs it and ``tox``'s default environments leave it out. Two things are not done as written, each said when
-the test runs: the README's test command (``tox``), which ``.ci/run`` runs itself and which would
-run this test inside itself; and a package index the machine cannot reach (torch's CPU-only
-index, offline). In its place the new environment is offered the torch this test runs with: its
-files and those of the packages it needs, linked (not copied) into a directory the environment
-reads last, so that the block's ``pip install torch torchvision`` finds them installed rather than
-downloading a CUDA build of several GB (which a CI disk may not hold). Everything else the README
-installs is installed into the new environment.
+so ``tox -e readme`` runs it and ``tox``'s default environments leave it out. Two things are not
+done as written, each said when the test runs: the README's test command (``tox``), which
+``.ci/run`` runs itself and which would run this test inside itself; and a package index the
+machine cannot reach (torch's CPU-only index, offline). In its place the new environment is
+offered the torch this test runs with: its files and those of the packages it needs, linked (not
+copied) into a directory the environment reads last, so that the block's ``pip install torch
+torchvision`` finds them installed rather than downloading a CUDA build of several GB (which a CI
+disk may not hold). Everything else the README installs is installed into the new environment.
 """
 
 from __future__ import annotations
