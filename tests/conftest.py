@@ -16,6 +16,13 @@ from dlbench.bench.host import load_catalog
 from dlbench.registry.catalog import Catalog
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``slow`` first, each file's order kept otherwise: pytest-xdist hands
+    tests out in this order, so the long ones start early and no worker is left running one
+    alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def make_catalog() -> Callable[..., Catalog]:
     """Build a fresh catalog: the built-ins plus inline plugins, never installed entry points."""

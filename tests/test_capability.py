@@ -82,6 +82,7 @@ def test_records_carry_the_capability_and_the_machine(bench, write_matrix, tmp_p
     assert environment["versions"]["timm"] and "run" in environment["command"]
 
 
+@pytest.mark.slow
 def test_perf_skips_bf16_with_a_reason_where_it_is_slow(bench, slow_bf16) -> None:
     result = bench("perf", "--no-cnn", "--scale", "0.02", "--rounds", "1", "--force")
     assert result.code == 0, result.err
@@ -104,6 +105,7 @@ def test_peaks_measured_apart_show_drift() -> None:
     assert peaks.best("fp32") == 200.0 and peaks.drift() == pytest.approx(0.4)
 
 
+@pytest.mark.slow
 def test_a_busy_machine_is_named_and_perf_refuses_unless_forced(bench, monkeypatch) -> None:
     assert machine.busy_reason(others=3) != ""
     assert machine.busy_reason(others=0) == ""

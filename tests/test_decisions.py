@@ -119,6 +119,7 @@ def test_a_half_finished_decision_continues_where_it_stopped(decided_run, tmp_pa
     assert decided_column(out) == decided_column(decided_run)
 
 
+@pytest.mark.slow
 def test_a_decision_with_two_jobs_equals_the_one_with_one(decided_run, tmp_path) -> None:
     from dlbench.bench.cli import main
 

@@ -168,6 +168,7 @@ def _finished(out: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_loses_and_redoes_nothing(write_matrix, tmp_path) -> None:
     # Cells of about half a second, so that kills land inside them.
     matrix = write_matrix(

@@ -94,6 +94,7 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_cell_costs_no_cell(write_matrix, tmp_path) -> None:
     path, out = write_matrix(SLOW), tmp_path / "o"
     process = start(path, out, "--jobs", "2")
@@ -136,6 +137,7 @@ def test_compare_refuses_timings_taken_under_other_concurrency(
     assert "jobs=1 threads=1" in refused.err and "jobs=2 threads=1" in refused.err
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_driver_leaves_no_worker_and_a_rerun_resumes(write_matrix, tmp_path) -> None:
     path, out = write_matrix(SLOW), tmp_path / "o"
     process = start(path, out, "--jobs", "2")

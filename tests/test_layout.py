@@ -255,6 +255,7 @@ experiments:
 """
 
 
+@pytest.mark.slow
 def test_a_users_own_registry_reports_plugins_and_bench_modules_change_nothing(
     tmp_path: Path,
 ) -> None:

@@ -82,6 +82,7 @@ def test_the_sdist_holds_the_tests_examples_docs_and_tox_config(built: Path) -> 
         assert wanted in names, wanted
 
 
+@pytest.mark.slow
 def test_tests_run_from_the_unpacked_sdist_pass(built: Path, tmp_path: Path) -> None:
     # Downstream packagers run the tests from the sdist: its layout and contract tests pass
     # there as in the repository (the installed package is the one under test).

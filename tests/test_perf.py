@@ -108,6 +108,7 @@ def test_perf_accuracy_without_mnist_is_a_one_line_error(bench, tmp_path) -> Non
     assert len(result.err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_perf_matrix_section_prints_its_comparisons(bench, monkeypatch) -> None:
     from dlbench.bench.perf import lab_data, matrix_section
 

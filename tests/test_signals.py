@@ -74,6 +74,7 @@ experiments:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("jobs", "started"),
     [("2", "jobs 2: 2 worker(s)"), ("auto", "starting 1 worker(s) beside this process")],

@@ -133,6 +133,7 @@ def test_skewed_differences_with_no_median_difference_keep_the_rate(case: str) -
     assert false_better(found) <= 0.05 + EXCESS, found
 
 
+@pytest.mark.slow
 def test_the_check_can_fail_the_mean_rule_errs_on_skewed_differences() -> None:
     # The mean rule's estimand is the mean: exponential differences centred at their mean are
     # "no difference" for it, and its normal-theory bounds call one side better too often.
@@ -225,6 +226,7 @@ def test_identical_arms_end_equivalent_when_a_margin_is_given() -> None:
 # -- second thoughts --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_raising_max_runs_after_an_undecided_end_would_inflate_the_rate() -> None:
     # What the stored design prevents (bench run refuses the edit: test_decisions.py): deciding
     # with max_runs 20 and, when undecided, again with max_runs 40 on the same runs plus 20 more.
