@@ -31,6 +31,7 @@ from urllib.parse import urlparse
 import pytest
 from helpers import REPO
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 README = REPO / "README.md"
 #: Blocks the walkthrough leaves to others, and why.
@@ -105,15 +106,15 @@ def reachable(url: str) -> bool:
 
 
 def as_run_here(code: str) -> tuple[str, list[str]]:
-    """``code`` with each unreachable ``--index-url URL`` dropped, and a note for each: the
-    packages it would serve are the ones :func:`offer_installed` offers."""
+    """``code`` with each unreachable ``--index-url URL`` dropped, and a note for each (for
+    torch's, the ``fresh`` fixture offers what it would serve: :func:`offer_installed`)."""
     notes = []
     for url in re.findall(r"--index-url\s+(\S+)", code):
         if not reachable(url):
             code = re.sub(rf"\s*--index-url\s+{re.escape(url)}", "", code)
             notes.append(
-                f"{url} is unreachable here: the block runs without it, and finds the torch "
-                "this test runs with (linked into the new environment, not downloaded)"
+                f"{url} is unreachable here: the block runs without it, with what is offered "
+                "to the new environment"
             )
     return code, notes
 
@@ -126,7 +127,7 @@ def closure(names: list[str]) -> list[metadata.Distribution]:
     pending = [(name, "") for name in names]
     while pending:
         name, extra = pending.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
+        key = canonicalize_name(name)
         if (key, extra) in done:
             continue
         done.add((key, extra))
@@ -262,7 +263,7 @@ def test_a_figure_that_differs_from_the_readmes_fails_the_walkthrough() -> None:
     shows(expected, "report:\n" + expected.replace("98.26", "98.27"), "AVX2")  # headers only
 
 
-def test_an_unreachable_index_is_replaced_by_pips_configured_one(monkeypatch) -> None:
+def test_an_unreachable_index_is_dropped_with_a_note(monkeypatch) -> None:
     monkeypatch.setattr(sys.modules[__name__], "reachable", lambda url: False)
     code, notes = as_run_here("pip install torch --index-url https://example.invalid/cpu  # x\n")
     assert code == "pip install torch  # x\n" and "example.invalid" in notes[0]
